@@ -1,0 +1,38 @@
+# Outcrop build. The built-in engine is cgo (llama.cpp vendored in
+# github.com/ollama/ollama/llama); every go command needs the same CGO flags,
+# so they are exported here and printed by `make env` for your shell.
+
+LLAMA_INC ?= $(HOME)/.cache/outcrop/llama-inc
+export CGO_ENABLED := 1
+export CGO_CPPFLAGS := -I$(LLAMA_INC)
+export CGO_CFLAGS := -O3 -march=x86-64-v3
+export CGO_CXXFLAGS := -O3 -march=x86-64-v3
+
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/outcrop/outcrop/internal/cli.Version=$(VERSION)
+
+.PHONY: build test env deps clean
+
+build: deps
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/outcrop ./cmd/outcrop
+
+# deps installs the two Debian headers and the miniaudio header the vendored
+# llama.cpp needs (see docs/BUILDING.md).
+deps: $(LLAMA_INC)/miniaudio/miniaudio.h
+
+$(LLAMA_INC)/miniaudio/miniaudio.h:
+	./scripts/llama-deps.sh "$(LLAMA_INC)"
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+env:
+	@echo 'export CGO_ENABLED=1'
+	@echo 'export CGO_CPPFLAGS="$(CGO_CPPFLAGS)"'
+	@echo 'export CGO_CFLAGS="$(CGO_CFLAGS)"'
+	@echo 'export CGO_CXXFLAGS="$(CGO_CXXFLAGS)"'
+
+clean:
+	rm -rf bin

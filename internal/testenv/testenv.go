@@ -1,0 +1,50 @@
+// Package testenv gives tests the external resources that CI provides
+// (a real model file, an Ollama server, Python and Node clients, Redis,
+// PostgreSQL, MLflow) through environment variables.
+//
+// A test that needs a resource calls the matching helper. When the variable is
+// unset the test is skipped, unless OUTCROP_TEST_REQUIRE=1 (set by CI), in
+// which case it fails: CI must never silently skip.
+package testenv
+
+import (
+	"os"
+	"testing"
+)
+
+// Lookup returns the value of the environment variable name, skipping or
+// failing t when it is unset.
+func Lookup(t testing.TB, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v != "" {
+		return v
+	}
+	if os.Getenv("OUTCROP_TEST_REQUIRE") == "1" {
+		t.Fatalf("%s is not set but OUTCROP_TEST_REQUIRE=1: CI must provide it (see .ci/run)", name)
+	}
+	t.Skipf("%s not set; skipping (CI sets it)", name)
+	return ""
+}
+
+// GGUF returns the path of the SmolLM2-135M-Instruct GGUF file.
+func GGUF(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_GGUF") }
+
+// OllamaURL returns the base URL (no /v1) of an Ollama server serving
+// the model "smollm2:135m".
+func OllamaURL(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_OLLAMA_URL") }
+
+// Python returns a python interpreter with test/interop/python/requirements.txt installed.
+func Python(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_PYTHON") }
+
+// NodeModules returns a directory containing node_modules with test/interop/js's packages.
+func NodeModules(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_NODE_MODULES") }
+
+// RedisURL returns a redis:// URL of a scratch Redis server.
+func RedisURL(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_REDIS_URL") }
+
+// PostgresDSN returns a DSN of a scratch PostgreSQL database.
+func PostgresDSN(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_POSTGRES_DSN") }
+
+// MLflowURL returns the base URL of an MLflow tracking server.
+func MLflowURL(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_MLFLOW_URL") }
