@@ -1,0 +1,230 @@
+// Package app builds an Outcrop server from its configuration: it creates
+// each subsystem in dependency order, registers a closer for each as it goes,
+// and runs the closers in reverse on shutdown. Only cmd/outcrop (through
+// internal/cli) imports it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/outcrop/outcrop/internal/config"
+	"github.com/outcrop/outcrop/internal/gateway"
+	"github.com/outcrop/outcrop/internal/httpapi"
+	"github.com/outcrop/outcrop/internal/llm"
+	"github.com/outcrop/outcrop/internal/routing"
+	"github.com/outcrop/outcrop/internal/telemetry"
+)
+
+// App is a built server.
+type App struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	router  *routing.Router
+	gateway *gateway.Gateway
+	metrics *telemetry.Metrics
+	handler http.Handler
+
+	// mu guards closers and closed.
+	mu      sync.Mutex
+	closers []func() error
+	closed  bool
+}
+
+// New builds the server described by cfg. On error, everything built so far
+// is closed.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, err error) {
+	a = &App{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+			a = nil
+		}
+	}()
+	a.metrics = telemetry.New()
+
+	models, err := a.buildModels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.router = routing.New(models)
+
+	a.gateway = gateway.New(gateway.Options{
+		Logger:   log.With("component", "gateway"),
+		Stages:   a.stages(),
+		Final:    a.router.Route,
+		Recorder: a.metrics,
+	})
+	srv := httpapi.New(httpapi.Deps{
+		Logger:       log,
+		Gateway:      a.gateway,
+		Router:       a.router,
+		Metrics:      a.metrics.Handler(),
+		MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		Region:       cfg.Server.Region,
+		AccountID:    cfg.Server.AccountID,
+	})
+	a.handler = srv.Handler()
+	return a, nil
+}
+
+// stages returns the pipeline stages in order.
+func (a *App) stages() []gateway.Stage {
+	return nil
+}
+
+// Handler returns the HTTP handler.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Router returns the router.
+func (a *App) Router() *routing.Router { return a.router }
+
+// onClose registers f to run when the app closes, before the closers
+// registered earlier.
+func (a *App) onClose(f func() error) {
+	a.mu.Lock()
+	a.closers = append(a.closers, f)
+	a.mu.Unlock()
+}
+
+// Close releases every subsystem in reverse order of creation. It is safe to
+// call more than once.
+func (a *App) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	cs := a.closers
+	a.closers = nil
+	a.mu.Unlock()
+	var errs []error
+	for i := len(cs) - 1; i >= 0; i-- {
+		if err := cs[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// buildModels creates the providers of every configured model. A deployment
+// whose provider cannot be created (a missing model file, a bad option) is
+// logged and skipped so that the server still starts with the others; a
+// model left with no deployment is dropped.
+func (a *App) buildModels(ctx context.Context) ([]*routing.Model, error) {
+	cfgModels := a.cfg.Models
+	if len(cfgModels) == 0 {
+		m, ok := a.defaultModel()
+		if !ok {
+			a.log.Warn("no models configured and no default model installed; run `make model` (or `outcrop models pull …`) and restart",
+				"component", "app", "home", a.cfg.Home)
+			return nil, nil
+		}
+		cfgModels = []config.Model{m}
+	}
+	var out []*routing.Model
+	for _, cm := range cfgModels {
+		m := &routing.Model{ID: cm.ID, Aliases: cm.Aliases, Description: cm.Description, Fallbacks: cm.Fallbacks, Created: time.Now()}
+		for _, p := range cm.Profiles {
+			m.Profiles = append(m.Profiles, llm.Latency(p))
+		}
+		for _, cd := range cm.Deployments {
+			p, err := a.newProvider(ctx, cd)
+			if err != nil {
+				a.log.Error("deployment not started", "component", "app", "model", cm.ID, "deployment", cd.Name, "provider", cd.Provider, "error", err)
+				continue
+			}
+			d := &routing.Deployment{
+				Name:           cd.Name,
+				Provider:       p,
+				Type:           cd.Provider,
+				Weight:         *cd.Weight,
+				Timeout:        cd.Timeout.D(),
+				TTFTTimeout:    cd.TTFTTimeout.D(),
+				StallTimeout:   cd.StallTimeout.D(),
+				MaxConcurrency: cd.MaxConcurrency,
+			}
+			for _, p := range cd.Profiles {
+				d.Profiles = append(d.Profiles, llm.Latency(p))
+			}
+			m.Deployments = append(m.Deployments, d)
+		}
+		if len(m.Deployments) == 0 {
+			a.log.Error("model has no working deployment; not served", "component", "app", "model", cm.ID)
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Serve listens on cfg.Listen (or ln when given) and serves until ctx is
+// cancelled, then drains: new connections are refused, in-flight requests
+// and streams get ShutdownGrace to finish, and whatever is left is cut.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", a.cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	// baseCtx is the parent of every request context; cancelling it after
+	// the grace period ends streams that are still running.
+	baseCtx, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true) // the AWS JS SDK v3 speaks h2c by default
+	s := a.cfg.Server
+	hs := &http.Server{
+		Handler:           a.handler,
+		Protocols:         &protos,
+		ReadHeaderTimeout: s.ReadHeaderTimeout.D(),
+		IdleTimeout:       s.IdleTimeout.D(),
+		WriteTimeout:      s.WriteTimeout.D(),
+		ErrorLog:          slog.NewLogLogger(a.log.With("component", "http").Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+	}
+	a.log.Info("listening", "component", "app", "addr", ln.Addr().String(), "models", len(a.router.Models()))
+	errc := make(chan error, 1)
+	go func() { // ends when hs.Serve returns after Shutdown or Close
+		errc <- hs.Serve(ln)
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down", "component", "app", "grace", s.ShutdownGrace.D().String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.ShutdownGrace.D())
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		a.log.Warn("grace period over; cutting remaining streams", "component", "app")
+		cancelBase()
+		hs.Close()
+		err = nil
+	}
+	<-errc
+	return err
+}
+
+// Logger builds the process logger from cfg.
+func Logger(cfg config.Log) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
