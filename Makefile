@@ -12,13 +12,13 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/outcrop/outcrop/internal/cli.Version=$(VERSION)
 
-.PHONY: build test env deps clean model
+.PHONY: build test env deps clean model run test-all
 
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/outcrop ./cmd/outcrop
 
 # deps installs the two Debian headers and the miniaudio header the vendored
-# llama.cpp needs (see docs/BUILDING.md).
+# llama.cpp needs (scripts/llama-deps.sh).
 deps: $(LLAMA_INC)/miniaudio/miniaudio.h
 
 $(LLAMA_INC)/miniaudio/miniaudio.h:
@@ -42,3 +42,15 @@ clean:
 # machines without access to Hugging Face.
 model: build
 	./scripts/model.sh
+
+# run is the one-command start for a fresh machine: build, install the
+# default model if it is missing, and serve it on 127.0.0.1:8080.
+run: build
+	@./bin/outcrop models ls 2>/dev/null | grep -q smollm2-135m-instruct || ./scripts/model.sh
+	./bin/outcrop serve $(if $(CONFIG),--config $(CONFIG),)
+
+# test-all starts the real peers the tests need (scripts/test-services.sh)
+# and runs the whole suite with them required, as CI does.
+test-all: deps
+	./scripts/test-services.sh start
+	eval "$$(./scripts/test-services.sh env)" && OUTCROP_TEST_REQUIRE=1 $(MAKE) test
