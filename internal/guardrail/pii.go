@@ -1,0 +1,801 @@
+package guardrail
+
+import (
+	"net/netip"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// PIITypes are Bedrock's PII entity types, in Bedrock's order.
+var PIITypes = []string{
+	"ADDRESS", "AGE", "AWS_ACCESS_KEY", "AWS_SECRET_KEY", "CA_HEALTH_NUMBER", "CA_SOCIAL_INSURANCE_NUMBER",
+	"CREDIT_DEBIT_CARD_CVV", "CREDIT_DEBIT_CARD_EXPIRY", "CREDIT_DEBIT_CARD_NUMBER", "DRIVER_ID", "EMAIL",
+	"INTERNATIONAL_BANK_ACCOUNT_NUMBER", "IP_ADDRESS", "LICENSE_PLATE", "MAC_ADDRESS", "NAME", "PASSWORD",
+	"PHONE", "PIN", "SWIFT_CODE", "UK_NATIONAL_HEALTH_SERVICE_NUMBER", "UK_NATIONAL_INSURANCE_NUMBER",
+	"UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER", "URL", "USERNAME", "US_BANK_ACCOUNT_NUMBER", "US_BANK_ROUTING_NUMBER",
+	"US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER", "US_PASSPORT_NUMBER", "US_SOCIAL_SECURITY_NUMBER",
+	"VEHICLE_IDENTIFICATION_NUMBER",
+}
+
+var piiTypeSet = func() map[string]struct{} {
+	m := map[string]struct{}{}
+	for _, t := range PIITypes {
+		m[t] = struct{}{}
+	}
+	return m
+}()
+
+// ModelTypes are the PII types the built-in pattern detector does not find;
+// they need an EntityDetector (see ModelEntityDetector).
+var ModelTypes = []string{"NAME", "ADDRESS"}
+
+// Span is one detected entity: byte offsets into the text, its type, and a
+// score in [0,1].
+type Span struct {
+	Start, End int
+	Type       string
+	Score      float64
+}
+
+// TypeSet is a set of PII types to look for; nil means all.
+type TypeSet map[string]bool
+
+func (s TypeSet) has(t string) bool { return s == nil || s[t] }
+
+// DetectPII finds pattern-detectable PII in text: e-mail addresses, phone
+// numbers, payment cards (Luhn), IBANs (mod-97), IP and MAC addresses, URLs,
+// US/UK/CA identifiers with checksums or context words, AWS keys, and
+// context-introduced secrets (passwords, PINs, user names, driver IDs,
+// plates). Spans are sorted and do not overlap. It is safe for concurrent use.
+func DetectPII(text string, want TypeSet) []Span {
+	if len(text) == 0 {
+		return nil
+	}
+	d := piiScan{text: text, lower: asciiLower(text), want: want}
+	d.numbers()
+	if want.has("EMAIL") {
+		d.emails()
+	}
+	if want.has("URL") {
+		d.urls()
+	}
+	if want.has("INTERNATIONAL_BANK_ACCOUNT_NUMBER") {
+		d.ibans()
+	}
+	if want.has("AWS_ACCESS_KEY") {
+		d.awsAccessKeys()
+	}
+	if strings.IndexByte(text, ':') >= 0 || strings.IndexByte(text, '-') >= 0 {
+		if want.has("IP_ADDRESS") {
+			d.regex("IP_ADDRESS", reIPv6, 0, func(s string) bool {
+				a, err := netip.ParseAddr(s)
+				return err == nil && a.Is6()
+			})
+		}
+		if want.has("MAC_ADDRESS") {
+			d.regex("MAC_ADDRESS", reMAC, 0, nil)
+		}
+	}
+	for _, c := range contextRules {
+		if !want.has(c.typ) || !containsAny(d.lower, c.keys) {
+			continue
+		}
+		d.regex(c.typ, c.re, c.group, c.valid)
+	}
+	return resolve(d.spans)
+}
+
+type piiScan struct {
+	text, lower string
+	want        TypeSet
+	spans       []Span
+}
+
+func (d *piiScan) add(start, end int, typ string, score float64) {
+	d.spans = append(d.spans, Span{Start: start, End: end, Type: typ, Score: score})
+}
+
+// asciiLower lower-cases ASCII letters only, so byte offsets are preserved.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isAlpha(c byte) bool { return (c|32) >= 'a' && (c|32) <= 'z' }
+func isAlnum(c byte) bool { return isDigit(c) || isAlpha(c) }
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+
+// resolve sorts spans and drops those overlapping a longer (then
+// higher-scored, then earlier) span.
+func resolve(sp []Span) []Span {
+	if len(sp) < 2 {
+		return sp
+	}
+	sort.Slice(sp, func(i, j int) bool {
+		li, lj := sp[i].End-sp[i].Start, sp[j].End-sp[j].Start
+		if li != lj {
+			return li > lj
+		}
+		if sp[i].Score != sp[j].Score {
+			return sp[i].Score > sp[j].Score
+		}
+		return sp[i].Start < sp[j].Start
+	})
+	var out []Span
+	for _, s := range sp {
+		ok := true
+		for _, o := range out {
+			if s.Start < o.End && o.Start < s.End {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	return out
+}
+
+// hasContext reports whether one of keys occurs as a word in the window of
+// lower-cased text ending at pos (before) and starting at end (after).
+func hasContext(lower string, pos, end int, keys []string, before, after int) bool {
+	lo := max(pos-before, 0)
+	hi := min(end+after, len(lower))
+	w := lower[lo:pos]
+	a := lower[end:hi]
+	for _, k := range keys {
+		if containsWord(w, k) || (after > 0 && containsWord(a, k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsWord reports whether k occurs in s with no letter directly before
+// or after it.
+func containsWord(s, k string) bool {
+	for off := 0; ; {
+		i := strings.Index(s[off:], k)
+		if i < 0 {
+			return false
+		}
+		i += off
+		j := i + len(k)
+		if (i == 0 || !isAlpha(s[i-1])) && (j == len(s) || !isAlpha(s[j])) {
+			return true
+		}
+		off = i + 1
+	}
+}
+
+func containsAny(s string, keys []string) bool {
+	for _, k := range keys {
+		if strings.Contains(s, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// Context words, lower case.
+var (
+	ctxPhone    = []string{"phone", "call", "tel", "telephone", "mobile", "cell", "fax", "contact", "reach", "number", "dial", "text me", "whatsapp"}
+	ctxSSN      = []string{"ssn", "social security", "social-security", "ss#", "ss #"}
+	ctxRouting  = []string{"routing", "aba", "rtn", "transit"}
+	ctxAccount  = []string{"account", "acct", "a/c", "checking", "savings"}
+	ctxPassport = []string{"passport"}
+	ctxNHS      = []string{"nhs", "health service"}
+	ctxSIN      = []string{"sin", "social insurance"}
+	ctxUTR      = []string{"utr", "unique taxpayer", "taxpayer reference", "tax reference"}
+	ctxCAHealth = []string{"health card", "health number", "ohip", "health insurance number", "carte santé", "hcn"}
+	ctxCVV      = []string{"cvv", "cvc", "cvv2", "cvc2", "security code", "card verification", "csc"}
+	ctxExpiry   = []string{"exp", "expiry", "expires", "expiration", "valid thru", "valid through", "good thru", "exp date"}
+	ctxPIN      = []string{"pin", "pin code", "pin number"}
+	ctxAge      = []string{"age", "aged", "ages"}
+	ctxITIN     = []string{"itin", "taxpayer identification", "tax id"}
+)
+
+// numbers finds digit runs (with spaces, dashes, dots, slashes and
+// parentheses between digits) and classifies each run, or each contiguous
+// group window of it, as a card, SSN, phone, IPv4 address, etc.
+func (d *piiScan) numbers() {
+	t := d.text
+	n := len(t)
+	for i := 0; i < n; {
+		c := t[i]
+		startOK := isDigit(c) || ((c == '+' || c == '(') && i+1 < n && isDigit(t[i+1]))
+		if !startOK {
+			i++
+			continue
+		}
+		if i > 0 && (isAlnum(t[i-1]) || t[i-1] == '_') {
+			for i < n && (isAlnum(t[i]) || t[i] == '_') {
+				i++
+			}
+			continue
+		}
+		start := i
+		end := i
+		j := i
+		if c == '+' || c == '(' {
+			j++
+		}
+		for j < n && j-start < 48 {
+			if isDigit(t[j]) {
+				j++
+				end = j
+				continue
+			}
+			// Up to two separator bytes between digits.
+			k := j
+			for k < n && k-j < 2 && isSep(t[k]) {
+				k++
+			}
+			if k > j && k < n && isDigit(t[k]) {
+				j = k
+				continue
+			}
+			break
+		}
+		if end < n && t[end] == ')' {
+			// "(0)85" style: keep going is handled above; a closing paren
+			// at the end is not part of the number.
+		}
+		if end < n && (isAlpha(t[end]) || t[end] == '_') {
+			// A phone extension "x123" is allowed; other letters make the
+			// run part of a word.
+			if (t[end] == 'x' || t[end] == 'X') && end+1 < n && isDigit(t[end+1]) {
+				k := end + 1
+				for k < n && isDigit(t[k]) {
+					k++
+				}
+				if k == n || !isAlnum(t[k]) {
+					d.classifyRun(start, end, k)
+					i = k
+					continue
+				}
+			}
+			for end < n && isAlnum(t[end]) {
+				end++
+			}
+			i = end
+			continue
+		}
+		d.classifyRun(start, end, end)
+		i = end
+	}
+}
+
+func isSep(c byte) bool {
+	return c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')'
+}
+
+// group is one maximal digit group of a run.
+type group struct {
+	start, end int
+}
+
+// classifyRun classifies the run t[start:end]; ext is the end including a
+// phone extension, if any.
+func (d *piiScan) classifyRun(start, end, ext int) {
+	t := d.text
+	var gs []group
+	for i := start; i < end; {
+		if !isDigit(t[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < end && isDigit(t[j]) {
+			j++
+		}
+		gs = append(gs, group{i, j})
+		i = j
+	}
+	if len(gs) == 0 {
+		return
+	}
+	// Whole run first (phones, formatted identifiers), then windows of
+	// groups, longest first, for runs that join two numbers.
+	if d.classify(start, end, ext, gs) {
+		return
+	}
+	for w := len(gs) - 1; w >= 1; w-- {
+		for a := 0; a+w <= len(gs); a++ {
+			s, e := gs[a].start, gs[a+w-1].end
+			if a == 0 && t[start] == '+' {
+				s = start
+			}
+			if d.classify(s, e, e, gs[a:a+w]) {
+				return
+			}
+		}
+	}
+}
+
+// classify tries every numeric type on one candidate and records the first
+// that fits. It reports whether one did.
+func (d *piiScan) classify(start, end, ext int, gs []group) bool {
+	t := d.text
+	raw := t[start:end]
+	var db [48]byte
+	digits := db[:0]
+	for _, g := range gs {
+		digits = append(digits, t[g.start:g.end]...)
+	}
+	ds := string(digits)
+	nd := len(ds)
+	sepSet := seps(raw)
+	want := d.want
+	lower := d.lower
+
+	// IPv4: exactly four dot-separated groups of at most three digits.
+	if sepSet == "." && len(gs) == 4 && want.has("IP_ADDRESS") {
+		if a, err := netip.ParseAddr(raw); err == nil && a.Is4() {
+			d.add(start, end, "IP_ADDRESS", 1)
+			return true
+		}
+		return false
+	}
+	// Dates like 12/05/1990 or 1990-05-12 are never identifiers.
+	if looksLikeDate(raw, gs, t) {
+		if want.has("CREDIT_DEBIT_CARD_EXPIRY") && len(gs) == 2 && hasContext(lower, start, end, ctxExpiry, 32, 0) {
+			d.add(start, end, "CREDIT_DEBIT_CARD_EXPIRY", 0.9)
+			return true
+		}
+		return false
+	}
+	dashOrSpace := sepSet == "" || sepSet == " " || sepSet == "-"
+	gl := groupLens(gs)
+
+	if nd == 9 && dashOrSpace && want.has("US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER") && itinValid(ds) &&
+		(gl == "3,2,4" || hasContext(lower, start, end, ctxITIN, 40, 0)) {
+		d.add(start, end, "US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER", 0.9)
+		return true
+	}
+	if nd == 9 && dashOrSpace && want.has("US_SOCIAL_SECURITY_NUMBER") && ssnValid(ds) &&
+		((gl == "3,2,4" && (sepSet == "-" || hasContext(lower, start, end, ctxSSN, 40, 0))) ||
+			(gl == "9" && hasContext(lower, start, end, ctxSSN, 40, 0))) {
+		d.add(start, end, "US_SOCIAL_SECURITY_NUMBER", 0.95)
+		return true
+	}
+	if nd == 9 && gl == "9" && want.has("US_BANK_ROUTING_NUMBER") && abaValid(ds) && hasContext(lower, start, end, ctxRouting, 40, 0) {
+		d.add(start, end, "US_BANK_ROUTING_NUMBER", 0.9)
+		return true
+	}
+	if nd == 9 && want.has("CA_SOCIAL_INSURANCE_NUMBER") && dashOrSpace && luhn(ds) && hasContext(lower, start, end, ctxSIN, 40, 0) {
+		d.add(start, end, "CA_SOCIAL_INSURANCE_NUMBER", 0.9)
+		return true
+	}
+	if nd == 10 && want.has("UK_NATIONAL_HEALTH_SERVICE_NUMBER") && dashOrSpace && nhsValid(ds) && hasContext(lower, start, end, ctxNHS, 40, 0) {
+		d.add(start, end, "UK_NATIONAL_HEALTH_SERVICE_NUMBER", 0.9)
+		return true
+	}
+	if nd == 10 && gl == "10" && want.has("UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER") && hasContext(lower, start, end, ctxUTR, 40, 0) {
+		d.add(start, end, "UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER", 0.85)
+		return true
+	}
+	if nd == 10 && want.has("CA_HEALTH_NUMBER") && dashOrSpace && hasContext(lower, start, end, ctxCAHealth, 40, 0) {
+		d.add(start, end, "CA_HEALTH_NUMBER", 0.85)
+		return true
+	}
+	if nd == 9 && gl == "9" && want.has("US_PASSPORT_NUMBER") && hasContext(lower, start, end, ctxPassport, 40, 0) {
+		d.add(start, end, "US_PASSPORT_NUMBER", 0.85)
+		return true
+	}
+	if nd >= 12 && nd <= 19 && dashOrSpace && want.has("CREDIT_DEBIT_CARD_NUMBER") && t[start] != '+' && t[start] != '(' &&
+		ds[0] >= '1' && ds[0] <= '6' && luhn(ds) && !allSame(ds) && cardGroups(gs) {
+		d.add(start, end, "CREDIT_DEBIT_CARD_NUMBER", 1)
+		return true
+	}
+	if nd >= 8 && nd <= 17 && gl == itoa(nd) && want.has("US_BANK_ACCOUNT_NUMBER") && hasContext(lower, start, end, ctxAccount, 40, 0) {
+		d.add(start, end, "US_BANK_ACCOUNT_NUMBER", 0.8)
+		return true
+	}
+	if want.has("PHONE") && phoneLike(t, start, end, ext, gs, nd, sepSet, lower) {
+		d.add(start, ext, "PHONE", 0.85)
+		return true
+	}
+	if nd >= 3 && nd <= 4 && len(gs) == 1 && want.has("CREDIT_DEBIT_CARD_CVV") && hasContext(lower, start, end, ctxCVV, 24, 0) {
+		d.add(start, end, "CREDIT_DEBIT_CARD_CVV", 0.85)
+		return true
+	}
+	if nd >= 4 && nd <= 6 && len(gs) == 1 && want.has("PIN") && hasContext(lower, start, end, ctxPIN, 20, 0) {
+		d.add(start, end, "PIN", 0.85)
+		return true
+	}
+	if nd >= 1 && nd <= 3 && len(gs) == 1 && want.has("AGE") && ageLike(lower, start, end, ds) {
+		d.add(start, end, "AGE", 0.85)
+		return true
+	}
+	return false
+}
+
+// seps returns the distinct separator bytes of raw, in order of appearance.
+func seps(raw string) string {
+	var b [8]byte
+	s := b[:0]
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if isDigit(c) {
+			continue
+		}
+		if strings.IndexByte(string(s), c) < 0 && len(s) < len(b) {
+			s = append(s, c)
+		}
+	}
+	return string(s)
+}
+
+func groupLens(gs []group) string {
+	var sb strings.Builder
+	for i, g := range gs {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(itoa(g.end - g.start))
+	}
+	return sb.String()
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+func allSame(s string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i] != s[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// cardGroups accepts an undivided number or groups of 3 to 6 digits (4-4-4-4,
+// 4-6-5, 4-4-4-4-3, …).
+func cardGroups(gs []group) bool {
+	if len(gs) == 1 {
+		return true
+	}
+	for _, g := range gs {
+		if l := g.end - g.start; l < 3 || l > 6 {
+			return false
+		}
+	}
+	return true
+}
+
+// looksLikeDate recognises d/m/y, y-m-d and similar forms, and times.
+func looksLikeDate(raw string, gs []group, t string) bool {
+	if len(gs) < 2 || len(gs) > 3 {
+		return false
+	}
+	s := seps(raw)
+	if s != "/" && s != "-" && s != "." {
+		return false
+	}
+	l := groupLens(gs)
+	switch l {
+	case "1,1,4", "1,2,4", "2,1,4", "2,2,4", "4,1,1", "4,2,2", "4,1,2", "4,2,1", "2,2,2", "1,1,2", "1,2,2", "2,1,2":
+		return true
+	case "1,2", "2,2", "2,4", "1,4":
+		return s == "/"
+	}
+	return false
+}
+
+// phoneLike decides whether a digit run is a phone number: 7–15 digits and
+// either an international prefix, parentheses, a conventional grouping, or a
+// phone context word nearby.
+func phoneLike(t string, start, end, ext int, gs []group, nd int, sepSet, lower string) bool {
+	if nd < 7 || nd > 15 {
+		return false
+	}
+	if strings.ContainsAny(sepSet, "/") {
+		return false
+	}
+	intl := t[start] == '+' || strings.HasPrefix(t[start:end], "00") && len(gs) > 1
+	paren := strings.ContainsAny(sepSet, "()")
+	ctx := hasContext(lower, start, end, ctxPhone, 48, 0)
+	if len(gs) == 1 {
+		// An undivided number is a phone only with context or a + prefix.
+		return (intl || ctx) && nd >= 9
+	}
+	if sepSet == "." && len(gs) == 2 {
+		return false // a decimal number
+	}
+	for _, g := range gs {
+		if l := g.end - g.start; l > 5 && !(l <= 8 && len(gs) == 2) {
+			return false
+		}
+	}
+	if intl || paren || ctx {
+		return true
+	}
+	// Grouped numbers without context: require 9+ digits, at least three
+	// groups, and a leading 0 or 1 or a 3-3-4 North American grouping.
+	if nd >= 9 && len(gs) >= 3 {
+		return true
+	}
+	return nd >= 9 && len(gs) == 2 && ext > end
+}
+
+// ageLike recognises "42 years old", "42-year-old", "aged 42", "age: 42".
+func ageLike(lower string, start, end int, ds string) bool {
+	n := 0
+	for i := 0; i < len(ds); i++ {
+		n = n*10 + int(ds[i]-'0')
+	}
+	if n == 0 || n > 130 {
+		return false
+	}
+	after := lower[end:min(end+16, len(lower))]
+	after = strings.TrimLeft(after, " -")
+	if strings.HasPrefix(after, "years old") || strings.HasPrefix(after, "year old") || strings.HasPrefix(after, "years of age") ||
+		strings.HasPrefix(after, "yo ") || strings.HasPrefix(after, "y/o") || strings.HasPrefix(after, "yrs old") {
+		return true
+	}
+	before := lower[max(start-12, 0):start]
+	before = strings.TrimRight(before, " :=")
+	for _, k := range ctxAge {
+		if strings.HasSuffix(before, k) {
+			i := len(before) - len(k)
+			if i == 0 || !isAlpha(before[i-1]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// emails finds addresses around each '@'.
+func (d *piiScan) emails() {
+	t := d.text
+	for off := 0; ; {
+		k := strings.IndexByte(t[off:], '@')
+		if k < 0 {
+			return
+		}
+		at := off + k
+		off = at + 1
+		s := at
+		for s > 0 && isLocal(t[s-1]) {
+			s--
+		}
+		for s < at && t[s] == '.' {
+			s++
+		}
+		e := at + 1
+		dots := 0
+		lastDot := -1
+		for e < len(t) && (isAlnum(t[e]) || t[e] == '-' || (t[e] == '.' && e+1 < len(t) && isAlnum(t[e+1]))) {
+			if t[e] == '.' {
+				dots++
+				lastDot = e
+			}
+			e++
+		}
+		if s == at || dots == 0 || e-lastDot-1 < 2 {
+			continue
+		}
+		tld := t[lastDot+1 : e]
+		if !allAlpha(tld) {
+			continue
+		}
+		d.add(s, e, "EMAIL", 1)
+		off = e
+	}
+}
+
+func isLocal(c byte) bool {
+	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
+}
+
+func allAlpha(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isAlpha(s[i]) {
+			return false
+		}
+	}
+	return len(s) > 0
+}
+
+// urls finds http(s):// and www. links.
+func (d *piiScan) urls() {
+	l := d.lower
+	for _, pfx := range []string{"http://", "https://", "www."} {
+		for off := 0; ; {
+			k := strings.Index(l[off:], pfx)
+			if k < 0 {
+				break
+			}
+			s := off + k
+			off = s + len(pfx)
+			if pfx == "www." && s >= 3 && strings.HasSuffix(l[:s], "://") {
+				continue // already part of an http(s) URL
+			}
+			if s > 0 && isAlnum(l[s-1]) {
+				continue
+			}
+			e := off
+			for e < len(l) && !isURLStop(l[e]) {
+				e++
+			}
+			for e > off && strings.IndexByte(".,;:!?)]}'\"", l[e-1]) >= 0 {
+				e--
+			}
+			if e-off < 3 || !strings.Contains(l[off:e], ".") && pfx == "www." {
+				continue
+			}
+			d.add(s, e, "URL", 1)
+			off = e
+		}
+	}
+}
+
+func isURLStop(c byte) bool {
+	return c <= ' ' || c == '<' || c == '>' || c == '"' || c == '`' || c == '{' || c == '}' || c == '|' || c == '\\' || c == '^'
+}
+
+// ibans finds IBANs: two upper-case letters, two check digits, then 11–30
+// alphanumerics, optionally in groups of four separated by single spaces,
+// validated against the country's length and mod-97.
+func (d *piiScan) ibans() {
+	t := d.text
+	for i := 0; i+15 <= len(t); i++ {
+		if !isUpper(t[i]) || !isUpper(t[i+1]) || !isDigit(t[i+2]) || !isDigit(t[i+3]) {
+			continue
+		}
+		if i > 0 && isAlnum(t[i-1]) {
+			continue
+		}
+		n, ok := ibanLengths[t[i:i+2]]
+		if !ok {
+			continue
+		}
+		var b [34]byte
+		s := b[:0]
+		j := i
+		for j < len(t) && len(s) < n {
+			c := t[j]
+			if isDigit(c) || isUpper(c) {
+				s = append(s, c)
+				j++
+			} else if c == ' ' && j+1 < len(t) && isAlnum(t[j+1]) && len(s)%4 == 0 {
+				j++
+			} else {
+				break
+			}
+		}
+		if len(s) != n || (j < len(t) && isAlnum(t[j])) {
+			continue
+		}
+		if ibanValid(string(s)) {
+			d.add(i, j, "INTERNATIONAL_BANK_ACCOUNT_NUMBER", 1)
+			i = j
+		}
+	}
+}
+
+var awsKeyPrefixes = []string{"AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "ABIA", "ACCA"}
+
+// awsAccessKeys finds access key IDs: a known four-letter prefix and 16
+// upper-case alphanumerics.
+func (d *piiScan) awsAccessKeys() {
+	t := d.text
+	for _, p := range awsKeyPrefixes {
+		for off := 0; ; {
+			k := strings.Index(t[off:], p)
+			if k < 0 {
+				break
+			}
+			s := off + k
+			off = s + 4
+			e := s + 20
+			if e > len(t) || (s > 0 && isAlnum(t[s-1])) || (e < len(t) && isAlnum(t[e])) {
+				continue
+			}
+			ok := true
+			for i := s + 4; i < e; i++ {
+				if !isUpper(t[i]) && !isDigit(t[i]) {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				d.add(s, e, "AWS_ACCESS_KEY", 1)
+			}
+		}
+	}
+}
+
+// regex records matches of re (submatch group g) that valid accepts.
+func (d *piiScan) regex(typ string, re *regexp.Regexp, g int, valid func(string) bool) {
+	for _, m := range re.FindAllStringSubmatchIndex(d.text, 64) {
+		s, e := m[2*g], m[2*g+1]
+		if s < 0 {
+			continue
+		}
+		if valid != nil && !valid(d.text[s:e]) {
+			continue
+		}
+		d.add(s, e, typ, 0.9)
+	}
+}
+
+var (
+	reIPv6 = regexp.MustCompile(`(?i)\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b|(?:\b[0-9a-f]{1,4})?(?::[0-9a-f]{1,4}){0,6}::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}\b)?`)
+	reMAC  = regexp.MustCompile(`\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\b|\b[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}\b`)
+)
+
+// contextRule is a pattern that is only tried when one of its keys occurs
+// in the text; group selects the submatch that is the entity.
+type contextRule struct {
+	typ   string
+	keys  []string
+	re    *regexp.Regexp
+	group int
+	valid func(string) bool
+}
+
+func hasDigit(s string) bool { return strings.IndexAny(s, "0123456789") >= 0 }
+
+var contextRules = []contextRule{
+	{typ: "PASSWORD", keys: []string{"password", "passwd", "pwd", "passcode", "passphrase"},
+		re: regexp.MustCompile(`(?i)\b(?:password|passwd|pwd|passcode|passphrase)\b(?:\s+is)?\s*[:=]?\s*["']?([^\s"']{4,64})`), group: 1,
+		valid: func(s string) bool { return !commonWord[strings.ToLower(s)] }},
+	{typ: "USERNAME", keys: []string{"username", "user name", "user id", "userid", "login", "handle"},
+		re: regexp.MustCompile(`(?i)\b(?:username|user name|user id|userid|login|handle)\b(?:\s+is)?\s*[:=]?\s*["']?(@?[A-Za-z0-9._-]{3,64})`), group: 1,
+		valid: func(s string) bool { return !commonWord[strings.ToLower(s)] }},
+	{typ: "DRIVER_ID", keys: []string{"driver", "driving", "licence", "license", "dl"},
+		re: regexp.MustCompile(`(?i)\b(?:driver'?s?|driving)\s+licen[cs]e(?:\s+(?:number|no\.?|#|id))?(?:\s+is)?\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{4,19})\b`), group: 1,
+		valid: hasDigit},
+	{typ: "LICENSE_PLATE", keys: []string{"plate", "registration"},
+		re: regexp.MustCompile(`(?i)\b(?:licen[cs]e\s+plate|number\s+plate|plate\s+number|registration\s+number|plate)(?:\s+(?:number|no\.?))?(?:\s+is)?\s*[:#]?\s*([A-Z0-9]{1,4}[ -]?[A-Z0-9]{1,4}[ -]?[A-Z0-9]{0,4})\b`), group: 1,
+		valid: hasDigit},
+	{typ: "US_PASSPORT_NUMBER", keys: ctxPassport,
+		re: regexp.MustCompile(`(?i)\bpassport\b(?:\s+(?:number|no\.?|#))?(?:\s+is)?\s*[:#]?\s*([A-Z][0-9]{8})\b`), group: 1},
+	{typ: "SWIFT_CODE", keys: []string{"swift", "bic"},
+		re: regexp.MustCompile(`(?i)\b(?:swift|bic)\b(?:\s*/\s*bic)?(?:\s+(?:code|number))?(?:\s+is)?\s*[:#]?\s*([A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?)\b`), group: 1,
+		valid: func(s string) bool { return strings.ToUpper(s) == s }},
+	{typ: "UK_NATIONAL_INSURANCE_NUMBER", keys: []string{"insurance", "nino", "ni number", "ni no"},
+		re: regexp.MustCompile(`\b([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D])\b`), group: 1,
+		valid: func(s string) bool {
+			p := s[:2]
+			return p != "BG" && p != "GB" && p != "NK" && p != "KN" && p != "TN" && p != "NT" && p != "ZZ"
+		}},
+	{typ: "VEHICLE_IDENTIFICATION_NUMBER", keys: []string{"vin", "vehicle identification", "chassis"},
+		re: regexp.MustCompile(`\b([A-HJ-NPR-Z0-9]{17})\b`), group: 1,
+		valid: func(s string) bool { return hasDigit(s) && vinValid(s) }},
+	{typ: "AWS_SECRET_KEY", keys: []string{"secret", "aws"},
+		re: regexp.MustCompile(`(?i)(?:aws|secret)[A-Za-z_ -]{0,30}?(?:key)?["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`), group: 1,
+		valid: func(s string) bool { return strings.ContainsAny(s, "0123456789") && strings.ToLower(s) != s && strings.ToUpper(s) != s }},
+}
+
+// commonWord holds words that follow "password"/"username" in prose and are
+// not secrets.
+var commonWord = map[string]bool{
+	"is": true, "was": true, "and": true, "the": true, "for": true, "that": true, "with": true, "reset": true,
+	"manager": true, "field": true, "policy": true, "change": true, "again": true, "here": true, "below": true,
+	"please": true, "required": true, "protected": true, "should": true, "must": true, "will": true, "has": true,
+	"have": true, "from": true, "this": true, "your": true, "their": true, "into": true, "page": true, "form": true,
+}

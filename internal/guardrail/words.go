@@ -1,0 +1,166 @@
+package guardrail
+
+import (
+	_ "embed"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+//go:generate go run ./cmd/guardeval -profanity -datasets ../../../shared/datasets
+
+// profanityList is the managed PROFANITY list, derived by
+// `go run ./cmd/guardeval -profanity` from the Surge AI profanity lexicon
+// (github.com/surge-ai/profanity @ 77dabf36, MIT licence, copyright 2021
+// Surge AI): the lower-cased terms and their canonical forms only, without categories or
+// severities,
+// minus pure numbers and a few ambiguous everyday words.
+//
+//go:embed profanity.txt
+var profanityList string
+
+// token is one word of a text: byte offsets and its case-folded form.
+type token struct {
+	start, end int
+	key        string
+}
+
+// isWordByte reports whether c can be part of a word: ASCII letters and
+// digits, the characters leetspeak uses inside words, and any non-ASCII byte.
+func isWordByte(c byte) bool {
+	return isAlnum(c) || c == '\'' || c == '@' || c == '$' || c == '*' || c == '_' || c >= 0x80
+}
+
+// tokenize splits s into words. It appends to buf and returns it.
+func tokenize(s string, buf []token) []token {
+	for i := 0; i < len(s); {
+		if !isWordByte(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isWordByte(s[j]) {
+			j++
+		}
+		// Quotes and asterisks at the edges are punctuation, not letters.
+		a, b := i, j
+		for a < b && (s[a] == '\'' || s[a] == '*') {
+			a++
+		}
+		for b > a && (s[b-1] == '\'' || s[b-1] == '*') {
+			b--
+		}
+		if a < b {
+			buf = append(buf, token{start: a, end: b, key: fold(s[a:b])})
+		}
+		i = j
+	}
+	return buf
+}
+
+// fold lower-cases a word, allocating only when it has upper case.
+func fold(w string) string {
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c >= 0x80 {
+			if utf8.ValidString(w) {
+				return strings.ToLower(w)
+			}
+			return w
+		}
+		if c >= 'A' && c <= 'Z' {
+			return asciiLower(w)
+		}
+	}
+	return w
+}
+
+// wordEntry is one configured word or phrase.
+type wordEntry struct {
+	text  string // as configured, returned as the match
+	index int    // position in the policy, -1 for managed words
+}
+
+// wordSet matches words and phrases of up to three words, case-insensitively
+// and on word boundaries.
+type wordSet struct {
+	m      map[string]wordEntry
+	maxLen int
+}
+
+func newWordSet() *wordSet { return &wordSet{m: map[string]wordEntry{}} }
+
+func (ws *wordSet) add(text string, index int) {
+	toks := tokenize(text, nil)
+	if len(toks) == 0 || len(toks) > maxWordTokens {
+		return
+	}
+	keys := make([]string, len(toks))
+	for i, t := range toks {
+		keys[i] = t.key
+	}
+	k := strings.Join(keys, " ")
+	if _, dup := ws.m[k]; !dup {
+		ws.m[k] = wordEntry{text: text, index: index}
+	}
+	ws.maxLen = max(ws.maxLen, len(toks))
+}
+
+// wordHit is one match in a text.
+type wordHit struct {
+	start, end int
+	entry      wordEntry
+}
+
+// match returns the hits in toks (tokens of text), longest phrase first at
+// each position, without overlaps.
+func (ws *wordSet) match(text string, toks []token, hits []wordHit) []wordHit {
+	if len(ws.m) == 0 {
+		return hits
+	}
+	var kb strings.Builder
+	for i := 0; i < len(toks); i++ {
+		for n := min(ws.maxLen, len(toks)-i); n >= 1; n-- {
+			var k string
+			if n == 1 {
+				k = toks[i].key
+			} else {
+				kb.Reset()
+				for j := i; j < i+n; j++ {
+					if j > i {
+						kb.WriteByte(' ')
+					}
+					kb.WriteString(toks[j].key)
+				}
+				k = kb.String()
+			}
+			if e, ok := ws.m[k]; ok {
+				hits = append(hits, wordHit{start: toks[i].start, end: toks[i+n-1].end, entry: e})
+				i += n - 1
+				break
+			}
+		}
+	}
+	return hits
+}
+
+var (
+	profanityOnce sync.Once
+	profanitySet  *wordSet
+)
+
+// profanity returns the managed PROFANITY word set, built on first use.
+func profanity() *wordSet {
+	profanityOnce.Do(func() {
+		ws := newWordSet()
+		for _, line := range strings.Split(profanityList, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			ws.add(line, -1)
+		}
+		profanitySet = ws
+	})
+	return profanitySet
+}
