@@ -143,6 +143,11 @@ type Deployment struct {
 	// MaxConcurrency caps requests in flight on this deployment; 0 means
 	// unlimited. Extra requests wait in the gateway's queue.
 	MaxConcurrency int `yaml:"max_concurrency"`
+	// MaxRPS caps how many attempts per second start on this deployment
+	// (a token bucket with one second of burst); 0 means unlimited. Requests
+	// over the rate wait up to routing.queue_timeout, then try another
+	// deployment. Must be ≥ 0.
+	MaxRPS float64 `yaml:"max_rps"`
 	// Profiles restricts which profiles this deployment serves; empty
 	// means all the model offers.
 	Profiles []string `yaml:"profiles"`
@@ -400,6 +405,9 @@ func (c *Config) Validate() error {
 			if d.MaxConcurrency < 0 {
 				add("%s.max_concurrency: %d is negative", dw, d.MaxConcurrency)
 			}
+			if d.MaxRPS < 0 {
+				add("%s.max_rps: %v is negative", dw, d.MaxRPS)
+			}
 			for _, p := range d.Profiles {
 				if p != "standard" && p != "optimized" {
 					add("%s.profiles: %q is not standard or optimized", dw, p)
@@ -408,6 +416,19 @@ func (c *Config) Validate() error {
 		}
 		if len(m.Deployments) > 0 && total == 0 {
 			add("%s.deployments: weights sum to zero; at least one deployment needs weight > 0", where)
+		}
+		// Every offered profile needs a deployment that serves it, so that
+		// asking for it never fails for want of a replica.
+		for _, p := range m.Profiles {
+			served := false
+			for _, d := range m.Deployments {
+				if len(d.Profiles) == 0 || containsString(d.Profiles, p) {
+					served = true
+				}
+			}
+			if len(m.Deployments) > 0 && !served {
+				add("%s.profiles: %q is offered but no deployment serves it", where, p)
+			}
 		}
 	}
 	for i, m := range c.Models {
@@ -421,6 +442,15 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func containsString(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
 }
 
 // Decode decodes a subsystem's raw section strictly into v. An empty node

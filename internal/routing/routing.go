@@ -1,23 +1,32 @@
 // Package routing resolves a model ID to its deployments and serves a call
-// on one of them: it validates the requested performance profile, picks a
-// deployment, retries retryable failures that happen before the first event
-// (invisibly to the client) on other deployments and then on fallback models.
+// on them: it validates the requested performance profile, picks a
+// deployment, queues for its capacity, retries retryable failures that
+// happen before the first event (invisibly to the client) on other
+// deployments and then on fallback models, breaks the circuit of failing
+// deployments, and bounds every stream with TTFT, stall and deadline
+// timeouts.
 //
-// The Router's Route method is the gateway's final handler.
+// The two profiles differ by construction. standard requests take the
+// deployments in smooth weighted round robin. optimized requests are
+// admitted ahead of queued standard ones, go to the replica that already
+// served their cached prefix when it is not overloaded, otherwise to the
+// better of two weighted-random replicas by live load × EWMA latency (power
+// of two choices), and are hedged on a second replica when their first
+// token is later than the deployment's recent P90 TTFT, within a budget.
+//
+// The Router's Route method is the gateway's final handler. A Router has no
+// goroutines of its own: every goroutine it starts belongs to one request
+// and ends with it.
 package routing
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
+	"log/slog"
 	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/llm"
 )
 
@@ -27,24 +36,36 @@ type Deployment struct {
 	Provider llm.Provider
 	// Type is the provider type, e.g. "openai" or "local".
 	Type string
-	// Weight is the deployment's relative share of traffic.
+	// Weight is the deployment's relative share of standard traffic and its
+	// chance of being sampled by power-of-two-choices for optimized traffic.
+	// A deployment with weight 0 is a standby: it only serves retries,
+	// hedges and requests whose other deployments are all unavailable.
 	Weight int
 	// Profiles the deployment serves; empty means all of the model's.
 	Profiles []llm.Latency
-	// Timeout bounds one attempt; TTFTTimeout the wait for its first event.
+	// Timeout bounds one attempt; TTFTTimeout the wait for its first event
+	// (0 = no limit).
 	Timeout     time.Duration
 	TTFTTimeout time.Duration
-	// MaxConcurrency caps in-flight requests (0 = unlimited).
+	// MaxConcurrency caps in-flight requests (0 = unlimited); further
+	// requests wait in the deployment's priority queue.
 	MaxConcurrency int
-	// StallTimeout ends a stream idle for this long (0 = never).
+	// MaxRPS caps the rate at which attempts start, in requests per second
+	// (0 = unlimited).
+	MaxRPS float64
+	// StallTimeout ends a stream idle for this long with a
+	// ModelTimeoutException (0 = never).
 	StallTimeout time.Duration
+
+	st *state // set by New
 }
 
 func (d *Deployment) serves(p llm.Latency) bool {
-	if len(d.Profiles) == 0 {
-		return true
-	}
-	for _, q := range d.Profiles {
+	return len(d.Profiles) == 0 || slicesContains(d.Profiles, p)
+}
+
+func slicesContains(ps []llm.Latency, p llm.Latency) bool {
+	for _, q := range ps {
 		if q == p {
 			return true
 		}
@@ -62,36 +83,64 @@ type Model struct {
 	Deployments []*Deployment
 	// Created is reported in model listings.
 	Created time.Time
+
+	rt *modelState // set by New
 }
 
 // Offers reports whether the model offers profile p.
-func (m *Model) Offers(p llm.Latency) bool {
-	for _, q := range m.Profiles {
-		if q == p {
-			return true
-		}
-	}
-	return false
+func (m *Model) Offers(p llm.Latency) bool { return slicesContains(m.Profiles, p) }
+
+// modelState is the routing state shared by a model's deployments.
+type modelState struct {
+	mu       sync.Mutex // guards the deployments' wrrCurrent
+	affinity *affinity  // nil when disabled
 }
 
 // Router serves calls on the deployments of the configured models.
 type Router struct {
 	models map[string]*Model // by ID and alias
 	list   []*Model
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
 
-	mu  sync.Mutex // guards rng
-	rng *rand.Rand
+	// mu guards rng and the counters below.
+	mu          sync.Mutex
+	rng         *rand.Rand
+	hedgeCredit float64 // hedges the budget currently allows
+	requests    map[llm.Latency]uint64
+	hedges      uint64
+	retries     uint64
 }
 
 // New returns a router over models. Model IDs and aliases must be unique
-// (config validation ensures it).
-func New(models []*Model) *Router {
-	r := &Router{models: map[string]*Model{}, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))}
+// (config validation ensures it). Options default to the zero Config and a
+// discarding logger.
+func New(models []*Model, opts ...Option) *Router {
+	r := &Router{
+		models:   map[string]*Model{},
+		cfg:      Config{}.withDefaults(),
+		log:      slog.New(slog.DiscardHandler),
+		now:      time.Now,
+		rng:      rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
+		requests: map[llm.Latency]uint64{},
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	r.log = r.log.With("component", "routing")
 	for _, m := range models {
 		r.list = append(r.list, m)
 		r.models[m.ID] = m
 		for _, a := range m.Aliases {
 			r.models[a] = m
+		}
+		m.rt = &modelState{}
+		if r.cfg.AffinityEntries > 0 {
+			m.rt.affinity = newAffinity(r.cfg.AffinityEntries)
+		}
+		for _, d := range m.Deployments {
+			d.st = newState(d, &r.cfg, r.now)
 		}
 	}
 	sort.Slice(r.list, func(i, j int) bool { return r.list[i].ID < r.list[j].ID })
@@ -129,7 +178,7 @@ func (r *Router) Lookup(id string) (*Model, bool) {
 }
 
 // Profile returns the profile a request gets on m, or a ValidationException
-// when the request asks for one m does not offer.
+// when the request asks for one m does not offer or for an unknown one.
 func Profile(m *Model, req *llm.Request) (llm.Latency, error) {
 	p := req.Performance
 	switch p {
@@ -145,169 +194,22 @@ func Profile(m *Model, req *llm.Request) (llm.Latency, error) {
 	return p, nil
 }
 
-// Route serves c: it is the gateway's final handler.
-func (r *Router) Route(ctx context.Context, c *gateway.Call) (llm.Stream, error) {
-	m, ok := r.Lookup(c.Request.Model)
-	if !ok {
-		return nil, llm.Errorf(llm.KindNotFound, "The model %s does not exist or you do not have access to it", c.Request.Model)
-	}
-	profile, err := Profile(m, c.Request)
-	if err != nil {
-		return nil, err
-	}
-	var lastErr error
-	attempts := 0
-	tried := map[string]bool{}
-	for _, mm := range r.chain(m) {
-		if tried[mm.ID] {
-			continue
-		}
-		tried[mm.ID] = true
-		for _, d := range r.order(mm, profile) {
-			attempts++
-			c.SetServed(llm.Served{Model: mm.ID, Deployment: d.Name, Provider: d.Type, Profile: profile, Attempts: attempts})
-			s, err := r.attempt(ctx, c, mm, d)
-			if err == nil {
-				return s, nil
-			}
-			lastErr = err
-			if ctx.Err() != nil {
-				return nil, llm.AsError(ctx.Err())
-			}
-			if !llm.IsRetryable(err) {
-				return nil, err
-			}
-		}
-	}
-	if lastErr == nil {
-		lastErr = llm.Errorf(llm.KindUnavailable, "no deployment of %s serves the %s profile", m.ID, profile)
-	}
-	return nil, lastErr
-}
-
 // chain returns m followed by its fallback models.
 func (r *Router) chain(m *Model) []*Model {
 	out := []*Model{m}
 	for _, f := range m.Fallbacks {
-		if fm, ok := r.Lookup(f); ok {
+		if fm, ok := r.Lookup(f); ok && !containsModel(out, fm) {
 			out = append(out, fm)
 		}
 	}
 	return out
 }
 
-// order returns the deployments of m that serve profile, in the order to
-// try them: a weighted random permutation.
-func (r *Router) order(m *Model, profile llm.Latency) []*Deployment {
-	var ds []*Deployment
-	total := 0
-	for _, d := range m.Deployments {
-		if d.serves(profile) && d.Weight > 0 {
-			ds = append(ds, d)
-			total += d.Weight
+func containsModel(ms []*Model, m *Model) bool {
+	for _, x := range ms {
+		if x == m {
+			return true
 		}
 	}
-	out := make([]*Deployment, 0, len(ds))
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for len(ds) > 0 {
-		x := r.rng.IntN(total)
-		for i, d := range ds {
-			if x < d.Weight {
-				out = append(out, d)
-				total -= d.Weight
-				ds = append(ds[:i], ds[i+1:]...)
-				break
-			}
-			x -= d.Weight
-		}
-	}
-	return out
-}
-
-// attempt calls one deployment and waits for its first event, so that a
-// failure before anything reaches the client can be retried elsewhere.
-func (r *Router) attempt(ctx context.Context, c *gateway.Call, m *Model, d *Deployment) (llm.Stream, error) {
-	actx, cancel := context.WithCancel(ctx)
-	if d.Timeout > 0 {
-		actx, cancel = context.WithTimeout(ctx, d.Timeout)
-	}
-	req := c.Request
-	if req.Model != m.ID {
-		req = req.Clone()
-		req.Model = m.ID
-	}
-	idx := c.AddAttempt(gateway.Attempt{Deployment: d.Name, Start: time.Now()})
-	fail := func(err error) (llm.Stream, error) {
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			err = &llm.Error{Kind: llm.KindTimeout, Message: fmt.Sprintf("deployment %s did not answer in time", d.Name), Err: err}
-		}
-		c.UpdateAttempt(idx, func(a *gateway.Attempt) { a.Err = err })
-		return nil, err
-	}
-	s, err := d.Provider.ConverseStream(actx, req)
-	if err != nil {
-		return fail(err)
-	}
-	var first llm.Event
-	var ferr error
-	if d.TTFTTimeout > 0 {
-		first, ferr = nextWithin(s, d.TTFTTimeout, cancel)
-	} else {
-		first, ferr = s.Next()
-	}
-	if ferr != nil && !errors.Is(ferr, io.EOF) {
-		s.Close()
-		return fail(ferr)
-	}
-	c.UpdateAttempt(idx, func(a *gateway.Attempt) { a.FirstEvent = time.Now(); a.Winner = true })
-	return &peeked{first: first, firstErr: ferr, s: s, cancel: cancel}, nil
-}
-
-// nextWithin returns s.Next() or a timeout error after d, cancelling the
-// attempt so that the pending Next returns.
-func nextWithin(s llm.Stream, d time.Duration, cancel context.CancelFunc) (llm.Event, error) {
-	type result struct {
-		ev  llm.Event
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() { // ends when Next returns, which cancel guarantees
-		ev, err := s.Next()
-		ch <- result{ev, err}
-	}()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case r := <-ch:
-		return r.ev, r.err
-	case <-t.C:
-		cancel()
-		<-ch
-		return llm.Event{}, &llm.Error{Kind: llm.KindTimeout, Message: fmt.Sprintf("no first token within %v", d)}
-	}
-}
-
-// peeked is a stream whose first event was already read.
-type peeked struct {
-	first    llm.Event
-	firstErr error
-	used     bool
-	s        llm.Stream
-	cancel   context.CancelFunc
-}
-
-func (p *peeked) Next() (llm.Event, error) {
-	if !p.used {
-		p.used = true
-		return p.first, p.firstErr
-	}
-	return p.s.Next()
-}
-
-func (p *peeked) Close() error {
-	err := p.s.Close()
-	p.cancel()
-	return err
+	return false
 }
