@@ -188,20 +188,21 @@ func containsAny(s string, keys []string) bool {
 
 // Context words, lower case.
 var (
-	ctxPhone    = []string{"phone", "call", "tel", "telephone", "mobile", "cell", "fax", "contact", "reach", "number", "dial", "text me", "whatsapp"}
-	ctxSSN      = []string{"ssn", "social security", "social-security", "ss#", "ss #"}
-	ctxRouting  = []string{"routing", "aba", "rtn", "transit"}
-	ctxAccount  = []string{"account", "acct", "a/c", "checking", "savings"}
-	ctxPassport = []string{"passport"}
-	ctxNHS      = []string{"nhs", "health service"}
-	ctxSIN      = []string{"sin", "social insurance"}
-	ctxUTR      = []string{"utr", "unique taxpayer", "taxpayer reference", "tax reference"}
-	ctxCAHealth = []string{"health card", "health number", "ohip", "health insurance number", "carte santé", "hcn"}
-	ctxCVV      = []string{"cvv", "cvc", "cvv2", "cvc2", "security code", "card verification", "csc"}
-	ctxExpiry   = []string{"exp", "expiry", "expires", "expiration", "valid thru", "valid through", "good thru", "exp date"}
-	ctxPIN      = []string{"pin", "pin code", "pin number"}
-	ctxAge      = []string{"age", "aged", "ages"}
-	ctxITIN     = []string{"itin", "taxpayer identification", "tax id"}
+	ctxPhone      = []string{"phone", "call", "tel", "telephone", "mobile", "cell", "fax", "contact", "reach", "dial", "text me", "whatsapp", "ph", "tel.", "phone number"}
+	ctxPhoneAfter = []string{"office", "fax", "mobile", "cell", "home", "work", "phone"}
+	ctxSSN        = []string{"ssn", "social security", "social-security", "ss#", "ss #"}
+	ctxRouting    = []string{"routing", "aba", "rtn", "transit"}
+	ctxAccount    = []string{"account", "acct", "a/c", "checking", "savings"}
+	ctxPassport   = []string{"passport"}
+	ctxNHS        = []string{"nhs", "health service"}
+	ctxSIN        = []string{"sin", "social insurance"}
+	ctxUTR        = []string{"utr", "unique taxpayer", "taxpayer reference", "tax reference"}
+	ctxCAHealth   = []string{"health card", "health number", "ohip", "health insurance number", "carte santé", "hcn"}
+	ctxCVV        = []string{"cvv", "cvc", "cvv2", "cvc2", "security code", "card verification", "csc"}
+	ctxExpiry     = []string{"exp", "expiry", "expires", "expiration", "valid thru", "valid through", "good thru", "exp date"}
+	ctxPIN        = []string{"pin", "pin code", "pin number"}
+	ctxAge        = []string{"age", "aged", "ages", "age of", "turn", "turned", "turning"}
+	ctxITIN       = []string{"itin", "taxpayer identification", "tax id"}
 )
 
 // numbers finds digit runs (with spaces, dashes, dots, slashes and
@@ -306,16 +307,15 @@ func (d *piiScan) classifyRun(start, end, ext int) {
 	}
 	// Whole run first (phones, formatted identifiers), then windows of
 	// groups, longest first, for runs that join two numbers.
-	if d.classify(start, end, ext, gs) {
+	if d.classify(start, end, ext, gs, true) {
+		return
+	}
+	if len(gs) < 3 {
 		return
 	}
 	for w := len(gs) - 1; w >= 1; w-- {
 		for a := 0; a+w <= len(gs); a++ {
-			s, e := gs[a].start, gs[a+w-1].end
-			if a == 0 && t[start] == '+' {
-				s = start
-			}
-			if d.classify(s, e, e, gs[a:a+w]) {
+			if d.classify(gs[a].start, gs[a+w-1].end, gs[a+w-1].end, gs[a:a+w], false) {
 				return
 			}
 		}
@@ -323,8 +323,10 @@ func (d *piiScan) classifyRun(start, end, ext int) {
 }
 
 // classify tries every numeric type on one candidate and records the first
-// that fits. It reports whether one did.
-func (d *piiScan) classify(start, end, ext int, gs []group) bool {
+// that fits. It reports whether one did. A candidate that is only part of a
+// digit run (whole false) is tried only as a card or a dashed SSN, the
+// types whose checksum or format is strong enough to split a run.
+func (d *piiScan) classify(start, end, ext int, gs []group, whole bool) bool {
 	t := d.text
 	raw := t[start:end]
 	var db [48]byte
@@ -339,7 +341,7 @@ func (d *piiScan) classify(start, end, ext int, gs []group) bool {
 	lower := d.lower
 
 	// IPv4: exactly four dot-separated groups of at most three digits.
-	if sepSet == "." && len(gs) == 4 && want.has("IP_ADDRESS") {
+	if whole && sepSet == "." && len(gs) == 4 && want.has("IP_ADDRESS") {
 		if a, err := netip.ParseAddr(raw); err == nil && a.Is4() {
 			d.add(start, end, "IP_ADDRESS", 1)
 			return true
@@ -356,6 +358,18 @@ func (d *piiScan) classify(start, end, ext int, gs []group) bool {
 	}
 	dashOrSpace := sepSet == "" || sepSet == " " || sepSet == "-"
 	gl := groupLens(gs)
+	if !whole {
+		if nd == 9 && gl == "3,2,4" && sepSet == "-" && want.has("US_SOCIAL_SECURITY_NUMBER") && ssnValid(ds) {
+			d.add(start, end, "US_SOCIAL_SECURITY_NUMBER", 0.9)
+			return true
+		}
+		if nd >= 13 && nd <= 19 && dashOrSpace && want.has("CREDIT_DEBIT_CARD_NUMBER") && ds[0] >= '1' && ds[0] <= '6' &&
+			luhn(ds) && !allSame(ds) && cardGroups(gs) {
+			d.add(start, end, "CREDIT_DEBIT_CARD_NUMBER", 1)
+			return true
+		}
+		return false
+	}
 
 	if nd == 9 && dashOrSpace && want.has("US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER") && itinValid(ds) &&
 		(gl == "3,2,4" || hasContext(lower, start, end, ctxITIN, 40, 0)) {
@@ -401,7 +415,7 @@ func (d *piiScan) classify(start, end, ext int, gs []group) bool {
 		d.add(start, end, "US_BANK_ACCOUNT_NUMBER", 0.8)
 		return true
 	}
-	if want.has("PHONE") && phoneLike(t, start, end, ext, gs, nd, sepSet, lower) {
+	if want.has("PHONE") && phoneLike(t, start, end, ext, gs, nd, sepSet, lower) && !otherIDContext(lower, start, end) {
 		d.add(start, ext, "PHONE", 0.85)
 		return true
 	}
@@ -493,12 +507,34 @@ func looksLikeDate(raw string, gs []group, t string) bool {
 	if s != "/" && s != "-" && s != "." {
 		return false
 	}
+	num := func(g group) int {
+		n := 0
+		for i := g.start; i < g.end; i++ {
+			n = n*10 + int(t[i]-'0')
+		}
+		return n
+	}
+	a, b := num(gs[0]), num(gs[1])
+	dm := func(x, y int) bool { return x >= 1 && y >= 1 && ((x <= 31 && y <= 12) || (x <= 12 && y <= 31)) }
 	l := groupLens(gs)
 	switch l {
-	case "1,1,4", "1,2,4", "2,1,4", "2,2,4", "4,1,1", "4,2,2", "4,1,2", "4,2,1", "2,2,2", "1,1,2", "1,2,2", "2,1,2":
-		return true
+	case "4,1,1", "4,2,2", "4,1,2", "4,2,1":
+		return dm(num(gs[2]), b)
+	case "1,1,4", "1,2,4", "2,1,4", "2,2,4", "2,2,2", "1,1,2", "1,2,2", "2,1,2":
+		return dm(a, b)
 	case "1,2", "2,2", "2,4", "1,4":
-		return s == "/"
+		return s == "/" && a >= 1 && a <= 12
+	}
+	return false
+}
+
+// otherIDContext reports whether the words before a number introduce an
+// identifier other than a phone number (whose checksum then failed).
+func otherIDContext(lower string, start, end int) bool {
+	for _, ks := range [][]string{ctxSSN, ctxRouting, ctxAccount, ctxPassport, ctxNHS, ctxSIN, ctxUTR, ctxCAHealth, ctxITIN, {"card", "iban", "credit", "debit", "visa", "mastercard"}} {
+		if hasContext(lower, start, end, ks, 32, 0) {
+			return true
+		}
 	}
 	return false
 }
@@ -513,9 +549,15 @@ func phoneLike(t string, start, end, ext int, gs []group, nd int, sepSet, lower 
 	if strings.ContainsAny(sepSet, "/") {
 		return false
 	}
+	if end < len(t) && t[end] == ':' {
+		return false // a time
+	}
+	if len(gs) >= 3 && looksLikeDate(t[start:gs[2].end], gs[:3], t) {
+		return false // a date and time
+	}
 	intl := t[start] == '+' || strings.HasPrefix(t[start:end], "00") && len(gs) > 1
 	paren := strings.ContainsAny(sepSet, "()")
-	ctx := hasContext(lower, start, end, ctxPhone, 48, 0)
+	ctx := hasContext(lower, start, end, ctxPhone, 48, 0) || hasContext(lower, end, end, ctxPhoneAfter, 0, 12)
 	if len(gs) == 1 {
 		// An undivided number is a phone only with context or a + prefix.
 		return (intl || ctx) && nd >= 9
@@ -524,16 +566,21 @@ func phoneLike(t string, start, end, ext int, gs []group, nd int, sepSet, lower 
 		return false // a decimal number
 	}
 	for _, g := range gs {
-		if l := g.end - g.start; l > 5 && !(l <= 8 && len(gs) == 2) {
+		if l := g.end - g.start; l > 5 && !(l <= 8 && len(gs) == 2) && !(intl && l <= 7) {
 			return false
 		}
 	}
 	if intl || paren || ctx {
 		return true
 	}
-	// Grouped numbers without context: require 9+ digits, at least three
-	// groups, and a leading 0 or 1 or a 3-3-4 North American grouping.
-	if nd >= 9 && len(gs) >= 3 {
+	// Grouped numbers without context: 9–12 digits in at least three
+	// groups of 2–4.
+	if nd >= 9 && nd <= 12 && len(gs) >= 3 {
+		for _, g := range gs {
+			if l := g.end - g.start; l < 2 || l > 4 {
+				return false
+			}
+		}
 		return true
 	}
 	return nd >= 9 && len(gs) == 2 && ext > end
@@ -550,6 +597,7 @@ func ageLike(lower string, start, end int, ds string) bool {
 	}
 	after := lower[end:min(end+16, len(lower))]
 	after = strings.TrimLeft(after, " -")
+	after = strings.ReplaceAll(after, "-", " ")
 	if strings.HasPrefix(after, "years old") || strings.HasPrefix(after, "year old") || strings.HasPrefix(after, "years of age") ||
 		strings.HasPrefix(after, "yo ") || strings.HasPrefix(after, "y/o") || strings.HasPrefix(after, "yrs old") {
 		return true
@@ -660,7 +708,10 @@ func isURLStop(c byte) bool {
 // alphanumerics, optionally in groups of four separated by single spaces,
 // validated against the country's length and mod-97.
 func (d *piiScan) ibans() {
-	t := d.text
+	t := strings.ToUpper(d.text)
+	if len(t) != len(d.text) {
+		t = d.text // non-ASCII case mapping changed lengths; stay exact
+	}
 	for i := 0; i+15 <= len(t); i++ {
 		if !isUpper(t[i]) || !isUpper(t[i+1]) || !isDigit(t[i+2]) || !isDigit(t[i+3]) {
 			continue
@@ -788,7 +839,9 @@ var contextRules = []contextRule{
 		valid: func(s string) bool { return hasDigit(s) && vinValid(s) }},
 	{typ: "AWS_SECRET_KEY", keys: []string{"secret", "aws"},
 		re: regexp.MustCompile(`(?i)(?:aws|secret)[A-Za-z_ -]{0,30}?(?:key)?["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`), group: 1,
-		valid: func(s string) bool { return strings.ContainsAny(s, "0123456789") && strings.ToLower(s) != s && strings.ToUpper(s) != s }},
+		valid: func(s string) bool {
+			return strings.ContainsAny(s, "0123456789") && strings.ToLower(s) != s && strings.ToUpper(s) != s
+		}},
 }
 
 // commonWord holds words that follow "password"/"username" in prose and are

@@ -29,8 +29,16 @@ func main() {
 		pkgDir    = flag.String("pkg", "internal/guardrail", "guardrail package directory")
 		out       = flag.String("out", "docs/GUARDRAILS.md", "report path")
 		bits      = flag.Int("bits", 16, "hash bits of the classifier")
+		debug     = flag.String("debug-pii", "", "print PII detection errors on this split (dev) and exit")
 	)
 	flag.Parse()
+	if *debug != "" {
+		if err := debugPII(*datasets, *debug); err != nil {
+			fmt.Fprintln(os.Stderr, "guardeval:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if !*profanity && !*train && !*report {
 		flag.Usage()
 		os.Exit(2)
