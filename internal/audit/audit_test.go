@@ -1,0 +1,147 @@
+package audit_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/outcrop/outcrop/internal/audit"
+	"github.com/outcrop/outcrop/internal/gateway"
+	"github.com/outcrop/outcrop/internal/llm"
+	"github.com/outcrop/outcrop/internal/store"
+	"github.com/outcrop/outcrop/internal/store/storetest"
+)
+
+type sample struct {
+	FullText string `json:"full_text"`
+	Spans    []struct {
+		Type  string `json:"entity_type"`
+		Value string `json:"entity_value"`
+	} `json:"spans"`
+}
+
+func loadPresidio(t *testing.T) []sample {
+	_, file, _, _ := runtime.Caller(0)
+	p := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "datasets", "presidio-research", "data", "synth_dataset_v2.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Skipf("presidio dataset: %v", err)
+	}
+	var out []sample
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// oneShot is a stream of one text answer with usage.
+type oneShot struct{ evs []llm.Event }
+
+func (s *oneShot) Next() (llm.Event, error) {
+	if len(s.evs) == 0 {
+		return llm.Event{}, io.EOF
+	}
+	ev := s.evs[0]
+	s.evs = s.evs[1:]
+	return ev, nil
+}
+func (s *oneShot) Close() error { return nil }
+
+// TestAuditPresidio sends each Presidio sentence through the audit
+// middleware and stage as a prompt and checks the stored entries.
+func TestAuditPresidio(t *testing.T) {
+	samples := loadPresidio(t)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		l := audit.New(db, audit.Options{PromptChars: 4000})
+		defer l.Close()
+		final := func(ctx context.Context, c *gateway.Call) (llm.Stream, error) {
+			return &oneShot{evs: []llm.Event{
+				{Type: llm.EventMessageStart},
+				{Type: llm.EventBlockDelta, Delta: llm.DeltaText, Text: "ok"},
+				{Type: llm.EventMessageStop, StopReason: llm.StopEndTurn},
+				{Type: llm.EventMetadata, Usage: &llm.Usage{InputTokens: 11, OutputTokens: 1}},
+			}}, nil
+		}
+		g := gateway.New(gateway.Options{Stages: []gateway.Stage{audit.Stage{}}, Final: final})
+		srv := httptest.NewServer(l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			w.Header().Set("X-Amzn-RequestId", "req-1")
+			c := &gateway.Call{API: "bedrock", Op: "Converse", Resource: "arn:aws:bedrock:us-east-1::foundation-model/m",
+				Request: &llm.Request{Model: "m", Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Block{llm.TextBlock(string(b))}}}}}
+			if _, err := g.Converse(r.Context(), c); err != nil {
+				t.Error(err)
+			}
+			w.Write([]byte("{}"))
+		})))
+		defer srv.Close()
+		n := len(samples)
+		if testing.Short() || strings.HasSuffix(t.Name(), "postgres") {
+			n = min(n, 300)
+		}
+		for _, s := range samples[:n] {
+			resp, err := http.Post(srv.URL+"/model/m/converse", "text/plain", strings.NewReader(s.FullText))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		l.Flush()
+		entries, err := l.Query(context.Background(), "", n+10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != n {
+			t.Fatalf("%d entries, want %d", len(entries), n)
+		}
+		all := strings.Builder{}
+		for _, e := range entries {
+			if e.Operation != "Converse" || e.Status != 200 || e.InputTokens != 11 || e.OutputTokens != 1 || e.Model != "m" || e.RequestID != "req-1" {
+				t.Fatalf("entry = %+v", e)
+			}
+			all.WriteString(e.Prompt)
+			all.WriteByte('\n')
+		}
+		text := all.String()
+		leaks := 0
+		for _, s := range samples[:n] {
+			for _, sp := range s.Spans {
+				switch sp.Type {
+				case "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN":
+					if strings.Contains(text, sp.Value) {
+						leaks++
+						t.Errorf("%s %q stored unmasked", sp.Type, sp.Value)
+					}
+				}
+			}
+		}
+		if !strings.Contains(text, "[EMAIL]") || !strings.Contains(text, "[CARD]") {
+			t.Errorf("no placeholders in the stored prompts")
+		}
+	})
+}
+
+func TestRetention(t *testing.T) {
+	db := storetest.SQLite(t)
+	now := time.Now()
+	l := audit.New(db, audit.Options{Retention: time.Hour, Now: func() time.Time { return now }})
+	defer l.Close()
+	l.Record(&audit.Entry{Time: now.Add(-2 * time.Hour), Principal: "old"})
+	l.Record(&audit.Entry{Time: now, Principal: "new"})
+	l.Flush()
+	n, err := l.Prune(context.Background(), now.Add(-time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("Prune = %d, %v; want 1", n, err)
+	}
+	es, _ := l.Query(context.Background(), "", 10)
+	if len(es) != 1 || es[0].Principal != "new" {
+		t.Errorf("after prune: %+v", es)
+	}
+}
