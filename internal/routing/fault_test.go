@@ -3,8 +3,8 @@ package routing
 import (
 	"context"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 	"sync"
