@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,9 +45,22 @@ type BedrockOptions struct {
 // Bedrock sends Converse / ConverseStream through aws-sdk-go-v2, signing with
 // the usual AWS credential chain, so it runs against real Bedrock as well as
 // against Outcrop. It never retries: a benchmark reports what happened.
+//
+// Each call borrows a bedrockruntime.Client of its own: the SDK's clients
+// share one event-stream codec between all streams of a client, and two
+// concurrent ConverseStreams on one client corrupt each other's frames
+// (aws/smithy-go#714, smithy-go v1.28.9).
 type Bedrock struct {
-	client   *bedrockruntime.Client
-	endpoint string
+	newClient func() *bedrockruntime.Client
+	pool      sync.Pool // of *bedrockruntime.Client
+	endpoint  string
+}
+
+func (b *Bedrock) get() *bedrockruntime.Client {
+	if c, ok := b.pool.Get().(*bedrockruntime.Client); ok {
+		return c
+	}
+	return b.newClient()
 }
 
 var _ Client = (*Bedrock)(nil)
@@ -57,11 +72,13 @@ func NewBedrock(ctx context.Context, o BedrockOptions) (*Bedrock, error) {
 	if o.Region == "" {
 		o.Region = "us-east-1"
 	}
-	hc := o.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Transport: &http.Transport{
-			Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second,
-		}}
+	var hc config.HTTPClient = o.HTTPClient
+	if o.HTTPClient == nil {
+		// A buildable client, so that the SDK can add a CA bundle
+		// (AWS_CA_BUNDLE) to its transport.
+		hc = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.MaxIdleConnsPerHost = 256
+		})
 	}
 	loads := []func(*config.LoadOptions) error{
 		config.WithRegion(o.Region),
@@ -76,6 +93,7 @@ func NewBedrock(ctx context.Context, o BedrockOptions) (*Bedrock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	cfg.HTTPClient = readOnlyBodies{cfg.HTTPClient}
 	if local && o.BearerToken == "" {
 		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
 			cfg.Credentials = aws.AnonymousCredentials{}
@@ -85,7 +103,7 @@ func NewBedrock(ctx context.Context, o BedrockOptions) (*Bedrock, error) {
 	if endpoint == "" {
 		endpoint = "https://bedrock-runtime." + o.Region + ".amazonaws.com"
 	}
-	c := bedrockruntime.NewFromConfig(cfg, func(bo *bedrockruntime.Options) {
+	opt := func(bo *bedrockruntime.Options) {
 		if o.Endpoint != "" {
 			bo.BaseEndpoint = aws.String(o.Endpoint)
 		}
@@ -98,8 +116,9 @@ func NewBedrock(ctx context.Context, o BedrockOptions) (*Bedrock, error) {
 				bo.BearerAuthSigner = headerBearerSigner{}
 			}
 		}
-	})
-	return &Bedrock{client: c, endpoint: endpoint}, nil
+	}
+	newClient := func() *bedrockruntime.Client { return bedrockruntime.NewFromConfig(cfg, opt) }
+	return &Bedrock{newClient: newClient, endpoint: endpoint}, nil
 }
 
 // headerBearerSigner sets the Authorization header without the SDK's HTTPS check.
@@ -141,9 +160,11 @@ func (b *Bedrock) Do(ctx context.Context, req Request) (Result, error) {
 	if req.Profile != "" {
 		perf = &types.PerformanceConfiguration{Latency: types.PerformanceConfigLatency(req.Profile)}
 	}
+	client := b.get()
+	defer b.pool.Put(client)
 	var res Result
 	if !req.Stream {
-		out, err := b.client.Converse(ctx, &bedrockruntime.ConverseInput{
+		out, err := client.Converse(ctx, &bedrockruntime.ConverseInput{
 			ModelId: aws.String(req.Model), Messages: msgs, System: sys,
 			InferenceConfig: inf, PerformanceConfig: perf,
 		})
@@ -169,7 +190,7 @@ func (b *Bedrock) Do(ctx context.Context, req Request) (Result, error) {
 		}
 		return res, nil
 	}
-	out, err := b.client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
+	out, err := client.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
 		ModelId: aws.String(req.Model), Messages: msgs, System: sys,
 		InferenceConfig: inf, PerformanceConfig: perf,
 	})
@@ -297,7 +318,9 @@ func modelMissing(msg string) bool {
 // CountTokens implements TokenCounter with the CountTokens operation.
 func (b *Bedrock) CountTokens(ctx context.Context, model, system, prompt string) (int, error) {
 	msgs, sys := b.messages(Request{System: system, Prompt: prompt})
-	out, err := b.client.CountTokens(ctx, &bedrockruntime.CountTokensInput{
+	client := b.get()
+	defer b.pool.Put(client)
+	out, err := client.CountTokens(ctx, &bedrockruntime.CountTokensInput{
 		ModelId: aws.String(model),
 		Input: &types.CountTokensInputMemberConverse{Value: types.ConverseTokensRequest{
 			Messages: msgs, System: sys,
@@ -322,3 +345,21 @@ func (c bedrockCounter) CountTokens(ctx context.Context, system, prompt string) 
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// readOnlyBodies hides io.WriterTo on request bodies. smithy-go's request
+// body wrapper answers WriteTo with io.EOF once the SDK has closed it, which
+// happens as soon as response headers arrive; net/http's final "is there
+// more body?" probe then fails, and the transport closes the connection
+// under the response stream still being read ("use of closed network
+// connection" mid-ConverseStream, a few percent of fast local calls). With
+// only Read visible the probe sees a clean io.EOF.
+type readOnlyBodies struct{ c aws.HTTPClient }
+
+type readOnlyBody struct{ io.ReadCloser }
+
+func (r readOnlyBodies) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody {
+		req.Body = readOnlyBody{req.Body}
+	}
+	return r.c.Do(req)
+}

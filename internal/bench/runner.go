@@ -274,11 +274,13 @@ func fill(rec *Record, start time.Time, res Result) {
 	}
 	rec.TTFTMs = ms(res.First.Sub(start))
 	rec.TTLTMs = ms(res.Last.Sub(start))
-	gen := res.Last.Sub(res.First)
+	// Derived from the recorded (microsecond) values, so that a reader of
+	// requests.jsonl gets exactly the same figures.
+	gen := *rec.TTLTMs - *rec.TTFTMs
 	if gen > 0 && rec.OutputTokens > 0 {
-		rec.OTPS = ptr(float64(rec.OutputTokens) / gen.Seconds())
+		rec.OTPS = ptr(float64(rec.OutputTokens) / (gen / 1000))
 	}
 	if gen > 0 && rec.OutputTokens > 1 {
-		rec.ITLMs = ptr(float64(gen.Microseconds()) / 1000 / float64(rec.OutputTokens-1))
+		rec.ITLMs = ptr(gen / float64(rec.OutputTokens-1))
 	}
 }

@@ -1,0 +1,361 @@
+package bench
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// runBench runs a small interleaved comparison into dir and writes the report.
+func runBench(t *testing.T, ctx context.Context, targets []Target, dir string, n int, stream bool) (RunInfo, Summary, error) {
+	t.Helper()
+	b := &Builder{}
+	items, err := b.Build(ctx, WorkloadSpec{Requests: n + 1, Seed: 7, Input: Range{Min: 50, Max: 3000}, Output: Range{Min: 3, Max: 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := NewRecorder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, len(targets))
+	for i, tg := range targets {
+		names[i] = tg.Name
+	}
+	info, runErr := Run(ctx, RunOptions{Targets: targets, Items: items, Stream: stream,
+		Load: Load{Concurrency: 2, Warmup: 1}, OnRecord: rec.Add})
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Report(dir, Summary{Started: info.Started, Ended: info.Ended, Interrupted: info.Interrupted, StopReason: info.StopReason}, names, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info, s, runErr
+}
+
+func bedrockClient(t *testing.T, url string) *Bedrock {
+	t.Helper()
+	c, err := NewBedrock(context.Background(), BedrockOptions{Endpoint: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestRunBedrockFakeComparison(t *testing.T) {
+	withCreds(t, "AKID")
+	for _, stream := range []bool{true, false} {
+		t.Run("stream="+strconv.FormatBool(stream), func(t *testing.T) {
+			url := startFake(t, &fakeBedrock{model: "m"})
+			c := bedrockClient(t, url)
+			targets := []Target{{Name: "m/standard", Client: c, Model: "m", Profile: "standard"},
+				{Name: "m/optimized", Client: c, Model: "m", Profile: "optimized"}}
+			dir := t.TempDir()
+			info, s, err := runBench(t, context.Background(), targets, dir, 12, stream)
+			if err != nil || info.StopReason != "complete" {
+				t.Fatalf("Run = %+v, %v; want complete", info, err)
+			}
+			if len(s.Groups) != 2 || s.Groups[0].Succeeded != 12 || s.Groups[1].Succeeded != 12 {
+				recs, _ := ReadRecords(filepath.Join(dir, FileRequests))
+				for _, r := range recs {
+					if !r.OK() {
+						t.Logf("record %d: %s %s", r.Seq, r.ErrorType, r.Error)
+					}
+				}
+				t.Fatalf("groups = %d, successes %d and %d; want 2 × 12", len(s.Groups), s.Groups[0].Succeeded, s.Groups[len(s.Groups)-1].Succeeded)
+			}
+			if s.Groups[1].Deployments["fake-optimized"] != 12 || s.Groups[1].ProfilesServed["optimized"] != 12 {
+				t.Errorf("optimized group served by %v / %v, want fake-optimized", s.Groups[1].Deployments, s.Groups[1].ProfilesServed)
+			}
+			if len(s.Comparisons) != 1 || s.Comparisons[0].Candidate != "m/optimized" || s.Comparisons[0].Baseline != "m/standard" {
+				t.Errorf("comparisons = %+v, want optimized vs standard", s.Comparisons)
+			}
+			checkRecomputed(t, dir)
+			checkFiles(t, dir)
+			recs, _ := ReadRecords(filepath.Join(dir, FileRequests))
+			checkInterleaved(t, recs)
+		})
+	}
+}
+
+// checkInterleaved verifies that every item went to both targets and that
+// the first target alternates.
+func checkInterleaved(t *testing.T, recs []Record) {
+	t.Helper()
+	first := map[int]string{}
+	for _, r := range recs {
+		if _, ok := first[r.Item]; !ok && r.Seq%2 == 0 {
+			first[r.Item] = r.Target
+		}
+	}
+	seen := map[string]int{}
+	for _, tg := range first {
+		seen[tg]++
+	}
+	if len(seen) != 2 {
+		t.Errorf("first target per item = %v, want both targets to lead some items", seen)
+	}
+}
+
+// checkRecomputed recomputes every figure of summary.json and summary.csv
+// from requests.jsonl with the reference percentile and plain arithmetic.
+func checkRecomputed(t *testing.T, dir string) {
+	t.Helper()
+	recs, err := ReadRecords(filepath.Join(dir, FileRequests))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s Summary
+	b, err := os.ReadFile(filepath.Join(dir, FileSummary))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.PercentileMethod != PercentileMethod || !strings.Contains(s.PercentileMethod, "type 7") {
+		t.Errorf("percentile method = %q", s.PercentileMethod)
+	}
+	stat := func(what string, got Stats, vals []float64) {
+		t.Helper()
+		if got.N != len(vals) {
+			t.Errorf("%s: n = %d, want %d", what, got.N, len(vals))
+			return
+		}
+		if len(vals) == 0 {
+			return
+		}
+		var sum float64
+		for _, v := range vals {
+			sum += v
+		}
+		mean := sum / float64(len(vals))
+		var ss float64
+		for _, v := range vals {
+			ss += (v - mean) * (v - mean)
+		}
+		sd := 0.0
+		if len(vals) > 1 {
+			sd = math.Sqrt(ss / float64(len(vals)-1))
+		}
+		lo, hi := vals[0], vals[0]
+		for _, v := range vals {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		for _, c := range []struct {
+			name      string
+			got, want float64
+		}{{"mean", *got.Mean, mean}, {"stdev", *got.Stdev, sd}, {"min", *got.Min, lo}, {"max", *got.Max, hi},
+			{"p50", *got.P50, refPercentile(vals, 50)}, {"p90", *got.P90, refPercentile(vals, 90)}, {"p99", *got.P99, refPercentile(vals, 99)}} {
+			if !approx(c.got, c.want) {
+				t.Errorf("%s %s = %v, recomputed %v", what, c.name, c.got, c.want)
+			}
+		}
+	}
+	check := func(what string, c Counts, m Metrics, keep func(Record) bool) {
+		t.Helper()
+		var ok, failed int
+		var ttft, ttlt, e2e, otps, itl, out []float64
+		for _, r := range recs {
+			if r.Warmup || !keep(r) || r.ErrorType == ErrCanceled {
+				continue
+			}
+			if r.ErrorType != "" {
+				failed++
+				continue
+			}
+			ok++
+			if r.TTFTMs != nil {
+				ttft = append(ttft, *r.TTFTMs/1000)
+				ttlt = append(ttlt, *r.TTLTMs/1000)
+			}
+			if r.E2EMs != nil {
+				e2e = append(e2e, *r.E2EMs/1000)
+			}
+			if r.OTPS != nil {
+				// OTPS must itself follow from the record's times and tokens.
+				if want := float64(r.OutputTokens) / ((*r.TTLTMs - *r.TTFTMs) / 1000); math.Abs(*r.OTPS-want) > 1e-6*want+0.01 {
+					t.Errorf("record %d: otps %v, recomputed %v", r.Seq, *r.OTPS, want)
+				}
+				otps = append(otps, *r.OTPS)
+			}
+			if r.ITLMs != nil {
+				itl = append(itl, *r.ITLMs)
+			}
+			if r.UsageSource != "" {
+				out = append(out, float64(r.OutputTokens))
+			}
+		}
+		if c.Succeeded != ok || c.Failed != failed {
+			t.Errorf("%s: succeeded/failed = %d/%d, recomputed %d/%d", what, c.Succeeded, c.Failed, ok, failed)
+		}
+		if ok+failed > 0 && !approx(c.ErrorRate, float64(failed)/float64(ok+failed)) {
+			t.Errorf("%s: error rate %v, recomputed %v", what, c.ErrorRate, float64(failed)/float64(ok+failed))
+		}
+		stat(what+" ttft", m.TTFT, ttft)
+		stat(what+" ttlt", m.TTLT, ttlt)
+		stat(what+" e2e", m.E2E, e2e)
+		stat(what+" otps", m.OTPS, otps)
+		stat(what+" itl", m.ITL, itl)
+		stat(what+" output tokens", m.OutputTokens, out)
+	}
+	for _, g := range s.Groups {
+		check(g.Target, g.Counts, g.Metrics, func(r Record) bool { return r.Target == g.Target })
+		for _, k := range g.ByTask {
+			check(g.Target+" task "+k.Key, k.Counts, k.Metrics, func(r Record) bool { return r.Target == g.Target && r.Task == k.Key })
+		}
+		for _, k := range g.ByInputBucket {
+			check(g.Target+" bucket "+k.Key, k.Counts, k.Metrics, func(r Record) bool {
+				return r.Target == g.Target && InputBucket(r.InputLength()) == k.Key
+			})
+		}
+	}
+	groups := map[string]Group{}
+	for _, g := range s.Groups {
+		groups[g.Target] = g
+	}
+	for _, c := range s.Comparisons {
+		cg, bg := groups[c.Candidate], groups[c.Baseline]
+		for _, x := range []struct {
+			name      string
+			got       *float64
+			cand, bas *float64
+		}{{"ttft p50", c.Improvement.TTFTP50, cg.Metrics.TTFT.P50, bg.Metrics.TTFT.P50},
+			{"ttft p90", c.Improvement.TTFTP90, cg.Metrics.TTFT.P90, bg.Metrics.TTFT.P90},
+			{"otps p50", c.Improvement.OTPSP50, cg.Metrics.OTPS.P50, bg.Metrics.OTPS.P50},
+			{"otps p90", c.Improvement.OTPSP90, cg.Metrics.OTPS.P90, bg.Metrics.OTPS.P90}} {
+			if x.cand == nil {
+				continue
+			}
+			if want := (*x.cand - *x.bas) / *x.bas * 100; x.got == nil || !approx(*x.got, want) {
+				t.Errorf("improvement %s = %v, recomputed %v", x.name, x.got, want)
+			}
+		}
+	}
+	// summary.csv carries the same figures as summary.json.
+	f, err := os.Open(filepath.Join(dir, FileCSV))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows[1:] {
+		if row[0] == "" || row[2] != "ttft_s" || row[1] != "all" || row[7] == "" {
+			continue
+		}
+		p50, _ := strconv.ParseFloat(row[7], 64)
+		if g := groups[row[0]]; g.Metrics.TTFT.P50 == nil || !approx(p50, *g.Metrics.TTFT.P50) {
+			t.Errorf("csv %s ttft p50 = %v, summary %v", row[0], p50, g.Metrics.TTFT.P50)
+		}
+	}
+}
+
+func checkFiles(t *testing.T, dir string) {
+	t.Helper()
+	for _, name := range []string{FileRequests, FileSummary, FileCSV, FileMarkdown, FileHTML} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() == 0 {
+			t.Errorf("output %s missing or empty: %v", name, err)
+		}
+	}
+	for _, name := range ChartNames {
+		svg, err := os.ReadFile(filepath.Join(dir, name+".svg"))
+		if err != nil || !strings.HasPrefix(string(svg), "<svg") {
+			t.Errorf("chart %s.svg: %v", name, err)
+		}
+		png, err := os.ReadFile(filepath.Join(dir, name+".png"))
+		if err != nil || !strings.HasPrefix(string(png), "\x89PNG") {
+			t.Errorf("chart %s.png: %v", name, err)
+		}
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, FileHTML))
+	if strings.Contains(string(html), "src=\"http") || strings.Count(string(html), "<svg") != len(ChartNames) {
+		t.Errorf("report.html is not self-contained with %d inline charts", len(ChartNames))
+	}
+}
+
+func TestRunInterruptedWritesValidFiles(t *testing.T) {
+	withCreds(t, "AKID")
+	fake := &fakeBedrock{model: "m", blockAt: 6}
+	url := startFake(t, fake)
+	c := bedrockClient(t, url)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { // ends when the fake sees request 6
+		<-fake.reached
+		cancel()
+	}()
+	dir := t.TempDir()
+	info, s, err := runBench(t, ctx, []Target{{Name: "m", Client: c, Model: "m"}}, dir, 20, true)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !info.Interrupted || info.StopReason != "interrupted" || !s.Interrupted {
+		t.Fatalf("info = %+v, want interrupted", info)
+	}
+	g := s.Groups[0]
+	if g.Succeeded < 3 || g.Succeeded >= 20 || g.Failed != 0 || g.Canceled == 0 {
+		t.Errorf("counts = %+v, want a few successes, none failed, some cancelled", g.Counts)
+	}
+	checkRecomputed(t, dir)
+	checkFiles(t, dir)
+}
+
+func TestDecodeRecordsTruncatedLastLine(t *testing.T) {
+	in := `{"seq":0,"item":0,"target":"a","api":"bedrock","endpoint":"","model":"m","stream":true,"task":"x","start":"2026-11-25T00:00:00Z"}` + "\n" +
+		`{"seq":1,"item":1,"tar`
+	recs, err := DecodeRecords(strings.NewReader(in))
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("DecodeRecords = %d records, %v; want 1, nil", len(recs), err)
+	}
+	if _, err := DecodeRecords(strings.NewReader("{bad\n{}\n")); err == nil {
+		t.Errorf("DecodeRecords accepted a bad line in the middle")
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		key    string
+		model  string
+		url    func(t *testing.T) string
+		want   string
+		status int
+	}{
+		{name: "unreachable endpoint", key: "AKID", model: "m", want: ErrConnection,
+			url: func(t *testing.T) string { return closedPort(t) }},
+		{name: "wrong credentials", key: "BADKEY", model: "m", want: ErrAuth, status: 403,
+			url: func(t *testing.T) string { return startFake(t, &fakeBedrock{model: "m"}) }},
+		{name: "nonexistent model", key: "AKID", model: "nope", want: ErrModelNotFound, status: 400,
+			url: func(t *testing.T) string { return startFake(t, &fakeBedrock{model: "m"}) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			withCreds(t, tc.key)
+			c := bedrockClient(t, tc.url(t))
+			dir := t.TempDir()
+			info, s, err := runBench(t, context.Background(), []Target{{Name: "t", Client: c, Model: tc.model}}, dir, 5, true)
+			var be *Error
+			if !errors.As(err, &be) || be.Type != tc.want || be.Status != tc.status || !be.Fatal() {
+				t.Fatalf("Run error = %#v, want fatal %s (status %d)", err, tc.want, tc.status)
+			}
+			if info.StopReason != "fatal-error" || !s.Interrupted {
+				t.Errorf("info = %+v, want fatal-error", info)
+			}
+			recs, rerr := ReadRecords(filepath.Join(dir, FileRequests))
+			if rerr != nil || len(recs) == 0 || recs[0].ErrorType != tc.want {
+				t.Errorf("requests.jsonl = %+v, %v; want the failed request kept", recs, rerr)
+			}
+			checkFiles(t, dir)
+		})
+	}
+}
