@@ -570,7 +570,7 @@ func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text 
 		}
 		if customOn || managedOn != nil {
 			st.policies.word = true
-			toks = tokenize(text, nil)
+			toks = tokenize(text, make([]token, 0, len(text)/5+8))
 		}
 		if customOn {
 			for _, h := range c.words.match(text, toks, nil) {

@@ -79,6 +79,9 @@ type Model struct {
 	// Thresholds[h] are the probabilities at which confidence becomes LOW,
 	// MEDIUM and HIGH.
 	Thresholds [6][3]float32
+
+	once  sync.Once
+	inter []float32 // Weights interleaved for scoring; see interleaved
 }
 
 const modelMagic = "OCGM1\n"
@@ -169,6 +172,11 @@ func BuiltinModel() (*Model, error) {
 // Features calls f with the hash bucket of every feature of text, and
 // returns the feature count. Train and Score use the same features.
 func Features(text string, bits int, f func(uint32)) int {
+	return featuresAt(text, bits, func(_ int, b uint32) { f(b) })
+}
+
+// featuresAt is Features with the byte offset at which each feature ends.
+func featuresAt(text string, bits int, f func(pos int, bucket uint32)) int {
 	mask := uint32(1)<<bits - 1
 	n := 0
 	// Words: ASCII letters and digits, case-folded; everything else
@@ -188,7 +196,7 @@ func Features(text string, bits int, f func(uint32)) int {
 			if !lastSpace {
 				win, wn = push(win, wn, ' ')
 				if wn >= 4 {
-					f(hash4(win) & mask)
+					f(i, hash4(win)&mask)
 					n++
 				}
 				lastSpace = true
@@ -206,17 +214,17 @@ func Features(text string, bits int, f func(uint32)) int {
 			h = (h ^ uint32(c)) * 16777619
 			win, wn = push(win, wn, c)
 			if wn >= 4 {
-				f(hash4(win) & mask)
+				f(i, hash4(win)&mask)
 				n++
 			}
 			lastSpace = false
 			i++
 		}
 		w := mix(h, 0x9e3779b1)
-		f(w & mask)
+		f(i, w&mask)
 		n++
 		if havePrev {
-			f(mix(prev*31+w, 0x85ebca6b) & mask)
+			f(i, mix(prev*31+w, 0x85ebca6b)&mask)
 			n++
 		}
 		prev, havePrev = w, true
@@ -249,45 +257,85 @@ func mix(h, salt uint32) uint32 {
 // longer texts are scored in overlapping windows and the maximum is taken,
 // so that an attack inside a long benign document is not diluted.
 const (
-	windowSize   = 2048
+	windowSize   = 2 * windowStride
 	windowStride = 1024
 )
 
-// Score returns the probability per head for text.
+// Score returns the probability per head for text. Texts longer than
+// windowSize are scored per window of two consecutive windowStride-byte
+// blocks (features belong to the block where they end) and the maximum per
+// head is taken.
 func (m *Model) Score(text string) Scores {
-	if len(text) <= windowSize {
-		return m.scoreWindow(text)
+	w := m.interleaved()
+	nb := (len(text) + windowStride - 1) / windowStride
+	if nb <= 2 {
+		nb = 1
+	}
+	var small [4][7]float32
+	blocks := small[:0]
+	if nb <= len(small) {
+		blocks = small[:nb]
+	} else {
+		blocks = make([][7]float32, nb) // 6 head sums and a feature count
+	}
+	featuresAt(text, m.Bits, func(pos int, i uint32) {
+		b := 0
+		if nb > 1 {
+			b = min(pos/windowStride, nb-1)
+		}
+		ws := w[int(i)*6 : int(i)*6+6 : int(i)*6+6]
+		z := &blocks[b]
+		z[0] += ws[0]
+		z[1] += ws[1]
+		z[2] += ws[2]
+		z[3] += ws[3]
+		z[4] += ws[4]
+		z[5] += ws[5]
+		z[6]++
+	})
+	if nb == 1 {
+		return m.probs(blocks[0])
 	}
 	var best Scores
-	for s := 0; s < len(text); s += windowStride {
-		e := min(s+windowSize, len(text))
-		sc := m.scoreWindow(text[s:e])
-		for h := range best {
-			best[h] = max(best[h], sc[h])
+	for k := 0; k+1 < nb; k++ {
+		var z [7]float32
+		for j := range z {
+			z[j] = blocks[k][j] + blocks[k+1][j]
 		}
-		if e == len(text) {
-			break
+		s := m.probs(z)
+		for h := range best {
+			best[h] = max(best[h], s[h])
 		}
 	}
 	return best
 }
 
-func (m *Model) scoreWindow(text string) Scores {
-	var z [6]float32
-	n := Features(text, m.Bits, func(i uint32) {
-		for h := 0; h < 6; h++ {
-			z[h] += m.Weights[h][i]
-		}
-	})
-	var s Scores
+func (m *Model) probs(z [7]float32) Scores {
 	norm := float32(1)
-	if n > 0 {
-		norm = float32(1 / math.Sqrt(float64(n)))
+	if z[6] > 0 {
+		norm = float32(1 / math.Sqrt(float64(z[6])))
 	}
+	var s Scores
 	for h := range s {
 		s[h] = sigmoid(float64(z[h]*norm + m.Bias[h]))
 	}
 	return s
+}
+
+// interleaved returns the weights laid out bucket-major (six heads per
+// bucket, one cache line per feature), building them on first use.
+func (m *Model) interleaved() []float32 {
+	m.once.Do(func() {
+		n := 1 << m.Bits
+		w := make([]float32, n*6)
+		for h := 0; h < 6; h++ {
+			for i, x := range m.Weights[h] {
+				w[i*6+h] = x
+			}
+		}
+		m.inter = w
+	})
+	return m.inter
 }
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }

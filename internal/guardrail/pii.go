@@ -66,22 +66,13 @@ func DetectPII(text string, want TypeSet) []Span {
 	if want.has("AWS_ACCESS_KEY") {
 		d.awsAccessKeys()
 	}
-	if strings.IndexByte(text, ':') >= 0 || strings.IndexByte(text, '-') >= 0 {
-		if want.has("IP_ADDRESS") {
-			d.regex("IP_ADDRESS", reIPv6, 0, func(s string) bool {
-				a, err := netip.ParseAddr(s)
-				return err == nil && a.Is6()
-			})
-		}
-		if want.has("MAC_ADDRESS") {
-			d.regex("MAC_ADDRESS", reMAC, 0, nil)
-		}
+	if want.has("IP_ADDRESS") || want.has("MAC_ADDRESS") {
+		d.hexColons()
 	}
 	for _, c := range contextRules {
-		if !want.has(c.typ) || !containsAny(d.lower, c.keys) {
-			continue
+		if want.has(c.typ) {
+			d.contextRule(c)
 		}
-		d.regex(c.typ, c.re, c.group, c.valid)
 	}
 	return resolve(d.spans)
 }
@@ -779,30 +770,113 @@ func (d *piiScan) awsAccessKeys() {
 	}
 }
 
-// regex records matches of re (submatch group g) that valid accepts.
-func (d *piiScan) regex(typ string, re *regexp.Regexp, g int, valid func(string) bool) {
-	for _, m := range re.FindAllStringSubmatchIndex(d.text, 64) {
-		s, e := m[2*g], m[2*g+1]
-		if s < 0 {
-			continue
+// contextWindow is how far after its keyword a context rule's pattern may
+// match. Patterns run only on these windows, never on the whole text, which
+// keeps the cost proportional to the number of keyword occurrences.
+const contextWindow = 160
+
+// contextRule runs rule c's pattern on the window after each occurrence of
+// one of its keys (as a whole word) and records accepted matches.
+func (d *piiScan) contextRule(c contextRule) {
+	l := d.lower
+	for _, k := range c.keys {
+		for off := 0; ; {
+			i := strings.Index(l[off:], k)
+			if i < 0 {
+				break
+			}
+			pos := off + i
+			off = pos + len(k)
+			if (pos > 0 && isAlpha(l[pos-1])) || (off < len(l) && isAlpha(l[off])) {
+				continue
+			}
+			base := pos
+			if c.after {
+				base = off
+			}
+			end := min(base+contextWindow, len(d.text))
+			for _, m := range c.re.FindAllStringSubmatchIndex(d.text[base:end], 4) {
+				s, e := m[2*c.group], m[2*c.group+1]
+				if s < 0 || (c.valid != nil && !c.valid(d.text[base+s:base+e])) {
+					continue
+				}
+				d.add(base+s, base+e, c.typ, 0.9)
+			}
 		}
-		if valid != nil && !valid(d.text[s:e]) {
-			continue
-		}
-		d.add(s, e, typ, 0.9)
 	}
 }
 
-var (
-	reIPv6 = regexp.MustCompile(`(?i)\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b|(?:\b[0-9a-f]{1,4})?(?::[0-9a-f]{1,4}){0,6}::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}\b)?`)
-	reMAC  = regexp.MustCompile(`\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\b|\b[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}\b`)
-)
+func isHex(c byte) bool { return isDigit(c) || ((c|32) >= 'a' && (c|32) <= 'f') }
 
-// contextRule is a pattern that is only tried when one of its keys occurs
-// in the text; group selects the submatch that is the entity.
+// hexColons finds IPv6 and MAC addresses: maximal runs of hex digits,
+// colons, dashes and dots around each colon or dash, validated by
+// netip.ParseAddr (IPv6) or the six-pair shape (MAC).
+func (d *piiScan) hexColons() {
+	t := d.text
+	last := -1
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if (c != ':' && c != '-') || i <= last {
+			continue
+		}
+		s, e := i, i
+		for s > 0 && (isHex(t[s-1]) || t[s-1] == ':' || t[s-1] == '-' || t[s-1] == '.') {
+			s--
+		}
+		for e < len(t) && (isHex(t[e]) || t[e] == ':' || t[e] == '-' || t[e] == '.') {
+			e++
+		}
+		last = e
+		for s < e && (t[s] == '-' || t[s] == '.') {
+			s++
+		}
+		for e > s && (t[e-1] == '-' || t[e-1] == '.' || (t[e-1] == ':' && !(e-s >= 2 && t[e-2] == ':'))) {
+			e--
+		}
+		if (s > 0 && isAlnum(t[s-1])) || (e < len(t) && isAlnum(t[e])) {
+			continue
+		}
+		run := t[s:e]
+		if d.want.has("MAC_ADDRESS") && macLike(run) {
+			d.add(s, e, "MAC_ADDRESS", 0.9)
+			continue
+		}
+		if d.want.has("IP_ADDRESS") && strings.Count(run, ":") >= 2 && !strings.Contains(run, "-") {
+			if a, err := netip.ParseAddr(run); err == nil && a.Is6() {
+				d.add(s, e, "IP_ADDRESS", 0.95)
+			}
+		}
+	}
+}
+
+// macLike reports whether s is six hex pairs joined by ':' or by '-'.
+func macLike(s string) bool {
+	if len(s) != 17 {
+		return false
+	}
+	sep := s[2]
+	if sep != ':' && sep != '-' {
+		return false
+	}
+	for i := 0; i < 17; i++ {
+		if i%3 == 2 {
+			if s[i] != sep {
+				return false
+			}
+		} else if !isHex(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// contextRule is a pattern that is only tried in the window at each
+// occurrence of one of its keys (after the key when after is set); group
+// selects the submatch that is the entity.
 type contextRule struct {
 	typ   string
 	keys  []string
+	after bool
 	re    *regexp.Regexp
 	group int
 	valid func(string) bool
@@ -817,10 +891,10 @@ var contextRules = []contextRule{
 	{typ: "USERNAME", keys: []string{"username", "user name", "user id", "userid", "login", "handle"},
 		re: regexp.MustCompile(`(?i)\b(?:username|user name|user id|userid|login|handle)\b(?:\s+is)?\s*[:=]?\s*["']?(@?[A-Za-z0-9._-]{3,64})`), group: 1,
 		valid: func(s string) bool { return !commonWord[strings.ToLower(s)] }},
-	{typ: "DRIVER_ID", keys: []string{"driver", "driving", "licence", "license", "dl"},
+	{typ: "DRIVER_ID", keys: []string{"driver", "drivers", "driving"},
 		re: regexp.MustCompile(`(?i)\b(?:driver'?s?|driving)\s+licen[cs]e(?:\s+(?:number|no\.?|#|id))?(?:\s+is)?\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{4,19})\b`), group: 1,
 		valid: hasDigit},
-	{typ: "LICENSE_PLATE", keys: []string{"plate", "registration"},
+	{typ: "LICENSE_PLATE", keys: []string{"license", "licence", "number", "plate", "registration"},
 		re: regexp.MustCompile(`(?i)\b(?:licen[cs]e\s+plate|number\s+plate|plate\s+number|registration\s+number|plate)(?:\s+(?:number|no\.?))?(?:\s+is)?\s*[:#]?\s*([A-Z0-9]{1,4}[ -]?[A-Z0-9]{1,4}[ -]?[A-Z0-9]{0,4})\b`), group: 1,
 		valid: hasDigit},
 	{typ: "US_PASSPORT_NUMBER", keys: ctxPassport,
@@ -828,13 +902,13 @@ var contextRules = []contextRule{
 	{typ: "SWIFT_CODE", keys: []string{"swift", "bic"},
 		re: regexp.MustCompile(`(?i)\b(?:swift|bic)\b(?:\s*/\s*bic)?(?:\s+(?:code|number))?(?:\s+is)?\s*[:#]?\s*([A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?)\b`), group: 1,
 		valid: func(s string) bool { return strings.ToUpper(s) == s }},
-	{typ: "UK_NATIONAL_INSURANCE_NUMBER", keys: []string{"insurance", "nino", "ni number", "ni no"},
+	{typ: "UK_NATIONAL_INSURANCE_NUMBER", keys: []string{"insurance", "nino", "ni number", "ni no"}, after: true,
 		re: regexp.MustCompile(`\b([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D])\b`), group: 1,
 		valid: func(s string) bool {
 			p := s[:2]
 			return p != "BG" && p != "GB" && p != "NK" && p != "KN" && p != "TN" && p != "NT" && p != "ZZ"
 		}},
-	{typ: "VEHICLE_IDENTIFICATION_NUMBER", keys: []string{"vin", "vehicle identification", "chassis"},
+	{typ: "VEHICLE_IDENTIFICATION_NUMBER", keys: []string{"vin", "vehicle identification", "chassis"}, after: true,
 		re: regexp.MustCompile(`\b([A-HJ-NPR-Z0-9]{17})\b`), group: 1,
 		valid: func(s string) bool { return hasDigit(s) && vinValid(s) }},
 	{typ: "AWS_SECRET_KEY", keys: []string{"secret", "aws"},

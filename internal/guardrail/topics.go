@@ -3,8 +3,9 @@ package guardrail
 import (
 	"context"
 	"math"
-	"sort"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // TopicThreshold is the cosine similarity at which a text window matches a
@@ -103,12 +104,17 @@ func cosine(a, b bagOfWords) float64 {
 	return float64(n) / math.Sqrt(float64(len(a))*float64(len(b)))
 }
 
+var tokenPool = sync.Pool{New: func() any { b := make([]token, 0, 256); return &b }}
+
 // bag returns the stemmed content words and bigrams of s.
 func bag(s string) bagOfWords {
-	var b bagOfWords
 	var prev uint32
 	have := false
-	for _, t := range tokenize(s, nil) {
+	tp := tokenPool.Get().(*[]token)
+	toks := tokenize(s, (*tp)[:0])
+	defer func() { *tp = toks[:0]; tokenPool.Put(tp) }()
+	b := make(bagOfWords, 0, 2*len(toks))
+	for _, t := range toks {
 		w := t.key
 		if stopWords[w] || len(w) < 2 {
 			have = false
@@ -121,7 +127,7 @@ func bag(s string) bagOfWords {
 		}
 		prev, have = h, true
 	}
-	sort.Slice(b, func(i, j int) bool { return b[i] < b[j] })
+	slices.Sort(b)
 	out := b[:0]
 	for i, x := range b {
 		if i == 0 || x != b[i-1] {

@@ -130,11 +130,12 @@ func Train(train []Example, o TrainOptions) *Model {
 type FPRTargets [6][3]float64
 
 // DefaultFPRTargets: content categories become LOW/MEDIUM/HIGH at 10%, 3% and
-// 1% dev false-positive rate; prompt attacks at 2%, 0.5% and 0.1%, because
-// benign prompts vastly outnumber attacks.
+// 1% dev false-positive rate; prompt attacks at 1%, 0.2% and 0.05%, because
+// benign prompts vastly outnumber attacks (the first targets, 2%/0.5%/0.1%,
+// gave 1.0% test FPR at MEDIUM strength; see docs/GUARDRAILS.md).
 var DefaultFPRTargets = FPRTargets{
 	{0.10, 0.03, 0.01}, {0.10, 0.03, 0.01}, {0.10, 0.03, 0.01},
-	{0.10, 0.03, 0.01}, {0.10, 0.03, 0.01}, {0.02, 0.005, 0.001},
+	{0.10, 0.03, 0.01}, {0.10, 0.03, 0.01}, {0.01, 0.002, 0.0005},
 }
 
 // Calibrate sets m's thresholds from the scores of the dev examples'

@@ -82,24 +82,39 @@ type wordEntry struct {
 }
 
 // wordSet matches words and phrases of up to three words, case-insensitively
-// and on word boundaries.
+// and on word boundaries. Phrases are keyed by a 64-bit hash of their
+// folded words, so matching allocates nothing.
 type wordSet struct {
-	m      map[string]wordEntry
+	m      map[uint64]wordEntry
 	maxLen int
 }
 
-func newWordSet() *wordSet { return &wordSet{m: map[string]wordEntry{}} }
+func newWordSet() *wordSet { return &wordSet{m: map[uint64]wordEntry{}} }
+
+// wordHash hashes one folded word (FNV-1a, 64 bit).
+func wordHash(w string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(w); i++ {
+		h = (h ^ uint64(w[i])) * 1099511628211
+	}
+	return h
+}
+
+// phraseHash extends a phrase hash by one word hash.
+func phraseHash(h, w uint64) uint64 {
+	h = (h ^ w) * 0x9e3779b97f4a7c15
+	return h ^ h>>29
+}
 
 func (ws *wordSet) add(text string, index int) {
 	toks := tokenize(text, nil)
 	if len(toks) == 0 || len(toks) > maxWordTokens {
 		return
 	}
-	keys := make([]string, len(toks))
-	for i, t := range toks {
-		keys[i] = t.key
+	var k uint64
+	for _, t := range toks {
+		k = phraseHash(k, wordHash(t.key))
 	}
-	k := strings.Join(keys, " ")
 	if _, dup := ws.m[k]; !dup {
 		ws.m[k] = wordEntry{text: text, index: index}
 	}
@@ -118,23 +133,16 @@ func (ws *wordSet) match(text string, toks []token, hits []wordHit) []wordHit {
 	if len(ws.m) == 0 {
 		return hits
 	}
-	var kb strings.Builder
+	var hs [maxWordTokens]uint64
 	for i := 0; i < len(toks); i++ {
-		for n := min(ws.maxLen, len(toks)-i); n >= 1; n-- {
-			var k string
-			if n == 1 {
-				k = toks[i].key
-			} else {
-				kb.Reset()
-				for j := i; j < i+n; j++ {
-					if j > i {
-						kb.WriteByte(' ')
-					}
-					kb.WriteString(toks[j].key)
-				}
-				k = kb.String()
-			}
-			if e, ok := ws.m[k]; ok {
+		n := min(ws.maxLen, len(toks)-i)
+		var k uint64
+		for j := 0; j < n; j++ {
+			k = phraseHash(k, wordHash(toks[i+j].key))
+			hs[j] = k
+		}
+		for ; n >= 1; n-- {
+			if e, ok := ws.m[hs[n-1]]; ok {
 				hits = append(hits, wordHit{start: toks[i].start, end: toks[i+n-1].end, entry: e})
 				i += n - 1
 				break

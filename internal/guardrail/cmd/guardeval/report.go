@@ -73,7 +73,7 @@ func attackSection(r *report, test []guardrail.Example, confs [][6]string, heur 
 	r.p("character 4-grams, long texts scored in 2 KB windows, maximum taken) plus fixed injection heuristics\n")
 	r.p("(`AttackHeuristic`: \"ignore previous instructions\"-style phrasings, DAN/developer-mode, system-prompt\n")
 	r.p("extraction, chat-template markers, Unicode tag characters), which force HIGH confidence. Confidence thresholds\n")
-	r.p("were set on dev benign prompts at 2%% / 0.5%% / 0.1%% false-positive rate for LOW / MEDIUM / HIGH confidence.\n")
+	r.p("were set on dev benign prompts at 1%% / 0.2%% / 0.05%% false-positive rate for LOW / MEDIUM / HIGH confidence.\n")
 	r.p("A filter of strength HIGH acts on LOW+ confidence, MEDIUM on MEDIUM+, LOW on HIGH only.\n\n")
 	r.p("BIPIA rows are documents (e-mails, code, tables) with one BIPIA attack instruction inserted at the start,\n")
 	r.p("middle or end (rotating); *bipia-clean* are the same documents without it.\n\n")
@@ -93,7 +93,7 @@ func attackSection(r *report, test []guardrail.Example, confs [][6]string, heur 
 	keys := make([]key, 0, len(groups))
 	for k := range groups {
 		if k.group == "" {
-			continue
+			continue // counted in the source's "all" row
 		}
 		keys = append(keys, k)
 	}
@@ -106,8 +106,8 @@ func attackSection(r *report, test []guardrail.Example, confs [][6]string, heur 
 	r.p("| source | subset | label | n | flagged @ LOW strength | @ MEDIUM | @ HIGH | heuristics alone |\n|---|---|---|---|---|---|---|---|\n")
 	for _, k := range keys {
 		idx := groups[k]
-		if k.group == "all" && nGroups[k.src] <= 2 {
-			continue
+		if k.group == "all" && nGroups[k.src] == 3 {
+			continue // one named group: its row says it all
 		}
 		label := "benign (FPR)"
 		if test[idx[0]].Labels[hAttack] == 1 {
