@@ -1,8 +1,136 @@
 package httpapi
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+	"strings"
 
-// bedrockRoutes registers the Bedrock runtime routes.
+	"github.com/outcrop/outcrop/internal/gateway"
+	"github.com/outcrop/outcrop/internal/llm"
+	"github.com/outcrop/outcrop/internal/routing"
+)
+
+// IAM actions of the Bedrock runtime operations.
+const (
+	ActionInvokeModel       = "bedrock:InvokeModel"
+	ActionInvokeModelStream = "bedrock:InvokeModelWithResponseStream"
+)
+
+// Response headers naming what served a request.
+const (
+	HeaderDeployment = "X-Outcrop-Deployment"
+	HeaderProfile    = "X-Outcrop-Profile"
+)
+
+// bedrockRoutes registers the Bedrock runtime routes (bedrock-api.md §3).
+// Path labels arrive percent-encoded (model IDs with ":" and ARNs with "/");
+// ServeMux decodes them for r.PathValue.
 func (s *Server) bedrockRoutes(mux *http.ServeMux) {
-	// Filled in by the Bedrock runtime handlers (converse.go, invoke.go, …).
+	mux.Handle("POST /model/{modelId}/converse", s.a.Bedrock(s.converse))
+	mux.Handle("POST /model/{modelId}/converse-stream", s.a.Bedrock(s.converseStream))
+	mux.Handle("POST /model/{modelId}/invoke", s.a.Bedrock(s.invokeModel))
+	mux.Handle("POST /model/{modelId}/invoke-with-response-stream", s.a.Bedrock(s.invokeModelStream))
+	mux.Handle("POST /model/{modelId}/count-tokens", s.a.Bedrock(s.countTokens))
+	mux.Handle("GET /foundation-models", s.a.Bedrock(s.listFoundationModels))
+}
+
+// ModelARN returns the ARN a Bedrock call on modelID is authorized against:
+// modelID itself when it is an ARN, otherwise the foundation-model ARN in
+// the server's region and account.
+func ModelARN(region, account, modelID string) string {
+	if strings.HasPrefix(modelID, "arn:") {
+		return modelID
+	}
+	return "arn:aws:bedrock:" + region + ":" + account + ":foundation-model/" + modelID
+}
+
+// bedrockModel resolves the path's model ID, or returns the
+// ResourceNotFoundException real Bedrock sends for an unknown model.
+func (s *Server) bedrockModel(r *http.Request) (string, *routing.Model, error) {
+	id := r.PathValue("modelId")
+	if id == "" || len(id) > 2048 {
+		return id, nil, constraint("modelId", "Member must have length between 1 and 2048")
+	}
+	if s.d.Router == nil {
+		return id, nil, llm.Errorf(llm.KindNotFound, "The provided model identifier is invalid.")
+	}
+	m, ok := s.d.Router.Lookup(id)
+	if !ok {
+		return id, nil, llm.Errorf(llm.KindNotFound, "The provided model identifier is invalid. Model %s does not exist or you do not have access to it.", id)
+	}
+	return id, m, nil
+}
+
+// bedrockCall builds the gateway call of a Bedrock runtime request.
+func (s *Server) bedrockCall(ctx context.Context, op, modelID string, req *llm.Request, stream bool) *gateway.Call {
+	action := ActionInvokeModel
+	if stream {
+		action = ActionInvokeModelStream
+	}
+	return &gateway.Call{
+		API:       "bedrock",
+		Op:        op,
+		Action:    action,
+		Resource:  ModelARN(s.d.Region, s.d.AccountID, modelID),
+		Request:   req,
+		Stream:    stream,
+		RequestID: RequestID(ctx),
+	}
+}
+
+// setServedHeaders names the deployment and profile that served a request.
+func setServedHeaders(h http.Header, sv llm.Served) {
+	if sv.Deployment != "" {
+		h.Set(HeaderDeployment, sv.Deployment)
+	}
+	if sv.Profile != "" {
+		h.Set(HeaderProfile, string(sv.Profile))
+	}
+}
+
+// listFoundationModels serves a ListFoundationModels-like listing of the
+// configured models.
+func (s *Server) listFoundationModels(w http.ResponseWriter, r *http.Request) error {
+	type summary struct {
+		ModelArn                   string   `json:"modelArn"`
+		ModelID                    string   `json:"modelId"`
+		ModelName                  string   `json:"modelName"`
+		ProviderName               string   `json:"providerName"`
+		InputModalities            []string `json:"inputModalities"`
+		OutputModalities           []string `json:"outputModalities"`
+		ResponseStreamingSupported bool     `json:"responseStreamingSupported"`
+		InferenceTypesSupported    []string `json:"inferenceTypesSupported"`
+		ModelLifecycle             struct {
+			Status string `json:"status"`
+		} `json:"modelLifecycle"`
+		Aliases  []string `json:"outcropAliases,omitempty"`
+		Profiles []string `json:"outcropProfiles,omitempty"`
+	}
+	out := struct {
+		ModelSummaries []summary `json:"modelSummaries"`
+	}{ModelSummaries: []summary{}}
+	if s.d.Router != nil {
+		for _, m := range s.d.Router.Models() {
+			sm := summary{
+				ModelArn:                   ModelARN(s.d.Region, s.d.AccountID, m.ID),
+				ModelID:                    m.ID,
+				ModelName:                  m.ID,
+				ProviderName:               "Outcrop",
+				InputModalities:            []string{"TEXT"},
+				OutputModalities:           []string{"TEXT"},
+				ResponseStreamingSupported: true,
+				InferenceTypesSupported:    []string{"ON_DEMAND"},
+				Aliases:                    m.Aliases,
+			}
+			if len(m.Deployments) > 0 {
+				sm.ProviderName = m.Deployments[0].Type
+			}
+			sm.ModelLifecycle.Status = "ACTIVE"
+			for _, p := range m.Profiles {
+				sm.Profiles = append(sm.Profiles, string(p))
+			}
+			out.ModelSummaries = append(out.ModelSummaries, sm)
+		}
+	}
+	return WriteJSON(w, http.StatusOK, out)
 }
