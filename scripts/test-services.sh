@@ -109,9 +109,13 @@ ensure_ollama_bin() {
   eval "$(cgo_env)"
   local gobin; gobin=$(mktemp -d "$cache/bin.XXXXXX")
   local t0=$SECONDS
-  GOBIN=$gobin go install \
+  # gcc's -Wstringop-overflow noise from ggml goes to a log, shown on failure.
+  if ! GOBIN=$gobin go install \
     -ldflags "-X github.com/ollama/ollama/version.Version=$ollama_version" \
-    "github.com/ollama/ollama@v$ollama_version" || die "go install ollama@v$ollama_version failed"
+    "github.com/ollama/ollama@v$ollama_version" >"$cache/ollama-build.log" 2>&1; then
+    grep -v -e 'Wstringop-overflow' "$cache/ollama-build.log" | tail -40 >&2
+    die "go install ollama@v$ollama_version failed (full log: $cache/ollama-build.log)"
+  fi
   mkdir -p "$(dirname "$ollama_bin")"
   mv "$gobin/ollama" "$ollama_bin"
   rmdir "$gobin"
@@ -235,7 +239,7 @@ pg_dir() {
   if [ -L "$d" ]; then readlink -f "$d"; return; fi
   if [ -d "$d" ] || [ "$(id -u)" != 0 ]; then mkdir -p "$d"; echo "$d"; return; fi
   mkdir -p "$state"
-  if runuser -u postgres -- test -x "$state" 2>/dev/null; then echo "$d"; return; fi
+  if runuser -u postgres -- test -x "$state" 2>/dev/null; then mkdir -p "$d"; echo "$d"; return; fi
   local alt; alt=/var/tmp/outcrop-postgres-$(echo "$state" | sha256sum | cut -c1-12)
   mkdir -p "$alt"
   ln -sfn "$alt" "$d"
