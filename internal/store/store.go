@@ -76,6 +76,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/outcrop/outcrop/internal/config"
 )
 
 // Sentinel errors returned (wrapped) by DB and Tx methods.
@@ -311,4 +313,18 @@ func RowsAffected(res sql.Result) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// OptionsFrom returns the Options of the store configured in cfg,
+// resolving a DSN given as a secret reference.
+func OptionsFrom(cfg *config.Config, log *slog.Logger) (Options, error) {
+	o := Options{Driver: cfg.Store.Driver, Home: cfg.Home, Logger: log}
+	if cfg.Store.DSN != "" {
+		dsn, err := cfg.Store.DSN.Resolve()
+		if err != nil {
+			return o, fmt.Errorf("store.dsn: %w", err)
+		}
+		o.DSN = dsn
+	}
+	return o, nil
 }
