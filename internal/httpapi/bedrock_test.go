@@ -94,10 +94,21 @@ func newTestServer(t testing.TB, p llm.Provider) *httptest.Server {
 
 func newTestServerModels(t testing.TB, models ...*routing.Model) *httptest.Server {
 	t.Helper()
+	return newTestServerWith(t, nil, models...)
+}
+
+// newTestServerWith is newTestServerModels with the handler wrapped by wrap
+// (when not nil).
+func newTestServerWith(t testing.TB, wrap func(http.Handler) http.Handler, models ...*routing.Model) *httptest.Server {
+	t.Helper()
 	router := routing.New(models)
 	gw := gateway.New(gateway.Options{Final: router.Route})
 	srv := New(Deps{Gateway: gw, Router: router, MaxBodyBytes: 1 << 20})
-	ts := httptest.NewUnstartedServer(srv.Handler())
+	h := srv.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	ts := httptest.NewUnstartedServer(h)
 	ts.Config.Protocols = new(http.Protocols)
 	ts.Config.Protocols.SetHTTP1(true)
 	ts.Config.Protocols.SetUnencryptedHTTP2(true)
