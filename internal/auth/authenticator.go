@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/outcrop/outcrop/internal/audit"
 	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/store"
 )
@@ -504,6 +505,18 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		if a.o.OnResult != nil {
 			a.o.OnResult(r, p, err)
 		}
+		audit.From(r.Context()).Update(func(e *audit.Entry) {
+			if err != nil {
+				e.Decision = "unauthenticated"
+				e.ErrorCode = llm.AsError(err).Name()
+				e.SourceIP = clientIP(r)
+				return
+			}
+			e.Principal, e.AuthMethod, e.KeyID, e.SourceIP = p.Name, p.Method, p.KeyID, p.SourceIP
+			if p.open {
+				e.Decision = "open"
+			}
+		})
 		if err != nil {
 			a.o.WriteError(w, r, err)
 			return

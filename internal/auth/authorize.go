@@ -57,6 +57,9 @@ func noteDecision(ctx context.Context, p *Principal, action, resource string, er
 		return
 	}
 	d := "allow"
+	if p.open {
+		d = "open"
+	}
 	if err != nil {
 		d = "deny"
 	}
