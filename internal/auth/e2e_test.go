@@ -217,13 +217,21 @@ func TestGoSDKEndToEnd(t *testing.T) {
 		}{
 			{"valid sigv4", func() error { return converse(sdkClient(s.URL, alice.AccessKeyID, alice.SecretAccessKey, nil), "") }, ""},
 			{"valid bearer", func() error { return converse(bearerClient(s.URL, aliceAPI), "") }, ""},
-			{"wrong secret", func() error { return converse(sdkClient(s.URL, alice.AccessKeyID, "x"+alice.SecretAccessKey[1:], nil), "") }, "InvalidSignatureException"},
-			{"unknown key", func() error { return converse(sdkClient(s.URL, "OCIAUNKNOWNUNKNOWN00", alice.SecretAccessKey, nil), "") }, "UnrecognizedClientException"},
+			{"wrong secret", func() error {
+				return converse(sdkClient(s.URL, alice.AccessKeyID, "x"+alice.SecretAccessKey[1:], nil), "")
+			}, "InvalidSignatureException"},
+			{"unknown key", func() error {
+				return converse(sdkClient(s.URL, "OCIAUNKNOWNUNKNOWN00", alice.SecretAccessKey, nil), "")
+			}, "UnrecognizedClientException"},
 			{"tampered body", func() error {
 				return converse(sdkClient(s.URL, alice.AccessKeyID, alice.SecretAccessKey, &http.Client{Transport: tamperingTransport{}}), "")
 			}, "InvalidSignatureException"},
-			{"condition allows standard", func() error { return converse(sdkClient(s.URL, noOpt.AccessKeyID, noOpt.SecretAccessKey, nil), types.PerformanceConfigLatencyStandard) }, ""},
-			{"condition denies optimized", func() error { return converse(sdkClient(s.URL, noOpt.AccessKeyID, noOpt.SecretAccessKey, nil), types.PerformanceConfigLatencyOptimized) }, "AccessDeniedException"},
+			{"condition allows standard", func() error {
+				return converse(sdkClient(s.URL, noOpt.AccessKeyID, noOpt.SecretAccessKey, nil), types.PerformanceConfigLatencyStandard)
+			}, ""},
+			{"condition denies optimized", func() error {
+				return converse(sdkClient(s.URL, noOpt.AccessKeyID, noOpt.SecretAccessKey, nil), types.PerformanceConfigLatencyOptimized)
+			}, "AccessDeniedException"},
 			{"no policy denies", func() error { return converse(sdkClient(s.URL, nobody.AccessKeyID, nobody.SecretAccessKey, nil), "") }, "AccessDeniedException"},
 			{"no policy denies bearer", func() error { return converse(bearerClient(s.URL, nobodyAPI), "") }, "AccessDeniedException"},
 			{"bad bearer", func() error { return converse(bearerClient(s.URL, aliceAPI+"x"), "") }, "UnrecognizedClientException"},
