@@ -3,10 +3,13 @@ package auth_test
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -65,14 +68,22 @@ func (s *eventList) Close() error { return nil }
 // app wires them: audit and authentication middleware, then the audit,
 // authorization and quota stages.
 type server struct {
-	URL   string
-	st    *auth.Store
+	URL    string
+	CAFile string // the server certificate, when serving HTTPS
+	st     *auth.Store
 	a     *auth.Authenticator
 	audit *audit.Log
 	clock *clock
 }
 
 func newServer(t *testing.T, db *store.DB, q quota.Config) *server {
+	t.Helper()
+	return newServerTLS(t, db, q, false)
+}
+
+// newServerTLS is newServer, serving HTTPS when useTLS; the certificate is
+// then written to s.CAFile.
+func newServerTLS(t *testing.T, db *store.DB, q quota.Config, useTLS bool) *server {
 	t.Helper()
 	st, err := auth.NewStore(db, testKey)
 	if err != nil {
@@ -99,7 +110,15 @@ func newServer(t *testing.T, db *store.DB, q quota.Config) *server {
 	ts.Config.Protocols = new(http.Protocols)
 	ts.Config.Protocols.SetHTTP1(true)
 	ts.Config.Protocols.SetUnencryptedHTTP2(true) // the JS SDK speaks h2c
-	ts.Start()
+	if useTLS {
+		ts.StartTLS()
+		s.CAFile = filepath.Join(t.TempDir(), "ca.pem")
+		if err := os.WriteFile(s.CAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		ts.Start()
+	}
 	t.Cleanup(ts.Close)
 	s.URL = ts.URL
 	return s
