@@ -71,9 +71,9 @@ type server struct {
 	URL    string
 	CAFile string // the server certificate, when serving HTTPS
 	st     *auth.Store
-	a     *auth.Authenticator
-	audit *audit.Log
-	clock *clock
+	a      *auth.Authenticator
+	audit  *audit.Log
+	clock  *clock
 }
 
 func newServer(t *testing.T, db *store.DB, q quota.Config) *server {

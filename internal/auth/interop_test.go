@@ -31,7 +31,9 @@ type sdkResult struct {
 	Msg    string `json:"msg,omitempty"` // the client's error message, for failures
 }
 
-func (r sdkResult) same(w sdkResult) bool { return r.OK == w.OK && r.Code == w.Code && r.Status == w.Status }
+func (r sdkResult) same(w sdkResult) bool {
+	return r.OK == w.OK && r.Code == w.Code && r.Status == w.Status
+}
 
 // interopCases builds a server and the cases every SDK runs, with the
 // expected outcome of each.
