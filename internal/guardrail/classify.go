@@ -229,7 +229,23 @@ func featuresAt(text string, bits int, f func(pos int, bucket uint32)) int {
 		}
 		prev, havePrev = w, true
 	}
-	return n
+	// A length bucket, so that the model can learn a different prior for
+	// short chat turns than for long documents.
+	words := 0
+	if havePrev {
+		words = 1
+		for j := 1; j < len(text); j++ {
+			if !isFeatureByte(text[j-1]) && isFeatureByte(text[j]) {
+				words++
+			}
+		}
+	}
+	bucket := uint32(0)
+	for lim := 4; words > lim && bucket < 6; lim *= 3 {
+		bucket++
+	}
+	f(max(len(text)-1, 0), mix(0x4c454e00+bucket, 0x27d4eb2f)&mask)
+	return n + 1
 }
 
 func isFeatureByte(c byte) bool { return isAlnum(c) || c >= 0x80 || c == '\'' }

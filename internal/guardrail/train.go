@@ -129,13 +129,14 @@ func Train(train []Example, o TrainOptions) *Model {
 // which the LOW, MEDIUM and HIGH confidence thresholds are set, per head.
 type FPRTargets [6][3]float64
 
-// DefaultFPRTargets: content categories become LOW/MEDIUM/HIGH at 10%, 3% and
-// 1% dev false-positive rate; prompt attacks at 1%, 0.2% and 0.05%, because
-// benign prompts vastly outnumber attacks (the first targets, 2%/0.5%/0.1%,
-// gave 1.0% test FPR at MEDIUM strength; see docs/GUARDRAILS.md).
+// DefaultFPRTargets: content categories become LOW/MEDIUM/HIGH confidence at
+// 3%, 1% and 0.3% dev false-positive rate; prompt attacks at 1%, 0.2% and
+// 0.05%, because benign prompts vastly outnumber attacks. (The first
+// targets, 10%/3%/1% and 2%/0.5%/0.1%, flagged too many benign prompts at
+// HIGH strength; see docs/GUARDRAILS.md.)
 var DefaultFPRTargets = FPRTargets{
-	{0.10, 0.03, 0.01}, {0.10, 0.03, 0.01}, {0.10, 0.03, 0.01},
-	{0.10, 0.03, 0.01}, {0.10, 0.03, 0.01}, {0.01, 0.002, 0.0005},
+	{0.03, 0.01, 0.003}, {0.03, 0.01, 0.003}, {0.03, 0.01, 0.003},
+	{0.03, 0.01, 0.003}, {0.03, 0.01, 0.003}, {0.01, 0.002, 0.0005},
 }
 
 // Calibrate sets m's thresholds from the scores of the dev examples'

@@ -107,7 +107,8 @@ func b2i(b bool) int8 {
 	return 0
 }
 
-// loadToxicity: Surge AI toxicity. INSULTS ← is_toxic; others unknown.
+// loadToxicity: Surge AI toxicity. Toxic comments are INSULTS positives
+// (other heads unknown); non-toxic ones are negatives for every head.
 func loadToxicity(dir string, c *corpus) error {
 	f, err := os.Open(filepath.Join(dir, "surge-toxicity", "toxicity_en.csv"))
 	if err != nil {
@@ -122,8 +123,13 @@ func loadToxicity(dir string, c *corpus) error {
 		if i == 0 || len(r) < 2 {
 			continue
 		}
-		l := unknown()
-		l[hInsults] = b2i(strings.EqualFold(r[1], "Toxic"))
+		// Non-toxic comments are negatives for every head: short
+		// conversational text the benign prompt sets lack.
+		l := allZero()
+		if strings.EqualFold(r[1], "Toxic") {
+			l = unknown()
+			l[hInsults] = 1
+		}
 		c.add(splitOf(r[0]), guardrail.Example{Text: r[0], Labels: l, Source: "surge-toxicity"})
 	}
 	return nil
@@ -220,11 +226,23 @@ func loadBIPIA(dir string, c *corpus) error {
 			}
 		}
 		for _, task := range []string{"email", "code", "table"} {
-			ctxs, err := readContexts(filepath.Join(base, task, part+".jsonl"))
+			ctxs, questions, err := readContexts(filepath.Join(base, task, part+".jsonl"))
 			if err != nil {
 				return err
 			}
 			for i, ctx := range ctxs {
+				// The user's question about the document is an ordinary
+				// benign prompt.
+				if i < len(questions) && strings.TrimSpace(questions[i]) != "" {
+					qs := splitTest
+					if part == "train" {
+						qs = splitOf("bipia-q:" + questions[i])
+						if qs == splitTest {
+							qs = splitTrain
+						}
+					}
+					c.add(qs, guardrail.Example{Text: questions[i], Labels: allZero(), Source: "bipia-questions", Group: task})
+				}
 				split := splitTest
 				if part == "train" {
 					split = splitOf("bipia:" + ctx)
@@ -257,22 +275,24 @@ func loadBIPIA(dir string, c *corpus) error {
 	return nil
 }
 
-func readContexts(p string) ([]string, error) {
+func readContexts(p string) ([]string, []string, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
-	var out []string
+	var out, questions []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
 		var r struct {
-			Context any `json:"context"`
+			Context  any    `json:"context"`
+			Question string `json:"question"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
+			return nil, nil, fmt.Errorf("%s: %w", p, err)
 		}
+		questions = append(questions, r.Question)
 		switch v := r.Context.(type) {
 		case string:
 			out = append(out, v)
@@ -284,7 +304,7 @@ func readContexts(p string) ([]string, error) {
 			out = append(out, strings.Join(parts, "\n"))
 		}
 	}
-	return out, sc.Err()
+	return out, questions, sc.Err()
 }
 
 // insert places attack at the start, middle (a sentence boundary) or end

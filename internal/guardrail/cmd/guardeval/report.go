@@ -154,7 +154,7 @@ func contentSection(r *report, test []guardrail.Example, confs [][6]string) {
 	r.p("Detector: the same classifier's category heads. Training labels: OpenAI moderation H/H2 → HATE, HR → INSULTS,\n")
 	r.p("S/S3 → SEXUAL, V/V2 → VIOLENCE; Surge toxicity `Toxic` → INSULTS; JailbreakBench behaviour goals → MISCONDUCT;\n")
 	r.p("MMLU/GSM8K/MT-Bench prompts and clean moderation samples → negative for every head. Thresholds set on dev\n")
-	r.p("negatives at 10%% / 3%% / 1%% false-positive rate for LOW / MEDIUM / HIGH confidence. Moderation's SH\n")
+	r.p("negatives at 3%% / 1%% / 0.3%% false-positive rate for LOW / MEDIUM / HIGH confidence. Moderation's SH\n")
 	r.p("(self-harm) has no Bedrock category and is not scored. There is no public MISCONDUCT test set with\n")
 	r.p("negatives of the same style, so MISCONDUCT is scored on JailbreakBench goals (positives) against the benign\n")
 	r.p("prompt sets (negatives).\n\n")
