@@ -77,3 +77,23 @@ func sequence(start, step, n int) string {
 	}
 	return b.String()
 }
+
+// wordsOf returns n more words of prose, to size a prompt finer than whole
+// sentences allow.
+func wordsOf(r *rand.Rand, n int) string { return fillWords(r, n, false) }
+
+// fillWords returns n words (numbers when numeric), each preceded by a space.
+func fillWords(r *rand.Rand, n int, numeric bool) string {
+	var b strings.Builder
+	for i := range n {
+		if numeric {
+			b.WriteString(", ")
+			b.WriteString(strconv.Itoa(1000 + r.IntN(9000)))
+			continue
+		}
+		b.WriteByte(' ')
+		lists := [][]string{adjectives, nouns, verbs, places}
+		b.WriteString(pick(r, lists[i%len(lists)]))
+	}
+	return b.String()
+}

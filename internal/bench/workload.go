@@ -360,7 +360,8 @@ func itemRand(seed uint64, item, purpose int) *rand.Rand {
 // sized renders a task prompt whose size is within 2% (at least 2 tokens)
 // of target, adjusting the body length from the counter's answers.
 func (b *Builder) sized(ctx context.Context, seed uint64, i int, task string, target, out int) (Item, error) {
-	render := func(units int) string { return renderTask(task, itemRand(seed, i, 3), units, out) }
+	extra := 0
+	render := func(units int) string { return renderTask(task, itemRand(seed, i, 3), units, extra, out) }
 	over, ok := b.overhead[task]
 	if !ok {
 		n, _, err := b.count(ctx, "", render(0))
@@ -400,6 +401,36 @@ func (b *Builder) sized(ctx context.Context, seed uint64, i int, task string, ta
 		}
 		units = next
 	}
+	// A body unit is a whole sentence (or number); trim the remainder with
+	// single words, fewer units and more words if the prompt ran long.
+	if bestDiff > tol && target > over {
+		units = max(0, int(math.Floor(float64(target-over)/b.perUnit[task])))
+		perWord := 1.3
+		for attempt := 0; attempt < 3 && bestDiff > tol; attempt++ {
+			base, _, err := b.count(ctx, "", render(units))
+			if err != nil {
+				return Item{}, err
+			}
+			if base > target {
+				break
+			}
+			extra = max(0, int(math.Round(float64(target-base)/perWord)))
+			p := render(units)
+			n, method, err := b.count(ctx, "", p)
+			if err != nil {
+				return Item{}, err
+			}
+			if d := abs(n - target); d < bestDiff {
+				bestDiff = d
+				best = Item{Index: i, Task: task, Prompt: p, InputTokensTarget: target,
+					OutputTokens: out, PromptTokens: n, PromptTokensMethod: method}
+			}
+			if extra > 0 && n > base {
+				perWord = float64(n-base) / float64(extra)
+			}
+			extra = 0
+		}
+	}
 	return best, nil
 }
 
@@ -412,22 +443,22 @@ func abs(x int) int {
 
 // renderTask writes the prompt of a built-in task with a body of units
 // sentences (or numbers, for sequence counting) asking for about out tokens.
-func renderTask(task string, r *rand.Rand, units, out int) string {
+func renderTask(task string, r *rand.Rand, units, extra, out int) string {
 	words := max(10, out*3/4)
 	switch task {
 	case TaskSequenceCounting:
 		start, step := 1+r.IntN(500), 1+r.IntN(7)
 		return fmt.Sprintf("Here is the start of an arithmetic sequence:\n\n%s\n\n"+
 			"Continue the sequence from where it stops, writing one number per line. "+
-			"Write about %d numbers and nothing else.", sequence(start, step, units), max(5, out/3))
+			"Write about %d numbers and nothing else.", sequence(start, step, units)+fillWords(r, extra, true), max(5, out/3))
 	case TaskStoryWriting:
 		return fmt.Sprintf("Write an original short story of about %d words. "+
-			"Base the setting and characters on these notes:\n\n%s", words, prose(r, units))
+			"Base the setting and characters on these notes:\n\n%s", words, prose(r, units)+wordsOf(r, extra))
 	case TaskSummarization:
-		return fmt.Sprintf("Summarize the following document in about %d words.\n\n%s", words, prose(r, units))
+		return fmt.Sprintf("Summarize the following document in about %d words.\n\n%s", words, prose(r, units)+wordsOf(r, extra))
 	case TaskTranslation:
 		return fmt.Sprintf("Translate the following text into French. Translate as much as fits "+
-			"in about %d words, starting from the beginning.\n\n%s", words, prose(r, units))
+			"in about %d words, starting from the beginning.\n\n%s", words, prose(r, units)+wordsOf(r, extra))
 	}
 	return ""
 }
