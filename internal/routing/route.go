@@ -58,8 +58,10 @@ func (r *Router) Route(ctx context.Context, c *gateway.Call) (llm.Stream, error)
 // serve runs attempts until one produces a first token or the request
 // cannot succeed. ctx is the client's context, dctx the deadline's.
 func (r *Router) serve(ctx, dctx context.Context, c *gateway.Call, m *Model, profile llm.Latency) (*stream, error) {
+	// Every served request records where its prefix went; only optimized
+	// requests use the table to choose.
 	var key uint64
-	if profile == llm.LatencyOptimized && m.rt.affinity != nil {
+	if m.rt.affinity != nil {
 		key = PrefixKey(c.Request)
 	}
 	var cands []candidate
