@@ -55,6 +55,10 @@ type Config struct {
 	// FlashAttention enables llama.cpp's fused attention kernel. Default
 	// false (on CPU it is not faster for small models).
 	FlashAttention bool
+
+	// ignoreEOG keeps generating past end-of-generation tokens, so that
+	// tests on random-weight models control how long a request runs.
+	ignoreEOG bool
 }
 
 func (c *Config) setDefaults(trainCtx int) {

@@ -421,9 +421,3 @@ func commonPrefix(a, b []int) int {
 	}
 	return n
 }
-
-var (
-	realOnce sync.Once
-	realEng  *Engine
-	realErr  error
-)

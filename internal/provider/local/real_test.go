@@ -2,19 +2,29 @@ package local
 
 import (
 	"context"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/testenv"
 )
 
-// realEngine loads SmolLM2-135M-Instruct once per test binary.
-func realEngine(t *testing.T) *Engine {
+// The real model is loaded once per test binary: loading is cheap but
+// each engine reserves its KV cache.
+var (
+	realOnce sync.Once
+	realEng  *Engine
+	realErr  error
+)
+
+// realEngine returns an engine on SmolLM2-135M-Instruct (OUTCROP_TEST_GGUF).
+func realEngine(t testing.TB) *Engine {
 	t.Helper()
 	path := testenv.GGUF(t)
 	realOnce.Do(func() {
-		realEng, realErr = New(context.Background(), Config{Path: path, ContextSize: 4096}, nil)
+		realEng, realErr = New(context.Background(), Config{Path: path, ContextSize: 4096, Slots: 2}, nil)
 	})
 	if realErr != nil {
 		t.Fatal(realErr)
@@ -22,7 +32,7 @@ func realEngine(t *testing.T) *Engine {
 	return realEng
 }
 
-func converse(t *testing.T, e *Engine, req *llm.Request) *llm.Response {
+func converse(t testing.TB, e *Engine, req *llm.Request) *llm.Response {
 	t.Helper()
 	s, err := e.ConverseStream(context.Background(), req)
 	if err != nil {
@@ -35,7 +45,7 @@ func converse(t *testing.T, e *Engine, req *llm.Request) *llm.Response {
 	return resp
 }
 
-func text(r *llm.Response) string {
+func responseText(r *llm.Response) string {
 	var b strings.Builder
 	for _, c := range r.Message.Content {
 		if c.Kind == llm.KindText {
@@ -45,18 +55,86 @@ func text(r *llm.Response) string {
 	return b.String()
 }
 
-func TestRealDeterministic(t *testing.T) {
+func TestRealSeedIsReproducible(t *testing.T) {
 	e := realEngine(t)
 	mk := func() *llm.Request {
 		r := userRequest("Write one sentence about the sea.")
 		r.Inference.Temperature = ptr(0.0)
 		r.Inference.Seed = ptr(int64(42))
-		r.Inference.MaxTokens = ptr(40)
+		r.Inference.MaxTokens = ptr(24)
 		return r
 	}
 	a, b := converse(t, e, mk()), converse(t, e, mk())
-	if text(a) != text(b) || text(a) == "" {
-		t.Fatalf("two runs differ:\n%q\n%q", text(a), text(b))
+	if responseText(a) != responseText(b) || responseText(a) == "" {
+		t.Fatalf("two runs differ:\n%q\n%q", responseText(a), responseText(b))
 	}
-	t.Logf("%q %+v %s", text(a), a.Usage, a.StopReason)
+	if a.Usage != b.Usage {
+		t.Errorf("usage differs: %+v vs %+v", a.Usage, b.Usage)
+	}
+}
+
+func TestRealMaxTokens(t *testing.T) {
+	e := realEngine(t)
+	r := userRequest("Tell me a long story about a dragon.")
+	r.Inference.MaxTokens = ptr(5)
+	resp := converse(t, e, r)
+	if resp.StopReason != llm.StopMaxTokens || resp.Usage.OutputTokens != 5 {
+		t.Fatalf("stop %s with %d output tokens, want max_tokens with 5", resp.StopReason, resp.Usage.OutputTokens)
+	}
+	n, err := e.CountTokens(context.Background(), r)
+	if err != nil || n != resp.Usage.InputTokens {
+		t.Errorf("CountTokens = %d, %v; usage says %d input tokens", n, err, resp.Usage.InputTokens)
+	}
+}
+
+func TestRealStopSequence(t *testing.T) {
+	e := realEngine(t)
+	r := userRequest("Count from 1 to 10, separated by commas.")
+	r.Inference.Temperature = ptr(0.0)
+	r.Inference.MaxTokens = ptr(60)
+	free := responseText(converse(t, e, r))
+	if !strings.Contains(free, "5") {
+		t.Skipf("model did not count as expected: %q", free)
+	}
+	r.Inference.StopSequences = []string{"5"}
+	resp := converse(t, e, r)
+	got := responseText(resp)
+	if resp.StopReason != llm.StopSequence || strings.Contains(got, "5") || !strings.HasPrefix(free, got) {
+		t.Fatalf("with stop \"5\": %s %q; without: %q", resp.StopReason, got, free)
+	}
+}
+
+func TestRealCachePoint(t *testing.T) {
+	e := realEngine(t)
+	sys := strings.Repeat("You are a meticulous assistant for a hardware shop. Answer briefly and politely. ", 20)
+	mk := func(q string) *llm.Request {
+		return &llm.Request{
+			System:    []llm.Block{llm.TextBlock(sys), {Kind: llm.KindCachePoint, CachePoint: &llm.CachePoint{}}},
+			Messages:  []llm.Message{{Role: llm.RoleUser, Content: []llm.Block{llm.TextBlock(q)}}},
+			Inference: llm.InferenceConfig{MaxTokens: ptr(4), Seed: ptr(int64(1))},
+		}
+	}
+	first := converse(t, e, mk("Do you sell hammers?"))
+	second := converse(t, e, mk("What time do you open?"))
+	t.Logf("first %+v second %+v", first.Usage, second.Usage)
+	if first.Usage.CacheWriteInputTokens == 0 && first.Usage.CacheReadInputTokens == 0 {
+		t.Errorf("first request wrote nothing to the cache: %+v", first.Usage)
+	}
+	if second.Usage.CacheReadInputTokens < 300 {
+		t.Errorf("second request read %d cached tokens, want the ~%d-token system prompt", second.Usage.CacheReadInputTokens, first.Usage.CacheWriteInputTokens)
+	}
+	for _, u := range []llm.Usage{first.Usage, second.Usage} {
+		if u.CacheReadInputTokens+u.CacheWriteInputTokens > u.InputTokens {
+			t.Errorf("cache tokens exceed input tokens: %+v", u)
+		}
+	}
+}
+
+func TestRealTooLong(t *testing.T) {
+	e := realEngine(t)
+	_, err := e.ConverseStream(context.Background(), userRequest(strings.Repeat("word ", 5000)))
+	var le *llm.Error
+	if !errors.As(err, &le) || le.Kind != llm.KindValidation || !strings.Contains(le.Message, "4096") {
+		t.Fatalf("err = %v, want ValidationException naming the context window", err)
+	}
 }

@@ -250,7 +250,7 @@ func (e *Engine) syncCacheStats() {
 func (e *Engine) token(s *slot, tok int) {
 	s.generated++
 	s.sinceDelta++
-	if e.model.TokenIsEog(tok) {
+	if e.model.TokenIsEog(tok) && !e.cfg.ignoreEOG {
 		e.complete(s, llm.StopEndTurn)
 		return
 	}
