@@ -112,9 +112,9 @@ func TestOutputFilterToolCalls(t *testing.T) {
 			wantCalls: []parsedCall{{Name: "weather", Input: json.RawMessage(`{"city":"Oslo"}`)}},
 		},
 		{
-			name:   "two tagged calls",
-			chunks: []string{"<tool_call>{\"name\":\"a\",\"arguments\":{}}</tool_call>\n<tool_call>{\"name\":\"b\",\"parameters\":{\"x\":1}}</tool_call>"},
-			wantText: "\n",
+			name:      "two tagged calls",
+			chunks:    []string{"<tool_call>{\"name\":\"a\",\"arguments\":{}}</tool_call>\n<tool_call>{\"name\":\"b\",\"parameters\":{\"x\":1}}</tool_call>"},
+			wantText:  "\n",
 			wantCalls: []parsedCall{{Name: "a", Input: json.RawMessage(`{}`)}, {Name: "b", Input: json.RawMessage(`{"x":1}`)}},
 		},
 		{
