@@ -6,17 +6,51 @@ import (
 
 	"github.com/outcrop/outcrop/internal/config"
 	"github.com/outcrop/outcrop/internal/llm"
+	"github.com/outcrop/outcrop/internal/provider/openai"
 )
+
+// openaiOptions are the `options` of an openai deployment.
+type openaiOptions struct {
+	// Headers are sent with every upstream request.
+	Headers map[string]string `yaml:"headers"`
+	// ContextWindow is the model's context size in tokens (0 = unknown).
+	ContextWindow int `yaml:"context_window"`
+	// KeepThinkTags leaves <think>…</think> in the answer text instead of
+	// turning it into a reasoning block.
+	KeepThinkTags bool `yaml:"keep_think_tags"`
+	// MaxTokensField is max_tokens (default) or max_completion_tokens.
+	MaxTokensField string `yaml:"max_tokens_field"`
+}
 
 // newProvider creates the provider of one deployment.
 func (a *App) newProvider(ctx context.Context, d config.Deployment) (llm.Provider, error) {
 	switch d.Provider {
+	case "openai":
+		var o openaiOptions
+		if err := config.Decode(d.Options, &o); err != nil {
+			return nil, fmt.Errorf("options: %w", err)
+		}
+		key, err := d.APIKey.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("api_key: %w", err)
+		}
+		if d.BaseURL == "" {
+			return nil, fmt.Errorf("base_url: required for provider openai")
+		}
+		if d.Model == "" {
+			return nil, fmt.Errorf("model: required for provider openai")
+		}
+		return openai.New(openai.Config{
+			BaseURL:        d.BaseURL,
+			Model:          d.Model,
+			APIKey:         key,
+			Headers:        o.Headers,
+			ContextWindow:  o.ContextWindow,
+			KeepThinkTags:  o.KeepThinkTags,
+			MaxTokensField: o.MaxTokensField,
+		})
+	case "local":
+		return a.newLocal(ctx, d)
 	}
-	return nil, fmt.Errorf("unknown provider %q", d.Provider)
-}
-
-// defaultModel returns the zero-config model: the default model installed in
-// the model store, served by the built-in engine.
-func (a *App) defaultModel() (config.Model, bool) {
-	return config.Model{}, false
+	return nil, fmt.Errorf("unknown provider %q (known: openai, local)", d.Provider)
 }
