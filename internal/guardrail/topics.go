@@ -12,7 +12,7 @@ import (
 // denied topic. It was chosen on the dev split of the topic task in
 // cmd/guardeval (MMLU subjects as topics) and frozen before the test split
 // was scored; see docs/GUARDRAILS.md.
-const TopicThreshold = 0.2
+const TopicThreshold = 0.15
 
 // TopicMatcher decides whether text falls under a denied topic. The built-in
 // one is lexical (LexicalTopics); a judge model can implement it too.
@@ -84,15 +84,20 @@ func topicWindows(text string) []string {
 	return out
 }
 
+// cosine is the cosine similarity of two feature sets, or 0 when they
+// share fewer than two words (one shared word is usually a coincidence).
 func cosine(a, b bagOfWords) float64 {
 	if len(a) == 0 || len(b) == 0 {
 		return 0
 	}
-	n := 0
+	n, words := 0, 0
 	for i, j := 0, 0; i < len(a) && j < len(b); {
 		switch {
 		case a[i] == b[j]:
 			n++
+			if a[i]&bigramBit == 0 {
+				words++
+			}
 			i++
 			j++
 		case a[i] < b[j]:
@@ -101,8 +106,14 @@ func cosine(a, b bagOfWords) float64 {
 			j++
 		}
 	}
+	if words < 2 {
+		return 0
+	}
 	return float64(n) / math.Sqrt(float64(len(a))*float64(len(b)))
 }
+
+// bigramBit marks bigram features in a bag; unigrams have it clear.
+const bigramBit = 1 << 31
 
 var tokenPool = sync.Pool{New: func() any { b := make([]token, 0, 256); return &b }}
 
@@ -120,10 +131,10 @@ func bag(s string) bagOfWords {
 			have = false
 			continue
 		}
-		h := mix(fnv(stem(w)), 0x1b873593)
+		h := mix(fnv(stem(w)), 0x1b873593) &^ bigramBit
 		b = append(b, h)
 		if have {
-			b = append(b, mix(prev*31+h, 0xcc9e2d51))
+			b = append(b, mix(prev*31+h, 0xcc9e2d51)|bigramBit)
 		}
 		prev, have = h, true
 	}
@@ -162,7 +173,9 @@ through during before after above below from up down out off over under again fu
 all any both each few more most other some such no nor not only own same so than too very can will just don should now
 i me my myself we our ours you your yours he him his she her it its they them their what which who whom this that these
 those am is are was were be been being have has had having do does did doing would could ought i'm you're it's let's
-please tell give get make know want need like also may might must shall use using used one two three`) {
+please tell give get make know want need like also may might must shall use using used one two three
+following statement statements true false best correct describes describe example most likely would what
+question answer option options which whom following many much well way ways often called known`) {
 		m[w] = true
 	}
 	return m
