@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runBench runs a small interleaved comparison into dir and writes the report.
@@ -356,6 +357,42 @@ func TestRunErrors(t *testing.T) {
 				t.Errorf("requests.jsonl = %+v, %v; want the failed request kept", recs, rerr)
 			}
 			checkFiles(t, dir)
+		})
+	}
+}
+
+func TestRunLoadShapes(t *testing.T) {
+	withCreds(t, "AKID")
+	items, _ := (&Builder{}).Build(context.Background(), WorkloadSpec{Requests: 6, Seed: 1, Input: Range{Min: 50, Max: 50}, Output: Range{Min: 3, Max: 3}})
+	tests := []struct {
+		name       string
+		load       Load
+		fake       *fakeBedrock
+		wantReason string
+		wantOK     func(n int) bool
+	}{
+		{name: "fixed rate", load: Load{Rate: 200, Concurrency: 2}, fake: &fakeBedrock{model: "m"},
+			wantReason: "complete", wantOK: func(n int) bool { return n == 6 }},
+		{name: "duration bound", load: Load{Concurrency: 1, Duration: time.Nanosecond}, fake: &fakeBedrock{model: "m"},
+			wantReason: "duration", wantOK: func(n int) bool { return n == 0 }},
+		{name: "hard time limit", load: Load{Concurrency: 1, MaxTime: 2 * time.Second}, fake: &fakeBedrock{model: "m", blockAt: 3},
+			wantReason: "time-limit", wantOK: func(n int) bool { return n == 2 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := bedrockClient(t, startFake(t, tc.fake))
+			var recs []Record
+			info, err := Run(context.Background(), RunOptions{Targets: []Target{{Name: "m", Client: c, Model: "m"}},
+				Items: items, Stream: true, Load: tc.load, OnRecord: func(r Record) { recs = append(recs, r) }})
+			ok := 0
+			for _, r := range recs {
+				if r.OK() {
+					ok++
+				}
+			}
+			if err != nil || info.StopReason != tc.wantReason || !tc.wantOK(ok) {
+				t.Errorf("Run = %+v, %v with %d successes; want %s", info, err, ok, tc.wantReason)
+			}
 		})
 	}
 }
