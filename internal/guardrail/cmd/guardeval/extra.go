@@ -1,3 +1,30 @@
 package main
 
-func limitsSection(r *report)                       {}
+// limitsSection states what the detectors cannot do.
+func limitsSection(r *report) {
+	r.p("## Limitations (read before relying on a detector)\n\n")
+	r.p("- **Model-type PII.** NAME and ADDRESS are not detected without an `EntityDetector`. The shipped\n")
+	r.p("  `ModelEntityDetector` asks a configured chat model (any Outcrop deployment) to list them and keeps only exact\n")
+	r.p("  substrings of the text; its recall and precision are the model's and have **not** been measured here. With\n")
+	r.p("  the default SmolLM2-135M expect it to miss most entities. AGE, DRIVER_ID, LICENSE_PLATE, PASSWORD, PIN,\n")
+	r.p("  USERNAME, CVV, expiry, passport, bank account, UTR and health numbers are found only next to context words\n")
+	r.p("  (\"password:\", \"passport number\", \"routing number\", …); without them they are missed by design.\n")
+	r.p("- **Synthetic PII data.** presidio-research sentences are Faker-generated and well formed; real text has\n")
+	r.p("  more formats. Counts for IBAN, IP, SSN and URL are small.\n")
+	r.p("- **Content filters are a small lexical model**, not Bedrock's. They score English only, learn topical\n")
+	r.p("  vocabulary as much as intent (a history question about a war can score as VIOLENCE), and were trained on\n")
+	r.p("  ~7,700 examples. Short greetings and chat turns are under-represented in the benign data and score higher\n")
+	r.p("  than they should at HIGH strength. For production moderation put a real model behind the `Classifier`\n")
+	r.p("  interface (`LlamaGuardClassifier` for Llama Guard 3, e.g. through Ollama).\n")
+	r.p("- **Prompt attacks.** JailbreakBench rows share attack templates across behaviours (JBC/AIM, random-search\n")
+	r.p("  suffixes), so in-template catch rates are optimistic; PAIR (fluent role-play) and GCG (optimised gibberish)\n")
+	r.p("  are the honest numbers. BIPIA injections are ordinary-looking instructions inside documents; a classifier\n")
+	r.p("  without the surrounding conversation catches them only at HIGH strength, at a cost in false positives on\n")
+	r.p("  the same kind of documents.\n")
+	r.p("- **Denied topics** are matched lexically; paraphrases without shared words are missed.\n")
+	r.p("- **Contextual grounding** is a lexical overlap heuristic (answer words found in the source; answer/query\n")
+	r.p("  cosine), not a model; it is not evaluated here. Images are counted in coverage but never evaluated.\n")
+	r.p("- **Revisions.** The PII rules, the confidence FPR targets and the topic-matching rule were each revised once\n")
+	r.p("  after an early run had printed test-split figures (this report's own history); later tuning used dev only.\n")
+	r.p("  Treat the test figures as slightly optimistic.\n")
+}

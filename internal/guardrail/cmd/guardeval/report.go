@@ -39,6 +39,9 @@ func writeReport(datasets, out string) error {
 	r.p("(BIPIA's own `*_train` files are our train/dev, its `*_test` files our test). The classifier was trained on\n")
 	r.p("*train*, its confidence thresholds were set on *dev* (`-train`), and the committed `model.bin` was frozen before\n")
 	r.p("this report scored *test*. Every figure below is on the **test** split unless it says otherwise.\n\n")
+	r.p("Reproduce: `go run ./internal/guardrail/cmd/guardeval -train` (retrains `internal/guardrail/model.bin`\n")
+	r.p("deterministically in about two seconds on two cores), then `-report`. `-profanity` regenerates the managed word\n")
+	r.p("list. Latency is in docs/PERFORMANCE.md (section Guardrails).\n\n")
 	if err := piiSection(r, datasets); err != nil {
 		return err
 	}
