@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +23,7 @@ import (
 	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/routing"
 	"github.com/outcrop/outcrop/internal/store/storetest"
+	"github.com/outcrop/outcrop/internal/testenv"
 )
 
 const guardModel = "acme.guarded-v1"
@@ -476,5 +479,104 @@ func TestGuardrailUnknownInConverse(t *testing.T) {
 	var ae smithy.APIError
 	if !errors.As(err, &ae) || ae.ErrorCode() != "ValidationException" {
 		t.Fatalf("err = %v, want ValidationException", err)
+	}
+}
+
+// TestBoto3Guardrails runs test/interop/python/guardrails.py (boto3's bedrock
+// and bedrock-runtime clients) against the guardrail server.
+func TestBoto3Guardrails(t *testing.T) {
+	python := testenv.Python(t)
+	p := &answerProvider{answer: "Nothing new. Write to news@example.com for the newsletter."}
+	ts := guardServer(t, p)
+	env := append(awsEnv(t, ts.URL), "AWS_ENDPOINT_URL_BEDROCK="+ts.URL, "OUTCROP_GUARD_MODEL="+guardModel)
+	type applied struct {
+		Action     string
+		Outputs    []string
+		Assessment map[string]json.RawMessage
+		Usage      map[string]int
+	}
+	type streamed struct {
+		Text       string
+		StopReason string
+		Trace      bool
+	}
+	var got struct {
+		Create struct {
+			ID, ARN, Version string
+			Status           int
+		}
+		Get struct {
+			Name, Status, Version string
+			PII                   []string
+		}
+		Version         string
+		List            []string
+		Apply           map[string]applied
+		ConverseBlocked struct {
+			StopReason, Text string
+			Trace            bool
+		} `json:"converse_blocked"`
+		ConverseGuardContent struct{ StopReason, Text string } `json:"converse_guard_content"`
+		StreamSync           streamed                          `json:"stream_sync"`
+		StreamAsync          streamed                          `json:"stream_async"`
+		Errors               map[string]struct {
+			Code, Message string
+			Status        int
+		}
+		AfterDelete int `json:"after_delete"`
+	}
+	runScript(t, env, &got, python, filepath.Join(repoRoot(t), "test/interop/python/guardrails.py"))
+
+	if got.Create.Version != "DRAFT" || got.Create.Status != 202 || !strings.HasSuffix(got.Create.ARN, got.Create.ID) {
+		t.Errorf("create = %+v", got.Create)
+	}
+	if got.Get.Name != "boto3-guard" || got.Get.Status != "READY" || len(got.Get.PII) != 2 {
+		t.Errorf("get = %+v", got.Get)
+	}
+	if got.Version != "1" || strings.Join(got.List, ",") != "DRAFT,1" {
+		t.Errorf("version = %q, list = %v", got.Version, got.List)
+	}
+	wantApply := map[string]struct {
+		action, out string
+	}{
+		"anonymize": {"GUARDRAIL_INTERVENED", "Mail {EMAIL} about {ticket}"},
+		"block_ssn": {"GUARDRAIL_INTERVENED", "Output blocked."},
+		"attack":    {"GUARDRAIL_INTERVENED", "Input blocked."},
+		"word":      {"GUARDRAIL_INTERVENED", "Input blocked."},
+		"clean":     {"NONE", ""},
+	}
+	for name, w := range wantApply {
+		a := got.Apply[name]
+		out := ""
+		if len(a.Outputs) > 0 {
+			out = a.Outputs[0]
+		}
+		if a.Action != w.action || out != w.out {
+			t.Errorf("apply %s = %s %q, want %s %q (assessment %s)", name, a.Action, out, w.action, w.out, a.Assessment)
+		}
+		if len(a.Usage) < 6 {
+			t.Errorf("apply %s usage = %v", name, a.Usage)
+		}
+	}
+	if c := got.ConverseBlocked; c.StopReason != "guardrail_intervened" || c.Text != "Input blocked." || !c.Trace {
+		t.Errorf("converse blocked = %+v", c)
+	}
+	if c := got.ConverseGuardContent; c.StopReason != "end_turn" || !strings.Contains(c.Text, "{EMAIL}") {
+		t.Errorf("converse guardContent = %+v", c)
+	}
+	if s := got.StreamSync; s.StopReason != "end_turn" || s.Text != "Nothing new. Write to {EMAIL} for the newsletter." || !s.Trace {
+		t.Errorf("stream sync = %+v", s)
+	}
+	if s := got.StreamAsync; s.StopReason != "end_turn" || s.Text != p.answer || !s.Trace {
+		t.Errorf("stream async = %+v", s)
+	}
+	if e := got.Errors["bad_regex"]; e.Code != "ValidationException" || e.Status != 400 || !strings.Contains(e.Message, "regexesConfig.1.member.pattern") {
+		t.Errorf("bad regex error = %+v", e)
+	}
+	if e := got.Errors["not_found"]; e.Code != "ResourceNotFoundException" || e.Status != 404 {
+		t.Errorf("not found error = %+v", e)
+	}
+	if got.AfterDelete != 0 {
+		t.Errorf("guardrails after delete = %d", got.AfterDelete)
 	}
 }
