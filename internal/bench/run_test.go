@@ -2,10 +2,8 @@ package bench
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -106,159 +104,15 @@ func checkInterleaved(t *testing.T, recs []Record) {
 	}
 }
 
-// checkRecomputed recomputes every figure of summary.json and summary.csv
-// from requests.jsonl with the reference percentile and plain arithmetic.
+// checkRecomputed fails t for every figure Verify cannot recompute.
 func checkRecomputed(t *testing.T, dir string) {
 	t.Helper()
-	recs, err := ReadRecords(filepath.Join(dir, FileRequests))
+	bad, err := Verify(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s Summary
-	b, err := os.ReadFile(filepath.Join(dir, FileSummary))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
-	if s.PercentileMethod != PercentileMethod || !strings.Contains(s.PercentileMethod, "type 7") {
-		t.Errorf("percentile method = %q", s.PercentileMethod)
-	}
-	stat := func(what string, got Stats, vals []float64) {
-		t.Helper()
-		if got.N != len(vals) {
-			t.Errorf("%s: n = %d, want %d", what, got.N, len(vals))
-			return
-		}
-		if len(vals) == 0 {
-			return
-		}
-		var sum float64
-		for _, v := range vals {
-			sum += v
-		}
-		mean := sum / float64(len(vals))
-		var ss float64
-		for _, v := range vals {
-			ss += (v - mean) * (v - mean)
-		}
-		sd := 0.0
-		if len(vals) > 1 {
-			sd = math.Sqrt(ss / float64(len(vals)-1))
-		}
-		lo, hi := vals[0], vals[0]
-		for _, v := range vals {
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
-		}
-		for _, c := range []struct {
-			name      string
-			got, want float64
-		}{{"mean", *got.Mean, mean}, {"stdev", *got.Stdev, sd}, {"min", *got.Min, lo}, {"max", *got.Max, hi},
-			{"p50", *got.P50, refPercentile(vals, 50)}, {"p90", *got.P90, refPercentile(vals, 90)}, {"p99", *got.P99, refPercentile(vals, 99)}} {
-			if !approx(c.got, c.want) {
-				t.Errorf("%s %s = %v, recomputed %v", what, c.name, c.got, c.want)
-			}
-		}
-	}
-	check := func(what string, c Counts, m Metrics, keep func(Record) bool) {
-		t.Helper()
-		var ok, failed int
-		var ttft, ttlt, e2e, otps, itl, out []float64
-		for _, r := range recs {
-			if r.Warmup || !keep(r) || r.ErrorType == ErrCanceled {
-				continue
-			}
-			if r.ErrorType != "" {
-				failed++
-				continue
-			}
-			ok++
-			if r.TTFTMs != nil {
-				ttft = append(ttft, *r.TTFTMs/1000)
-				ttlt = append(ttlt, *r.TTLTMs/1000)
-			}
-			if r.E2EMs != nil {
-				e2e = append(e2e, *r.E2EMs/1000)
-			}
-			if r.OTPS != nil {
-				// OTPS must itself follow from the record's times and tokens.
-				if want := float64(r.OutputTokens) / ((*r.TTLTMs - *r.TTFTMs) / 1000); math.Abs(*r.OTPS-want) > 1e-6*want+0.01 {
-					t.Errorf("record %d: otps %v, recomputed %v", r.Seq, *r.OTPS, want)
-				}
-				otps = append(otps, *r.OTPS)
-			}
-			if r.ITLMs != nil {
-				itl = append(itl, *r.ITLMs)
-			}
-			if r.UsageSource != "" {
-				out = append(out, float64(r.OutputTokens))
-			}
-		}
-		if c.Succeeded != ok || c.Failed != failed {
-			t.Errorf("%s: succeeded/failed = %d/%d, recomputed %d/%d", what, c.Succeeded, c.Failed, ok, failed)
-		}
-		if ok+failed > 0 && !approx(c.ErrorRate, float64(failed)/float64(ok+failed)) {
-			t.Errorf("%s: error rate %v, recomputed %v", what, c.ErrorRate, float64(failed)/float64(ok+failed))
-		}
-		stat(what+" ttft", m.TTFT, ttft)
-		stat(what+" ttlt", m.TTLT, ttlt)
-		stat(what+" e2e", m.E2E, e2e)
-		stat(what+" otps", m.OTPS, otps)
-		stat(what+" itl", m.ITL, itl)
-		stat(what+" output tokens", m.OutputTokens, out)
-	}
-	for _, g := range s.Groups {
-		check(g.Target, g.Counts, g.Metrics, func(r Record) bool { return r.Target == g.Target })
-		for _, k := range g.ByTask {
-			check(g.Target+" task "+k.Key, k.Counts, k.Metrics, func(r Record) bool { return r.Target == g.Target && r.Task == k.Key })
-		}
-		for _, k := range g.ByInputBucket {
-			check(g.Target+" bucket "+k.Key, k.Counts, k.Metrics, func(r Record) bool {
-				return r.Target == g.Target && InputBucket(r.InputLength()) == k.Key
-			})
-		}
-	}
-	groups := map[string]Group{}
-	for _, g := range s.Groups {
-		groups[g.Target] = g
-	}
-	for _, c := range s.Comparisons {
-		cg, bg := groups[c.Candidate], groups[c.Baseline]
-		for _, x := range []struct {
-			name      string
-			got       *float64
-			cand, bas *float64
-		}{{"ttft p50", c.Improvement.TTFTP50, cg.Metrics.TTFT.P50, bg.Metrics.TTFT.P50},
-			{"ttft p90", c.Improvement.TTFTP90, cg.Metrics.TTFT.P90, bg.Metrics.TTFT.P90},
-			{"otps p50", c.Improvement.OTPSP50, cg.Metrics.OTPS.P50, bg.Metrics.OTPS.P50},
-			{"otps p90", c.Improvement.OTPSP90, cg.Metrics.OTPS.P90, bg.Metrics.OTPS.P90}} {
-			if x.cand == nil {
-				continue
-			}
-			if want := (*x.cand - *x.bas) / *x.bas * 100; x.got == nil || !approx(*x.got, want) {
-				t.Errorf("improvement %s = %v, recomputed %v", x.name, x.got, want)
-			}
-		}
-	}
-	// summary.csv carries the same figures as summary.json.
-	f, err := os.Open(filepath.Join(dir, FileCSV))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, row := range rows[1:] {
-		if row[0] == "" || row[2] != "ttft_s" || row[1] != "all" || row[7] == "" {
-			continue
-		}
-		p50, _ := strconv.ParseFloat(row[7], 64)
-		if g := groups[row[0]]; g.Metrics.TTFT.P50 == nil || !approx(p50, *g.Metrics.TTFT.P50) {
-			t.Errorf("csv %s ttft p50 = %v, summary %v", row[0], p50, g.Metrics.TTFT.P50)
-		}
+	for _, b := range bad {
+		t.Error(b)
 	}
 }
 
@@ -394,5 +248,26 @@ func TestRunLoadShapes(t *testing.T) {
 				t.Errorf("Run = %+v, %v with %d successes; want %s", info, err, ok, tc.wantReason)
 			}
 		})
+	}
+}
+
+func TestVerifyCatchesTamperedSummary(t *testing.T) {
+	withCreds(t, "AKID")
+	c := bedrockClient(t, startFake(t, &fakeBedrock{model: "m"}))
+	dir := t.TempDir()
+	if _, _, err := runBench(t, context.Background(), []Target{{Name: "m", Client: c, Model: "m"}}, dir, 4, true); err != nil {
+		t.Fatal(err)
+	}
+	checkRecomputed(t, dir)
+	path := filepath.Join(dir, FileSummary)
+	b, _ := os.ReadFile(path)
+	var s Summary
+	json.Unmarshal(b, &s)
+	*s.Groups[0].Metrics.E2E.P90 *= 1.01
+	b, _ = json.Marshal(s)
+	os.WriteFile(path, b, 0o644)
+	bad, err := Verify(dir)
+	if err != nil || len(bad) != 1 || !strings.Contains(bad[0], "e2e p90") {
+		t.Errorf("Verify(tampered) = %q, %v; want one e2e p90 disagreement", bad, err)
 	}
 }

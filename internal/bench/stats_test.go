@@ -6,21 +6,9 @@ import (
 	"testing"
 )
 
-// refPercentile is an independent statement of Hyndman-Fan type 7 in its
-// textbook 1-based form: h = (N-1)p + 1, Q = x⌊h⌋ + (h-⌊h⌋)(x⌈h⌉ - x⌊h⌋).
-func refPercentile(values []float64, p float64) float64 {
-	x := append([]float64(nil), values...)
-	sort.Float64s(x)
-	n := float64(len(x))
-	h := (n-1)*(p/100) + 1
-	lo, hi := math.Floor(h), math.Ceil(h)
-	at := func(k float64) float64 { return x[int(k)-1] }
-	return at(lo) + (h-lo)*(at(hi)-at(lo))
-}
+func refPercentile(v []float64, p float64) float64 { return referencePercentile(v, p) }
 
-func approx(a, b float64) bool {
-	return math.Abs(a-b) <= 1e-9*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
-}
+func approx(a, b float64) bool { return nearlyEqual(a, b) }
 
 // The wanted values come from Python 3's statistics module:
 // statistics.quantiles(v, n=100, method="inclusive")[49, 89, 98], mean, stdev.

@@ -24,7 +24,8 @@ func init() {
 }
 
 const benchSynopsis = `bench --endpoint URL --model ID [flags]
-       outcrop bench compare DIR_A DIR_B [--out DIR]`
+       outcrop bench compare DIR_A DIR_B [--out DIR]
+       outcrop bench verify DIR`
 
 // multiFlag is a repeatable string flag.
 type multiFlag []string
@@ -88,6 +89,9 @@ type benchConfig struct {
 func runBench(ctx context.Context, env *Env, args []string) error {
 	if len(args) > 0 && args[0] == "compare" {
 		return runBenchCompare(ctx, env, args[1:])
+	}
+	if len(args) > 0 && args[0] == "verify" {
+		return runBenchVerify(env, args[1:])
 	}
 	fs := newFlagSet(env, "bench", benchSynopsis)
 	var endpoints, models, profiles, targetSpecs multiFlag
@@ -621,5 +625,32 @@ func runBenchCompare(_ context.Context, env *Env, args []string) error {
 		}
 		fmt.Fprintf(w, "Report: %s\n", *out)
 	}
+	return nil
+}
+
+// errVerify is returned when a result folder's summary disagrees with its
+// per-request file.
+var errVerify = errors.New("summary does not match requests.jsonl")
+
+func runBenchVerify(env *Env, args []string) error {
+	fs := newFlagSet(env, "bench verify", "bench verify DIR")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("bench verify takes one result folder: %w", ErrUsage)
+	}
+	bad, err := bench.Verify(pos[0])
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", pos[0], err)
+	}
+	for _, b := range bad {
+		fmt.Fprintln(env.Stdout, b)
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s: %d figures: %w", pos[0], len(bad), errVerify)
+	}
+	fmt.Fprintf(env.Stdout, "%s: every summary figure recomputed from %s\n", pos[0], bench.FileRequests)
 	return nil
 }
