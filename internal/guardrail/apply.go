@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"html"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -239,7 +238,7 @@ type Engine struct {
 type Compiled struct {
 	G       *Guardrail
 	p       Policies
-	regexes []*regexp.Regexp
+	regexes []*userRegex
 	words   *wordSet
 	topics  TopicMatcher
 }
@@ -248,7 +247,7 @@ type Compiled struct {
 func Compile(g *Guardrail) (*Compiled, error) {
 	c := &Compiled{G: g, p: g.Definition().Policies()}
 	for i, r := range c.p.Regexes {
-		re, err := compileUserRegex(r.Pattern)
+		re, err := newUserRegex(r.Pattern)
 		if err != nil {
 			return nil, fieldErr(fmt.Sprintf("sensitiveInformationPolicyConfig.regexesConfig.%d.member.pattern", i+1), "%v", err)
 		}
@@ -637,6 +636,7 @@ func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text 
 			repls = append(repls, repl{s.Start, s.End, "{" + s.Type + "}"})
 		}
 	}
+	var lower string
 	for i, r := range p.Regexes {
 		if !sideEnabled(src, r.InputEnabled, r.OutputEnabled) {
 			continue
@@ -645,7 +645,10 @@ func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text 
 			st.policies.piiFree = true
 		}
 		act := assess(sideAction(src, r.InputAction, r.OutputAction, r.Action), true)
-		for _, m := range c.regexes[i].FindAllStringIndex(text, 100) {
+		if lower == "" {
+			lower = asciiLower(text)
+		}
+		for _, m := range c.regexes[i].findAll(text, lower, 100) {
 			if m[0] == m[1] {
 				continue
 			}
