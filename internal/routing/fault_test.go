@@ -13,14 +13,39 @@ import (
 
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/llm"
+	"github.com/outcrop/outcrop/internal/provider/openai"
 	"github.com/outcrop/outcrop/internal/routing/routingtest"
+	"github.com/outcrop/outcrop/internal/testenv"
 )
 
 // The tests in this file run the router against real HTTP upstreams on
 // loopback (routingtest.Server) that fail on command.
 
+// newClient makes the provider of one deployment for an upstream at baseURL.
+type newClient func(t *testing.T, baseURL string, hc *http.Client) llm.Provider
+
+// minimal is routingtest's own client.
+func minimal(t *testing.T, baseURL string, hc *http.Client) llm.Provider {
+	return &routingtest.Client{BaseURL: baseURL, Model: "fake", HTTP: hc}
+}
+
+// openaiProvider is the real OpenAI-compatible provider.
+func openaiProvider(t *testing.T, baseURL string, hc *http.Client) llm.Provider {
+	t.Helper()
+	p, err := openai.New(openai.Config{BaseURL: baseURL, Model: "fake", HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // httpFleet starts n upstreams and a model "m" with one deployment on each.
 func httpFleet(t *testing.T, n int) (*Model, []*routingtest.Server, *http.Transport) {
+	t.Helper()
+	return httpFleetWith(t, n, minimal)
+}
+
+func httpFleetWith(t *testing.T, n int, mk newClient) (*Model, []*routingtest.Server, *http.Transport) {
 	t.Helper()
 	tr := &http.Transport{MaxIdleConnsPerHost: 16}
 	hc := &http.Client{Transport: tr}
@@ -35,7 +60,7 @@ func httpFleet(t *testing.T, n int) (*Model, []*routingtest.Server, *http.Transp
 		srvs = append(srvs, s)
 		m.Deployments = append(m.Deployments, &Deployment{
 			Name: fmt.Sprintf("d%d", i), Type: "openai", Weight: 1, Timeout: 30 * time.Second,
-			Provider: &routingtest.Client{BaseURL: s.URL(), Model: "fake", HTTP: hc},
+			Provider: mk(t, s.URL(), hc),
 		})
 	}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -112,6 +137,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestFaultsWithOneHealthyDeployment(t *testing.T) {
+	for _, cl := range []struct {
+		name string
+		mk   newClient
+	}{{"routingtest", minimal}, {"openai", openaiProvider}} {
+		t.Run(cl.name, func(t *testing.T) { testFaults(t, cl.mk) })
+	}
+}
+
+func testFaults(t *testing.T, mk newClient) {
 	tests := []struct {
 		name  string
 		fault routingtest.Fault
@@ -128,7 +162,7 @@ func TestFaultsWithOneHealthyDeployment(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			base := runtime.NumGoroutine()
-			m, srvs, tr := httpFleet(t, 3)
+			m, srvs, tr := httpFleetWith(t, 3, mk)
 			for _, d := range m.Deployments {
 				d.TTFTTimeout = tc.ttft
 			}
@@ -304,4 +338,40 @@ func TestBoundedMemory(t *testing.T) {
 		t.Errorf("affinity table holds %d entries, bound 128", n)
 	}
 	tr.CloseIdleConnections()
+}
+
+// TestOllamaWithDeadReplica serves from a real Ollama while the other
+// replica is a killed server: no request may fail, for either profile.
+func TestOllamaWithDeadReplica(t *testing.T) {
+	url := testenv.OllamaURL(t)
+	dead, err := routingtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead.Close()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	ollama, err := openai.New(openai.Config{BaseURL: url + "/v1", Model: "smollm2:135m", HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Model{ID: "m", Profiles: []llm.Latency{llm.LatencyStandard, llm.LatencyOptimized}, Deployments: []*Deployment{
+		{Name: "dead", Type: "openai", Weight: 1, Provider: openaiProvider(t, dead.URL(), hc)},
+		{Name: "ollama", Type: "openai", Weight: 1, Provider: ollama},
+	}}
+	r := New([]*Model{m})
+	for i := 0; i < 4; i++ {
+		p := []llm.Latency{llm.LatencyStandard, llm.LatencyOptimized}[i%2]
+		c := call("m", p)
+		max := 8
+		c.Request.Inference.MaxTokens = &max
+		o := one(r, c)
+		if o.err != nil || o.text == "" || o.deployment != "ollama" {
+			t.Fatalf("request %d (%s): %q from %q, err %v", i, p, o.text, o.deployment, o.err)
+		}
+		if got := c.Served().Profile; got != p {
+			t.Errorf("served profile %q, want %q", got, p)
+		}
+	}
 }
