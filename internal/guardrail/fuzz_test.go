@@ -138,3 +138,32 @@ func TestRegexCannotStall(t *testing.T) {
 		t.Fatal("Validate accepted a pattern compiling to a huge program")
 	}
 }
+
+// FuzzUserRegexWindows checks that the prefiltered, windowed search of
+// custom regexes finds exactly what a scan of the whole text finds.
+func FuzzUserRegexWindows(f *testing.F) {
+	f.Add("ORD-123456 xORD-1 ORD-999999.", uint8(0))
+	f.Add("ord-123456\tORD-654321", uint8(4))
+	pats := []string{`\bORD-\d{6}\b`, `ORD-\d{6}`, `\BORD-\d+`, `(?:ORD|REF)-\d{6}`, `(?i)ord-\d{6}\b`, `(?i)\border\s*#?\d{4}`}
+	us := make([]*userRegex, len(pats))
+	for i, p := range pats {
+		u, err := newUserRegex(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		us[i] = u
+	}
+	f.Fuzz(func(t *testing.T, text string, k uint8) {
+		u := us[int(k)%len(us)]
+		want := u.re.FindAllStringIndex(text, 100)
+		got := u.findAll(text, asciiLower(text), 100)
+		if len(got) != len(want) {
+			t.Fatalf("%s on %q: got %v, want %v", u.re, text, got, want)
+		}
+		for i := range got {
+			if got[i][0] != want[i][0] || got[i][1] != want[i][1] {
+				t.Fatalf("%s on %q: got %v, want %v", u.re, text, got, want)
+			}
+		}
+	})
+}

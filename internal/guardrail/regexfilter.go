@@ -15,6 +15,10 @@ type userRegex struct {
 	re   *regexp.Regexp
 	lit  string // required literal; empty if none was found
 	fold bool   // lit is lower-case ASCII and must be searched case-insensitively
+	// maxLen bounds the length in bytes of a match, -1 if unbounded or if
+	// the pattern has text or line anchors. When bounded, the regex runs
+	// only on windows around the literal's occurrences.
+	maxLen int
 }
 
 func newUserRegex(p string) (*userRegex, error) {
@@ -23,10 +27,50 @@ func newUserRegex(p string) (*userRegex, error) {
 		return nil, err
 	}
 	u := &userRegex{re: re}
+	u.maxLen = -1
 	if ast, err := syntax.Parse(p, syntax.Perl); err == nil {
-		u.lit, u.fold = requiredLiteral(ast.Simplify())
+		ast = ast.Simplify()
+		u.lit, u.fold = requiredLiteral(ast)
+		u.maxLen = maxMatchLen(ast)
 	}
 	return u, nil
+}
+
+// maxMatchLen bounds the bytes a match of re can span, or returns -1.
+func maxMatchLen(re *syntax.Regexp) int {
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return 0
+	case syntax.OpLiteral:
+		return 4 * len(re.Rune)
+	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return 4
+	case syntax.OpCapture:
+		return maxMatchLen(re.Sub[0])
+	case syntax.OpQuest:
+		return maxMatchLen(re.Sub[0])
+	case syntax.OpRepeat:
+		m := maxMatchLen(re.Sub[0])
+		if re.Max < 0 || m < 0 {
+			return -1
+		}
+		return re.Max * m
+	case syntax.OpConcat, syntax.OpAlternate:
+		total := 0
+		for _, s := range re.Sub {
+			m := maxMatchLen(s)
+			if m < 0 {
+				return -1
+			}
+			if re.Op == syntax.OpConcat {
+				total += m
+			} else {
+				total = max(total, m)
+			}
+		}
+		return total
+	}
+	return -1 // star, plus, anchors (^ $ \A \z) and anything else
 }
 
 // requiredLiteral returns the longest literal that every match of re
@@ -85,5 +129,52 @@ func (u *userRegex) findAll(text, lower string, n int) [][]int {
 	case !u.fold && !strings.Contains(text, u.lit):
 		return nil
 	}
-	return u.re.FindAllStringIndex(text, n)
+	if u.lit == "" || u.maxLen < 0 {
+		return u.re.FindAllStringIndex(text, n)
+	}
+	hay := text
+	if u.fold {
+		hay = lower
+	}
+	// Windows around each occurrence, widened to whitespace (so \b at a
+	// window edge means what it means in the whole text) and merged.
+	var out [][]int
+	ws, we := -1, -1
+	flush := func() {
+		if ws < 0 {
+			return
+		}
+		for _, m := range u.re.FindAllStringIndex(text[ws:we], n-len(out)) {
+			out = append(out, []int{m[0] + ws, m[1] + ws})
+		}
+	}
+	for off := 0; len(out) < n; {
+		i := strings.Index(hay[off:], u.lit)
+		if i < 0 {
+			break
+		}
+		pos := off + i
+		off = pos + 1
+		a, b := max(pos-u.maxLen, 0), min(pos+len(u.lit)+u.maxLen, len(text))
+		for a > 0 && !isSpaceByte(text[a-1]) {
+			a--
+		}
+		for b < len(text) && !isSpaceByte(text[b]) {
+			b++
+		}
+		if a <= we {
+			we = max(we, b)
+			continue
+		}
+		flush()
+		ws, we = a, b
+	}
+	if len(out) < n {
+		flush()
+	}
+	return out
+}
+
+func isSpaceByte(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }

@@ -1,7 +1,9 @@
 package guardrail
 
 import (
+	"fmt"
 	"regexp/syntax"
+	"strings"
 	"testing"
 )
 
@@ -35,5 +37,28 @@ func TestRequiredLiteral(t *testing.T) {
 	}
 	if got := u.findAll("nothing here", "nothing here", 10); got != nil {
 		t.Errorf("findAll = %v, want none", got)
+	}
+}
+
+// TestUserRegexWindows checks that windowed matching finds what a scan of
+// the whole text finds.
+func TestUserRegexWindows(t *testing.T) {
+	texts := []string{
+		"ORD-123456 and xORD-654321 and ORD-111111x, ORD-222222.",
+		strings.Repeat("filler text ", 50) + "ORD-333333" + strings.Repeat(" more", 40) + " ORD-444444ORD-555555",
+		"ORD-12345", "", "ORD-",
+	}
+	for _, p := range []string{`\bORD-\d{6}\b`, `ORD-\d{6}`, `\BORD-\d+`, `(?:ORD|REF)-\d{6}`, `(?i)ord-\d{6}\b`} {
+		u, err := newUserRegex(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, text := range texts {
+			want := u.re.FindAllStringIndex(text, 100)
+			got := u.findAll(text, asciiLower(text), 100)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s on %q: got %v, want %v", p, text, got, want)
+			}
+		}
 	}
 }
