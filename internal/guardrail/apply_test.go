@@ -156,3 +156,76 @@ func TestValidateNamesField(t *testing.T) {
 		})
 	}
 }
+
+func TestApplyOutputHandlingAndScope(t *testing.T) {
+	d := base()
+	d.OutputHandlingConfig = &OutputHandling{HTMLEncode: true}
+	d.ContentPolicyConfig = &ContentPolicyConfig{FiltersConfig: []ContentFilter{{Type: "HATE", InputStrength: "LOW", OutputStrength: "LOW"}}}
+	c := mustCompile(t, d)
+	res := apply(t, c, SourceOutput, `<img src=x onerror="alert(1)">`)
+	if res.Action != NoAction || len(res.Outputs) != 1 || res.Outputs[0].Text != `&lt;img src=x onerror=&#34;alert(1)&#34;&gt;` {
+		t.Fatalf("html encode: %+v", res)
+	}
+	if res := apply(t, c, SourceInput, `<b>hi</b>`); len(res.Outputs) != 0 {
+		t.Fatalf("input must not be encoded: %+v", res.Outputs)
+	}
+	var e Engine
+	full, err := e.Apply(context.Background(), c, &ApplyRequest{Source: SourceInput, OutputScope: "FULL", Content: []Content{{Text: &TextContent{Text: "hello there"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := full.Assessments[0].ContentPolicy
+	if f == nil || len(f.Filters) != 1 || f.Filters[0].Detected || f.Filters[0].Action != AssessNone {
+		t.Fatalf("FULL scope should list the undetected filter: %+v", f)
+	}
+}
+
+func TestApplyUsageAndCoverage(t *testing.T) {
+	d := base()
+	d.WordPolicyConfig = &WordPolicyConfig{WordsConfig: []Word{{Text: "zebra"}}}
+	d.SensitiveInformationPolicyConfig = &SensitiveInformationPolicyConfig{RegexesConfig: []Regex{{Name: "r", Pattern: "x+y", Action: ActionNone}}}
+	c := mustCompile(t, d)
+	var e Engine
+	res, err := e.Apply(context.Background(), c, &ApplyRequest{Source: SourceInput, Content: []Content{
+		{Text: &TextContent{Text: strings.Repeat("a", 1500)}},
+		{Text: &TextContent{Text: "source text", Qualifiers: []string{QualifierGroundingSource}}},
+		{Image: &ImageContent{Format: "png"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := res.Usage
+	if u.WordPolicyUnits != 2 || u.SensitiveInformationPolicyFreeUnits != 2 || u.SensitiveInformationPolicyUnits != 0 || u.ContentPolicyUnits != 0 {
+		t.Errorf("usage = %+v", u)
+	}
+	cv := res.GuardrailCoverage
+	if cv.TextCharacters.Guarded != 1500 || cv.TextCharacters.Total != 1511 || cv.Images.Total != 1 || cv.Images.Guarded != 0 {
+		t.Errorf("coverage = %+v %+v", cv.TextCharacters, cv.Images)
+	}
+}
+
+func TestApplyGrounding(t *testing.T) {
+	d := base()
+	th := 0.5
+	d.ContextualGroundingPolicyConfig = &ContextualGroundingPolicyConfig{FiltersConfig: []GroundingFilter{{Type: "GROUNDING", Threshold: &th}}}
+	c := mustCompile(t, d)
+	var e Engine
+	run := func(answer string) *Result {
+		res, err := e.Apply(context.Background(), c, &ApplyRequest{Source: SourceOutput, Content: []Content{
+			{Text: &TextContent{Text: "The Eiffel Tower is 330 metres tall and stands in Paris.", Qualifiers: []string{QualifierGroundingSource}}},
+			{Text: &TextContent{Text: "How tall is the Eiffel Tower?", Qualifiers: []string{QualifierQuery}}},
+			{Text: &TextContent{Text: answer, Qualifiers: []string{QualifierGuardContent}}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := run("The Eiffel Tower is 330 metres tall."); res.Action != NoAction {
+		t.Errorf("grounded answer: %+v", res.Assessments[0].ContextualGroundingPolicy)
+	}
+	res := run("The Eiffel Tower was painted green by Napoleon in 1650 during carnival celebrations.")
+	if res.Action != Intervened || res.Assessments[0].ContextualGroundingPolicy.Filters[0].Action != AssessBlocked {
+		t.Errorf("ungrounded answer: %+v", res.Assessments[0].ContextualGroundingPolicy)
+	}
+}

@@ -72,7 +72,6 @@ type Stage struct {
 	Resolver Resolver
 	Engine   *Engine
 	Recorder Recorder // may be nil
-	Logger   *slog.Logger
 	// SyncWindow is the sync-mode release window in bytes; default 800.
 	SyncWindow int
 }
