@@ -123,7 +123,9 @@ func (r *Router) serve(ctx, dctx context.Context, c *gateway.Call, m *Model, pro
 			return newStream(r, a), nil
 		}
 		lastErr = err
-		fails[i]++
+		if len(failed) == 0 {
+			fails[i]++ // skipped by its breaker: try the others first
+		}
 		for _, f := range failed {
 			for j := range cands {
 				if cands[j].d == f {

@@ -146,8 +146,8 @@ func (s *stream) finish(err error) {
 		if gen := s.lastTok.Sub(s.firstTok).Seconds(); gen > 0 && out > 1 {
 			a.st.observeOTPS(float64(out) / gen)
 		}
-	case llm.AsError(err).Kind == llm.KindCanceled:
-		a.st.abandon()
+	case llm.AsError(err).Kind == llm.KindCanceled, s.reqCtx != nil && s.reqCtx.Err() != nil && !s.stalled.Load():
+		a.st.abandon() // the client left or the request's deadline passed
 	case s.stalled.Load() || llm.IsRetryable(err):
 		a.fail()
 	}
