@@ -1,16 +1,17 @@
 package app
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-)
+import "github.com/outcrop/outcrop/internal/modelstore"
 
-// storeModelPath returns the file of an installed model.
+// storeModelPath returns the file of a model installed in the model store
+// under the configured home.
 func (a *App) storeModelPath(id string) (string, error) {
-	p := filepath.Join(a.cfg.Home, "models", id+".gguf")
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("model %q is not installed in %s (run `outcrop models ls`)", id, a.cfg.Home)
+	s, err := modelstore.Open(a.cfg.Home)
+	if err != nil {
+		return "", err
 	}
-	return p, nil
+	m, err := s.Lookup(id)
+	if err != nil {
+		return "", err
+	}
+	return m.Path, nil
 }
