@@ -3,6 +3,7 @@ package guardrail
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -142,6 +143,10 @@ func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // created the first time; another guardrail with the same name is a
 // ConflictException.
 func (r *Registry) Create(ctx context.Context, d *Definition) (*Guardrail, error) {
+	return r.create(ctx, d, newID())
+}
+
+func (r *Registry) create(ctx context.Context, d *Definition, id string) (*Guardrail, error) {
 	if err := Validate(d); err != nil {
 		return nil, err
 	}
@@ -157,7 +162,7 @@ func (r *Registry) Create(ctx context.Context, d *Definition) (*Guardrail, error
 		}
 	}
 	g := FromDefinition(d)
-	g.GuardrailID = newID()
+	g.GuardrailID = id
 	g.GuardrailARN = r.ARN(g.GuardrailID)
 	g.Version = Draft
 	g.CreatedAt, g.UpdatedAt = now, now
@@ -181,6 +186,42 @@ func (r *Registry) Create(ctx context.Context, d *Definition) (*Guardrail, error
 		return nil, fmt.Errorf("create guardrail: %w", err)
 	}
 	return g, nil
+}
+
+// ConfigID is the stable guardrail ID of a guardrail defined in
+// configuration: "cfg" and nine base-36 digits of the SHA-256 of its name,
+// so that clients can reference it across restarts and machines.
+func ConfigID(name string) string {
+	sum := sha256.Sum256([]byte("outcrop-guardrail:" + name))
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := []byte("cfg")
+	for i := 0; i < 9; i++ {
+		b = append(b, alphabet[int(sum[i])%len(alphabet)])
+	}
+	return string(b)
+}
+
+// Ensure makes the DRAFT of the guardrail with ID ConfigID(d.Name) equal to
+// d, creating it if needed; app calls it for guardrails defined in the
+// configuration file. Numbered versions are left alone.
+func (r *Registry) Ensure(ctx context.Context, d *Definition) (*Guardrail, error) {
+	id := ConfigID(d.Name)
+	g, err := r.Get(ctx, id, Draft)
+	var le *llm.Error
+	if errors.As(err, &le) && le.Kind == llm.KindNotFound {
+		return r.create(ctx, d, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	old, _ := json.Marshal(g.Definition())
+	want := *d
+	want.Tags, want.ClientRequestToken = nil, ""
+	cur, _ := json.Marshal(FromDefinition(&want).Definition())
+	if string(old) == string(cur) {
+		return g, nil
+	}
+	return r.Update(ctx, id, d)
 }
 
 // Get returns one version of a guardrail (DRAFT when version is empty).
