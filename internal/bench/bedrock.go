@@ -14,6 +14,7 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
@@ -66,8 +67,8 @@ func (b *Bedrock) get() *bedrockruntime.Client {
 var _ Client = (*Bedrock)(nil)
 
 // NewBedrock builds a client. Against a loopback endpoint the EC2 metadata
-// service is not consulted, and with no credentials at all requests go
-// unsigned (a local Outcrop without auth accepts them).
+// service is not consulted, and with no credentials at all requests are
+// signed with placeholder keys (a local Outcrop without auth accepts them).
 func NewBedrock(ctx context.Context, o BedrockOptions) (*Bedrock, error) {
 	if o.Region == "" {
 		o.Region = "us-east-1"
@@ -96,7 +97,10 @@ func NewBedrock(ctx context.Context, o BedrockOptions) (*Bedrock, error) {
 	cfg.HTTPClient = readOnlyBodies{cfg.HTTPClient}
 	if local && o.BearerToken == "" {
 		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-			cfg.Credentials = aws.AnonymousCredentials{}
+			// Placeholder keys rather than aws.AnonymousCredentials: with
+			// anonymous credentials the SDK picks its bearer scheme with no
+			// token provider and panics (v1.48.0).
+			cfg.Credentials = credentials.NewStaticCredentialsProvider("OUTCROPBENCH", "unsigned", "")
 		}
 	}
 	endpoint := o.Endpoint

@@ -271,3 +271,13 @@ func TestVerifyCatchesTamperedSummary(t *testing.T) {
 		t.Errorf("Verify(tampered) = %q, %v; want one e2e p90 disagreement", bad, err)
 	}
 }
+
+func TestBedrockLoopbackWithoutCredentials(t *testing.T) {
+	withCreds(t, "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	c := bedrockClient(t, startFake(t, &fakeBedrock{model: "m"}))
+	res, err := c.Do(context.Background(), Request{Model: "m", Prompt: "hi", MaxTokens: 3, Stream: true})
+	if err != nil || res.Chunks != 3 {
+		t.Fatalf("Do without credentials = %+v, %v; want 3 chunks", res, err)
+	}
+}
