@@ -143,6 +143,11 @@ type Deployment struct {
 	// MaxConcurrency caps requests in flight on this deployment; 0 means
 	// unlimited. Extra requests wait in the gateway's queue.
 	MaxConcurrency int `yaml:"max_concurrency"`
+	// ReservedOptimized is how many of the max_concurrency slots standard
+	// requests may never take, so that latency-optimized requests find a
+	// slot without queueing behind standard ones. Default 0; must be below
+	// max_concurrency, which it requires.
+	ReservedOptimized int `yaml:"reserved_optimized"`
 	// MaxRPS caps how many attempts per second start on this deployment
 	// (a token bucket with one second of burst); 0 means unlimited. Requests
 	// over the rate wait up to routing.queue_timeout, then try another
@@ -404,6 +409,9 @@ func (c *Config) Validate() error {
 			}
 			if d.MaxConcurrency < 0 {
 				add("%s.max_concurrency: %d is negative", dw, d.MaxConcurrency)
+			}
+			if d.ReservedOptimized < 0 || (d.ReservedOptimized > 0 && d.ReservedOptimized >= d.MaxConcurrency) {
+				add("%s.reserved_optimized: %d must be ≥ 0 and below max_concurrency (%d)", dw, d.ReservedOptimized, d.MaxConcurrency)
 			}
 			if d.MaxRPS < 0 {
 				add("%s.max_rps: %v is negative", dw, d.MaxRPS)

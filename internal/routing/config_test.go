@@ -68,6 +68,8 @@ func TestConfigLoadErrors(t *testing.T) {
 		{name: "weights sum to zero", yaml: "models:\n  - id: m\n    deployments: [{provider: openai, weight: 0}]\n"},
 		{name: "unknown profile", yaml: "models:\n  - id: m\n    profiles: [fast]\n    deployments: [{provider: openai}]\n"},
 		{name: "optimized offered but not served", yaml: "models:\n  - id: m\n    profiles: [standard, optimized]\n    deployments: [{provider: openai, profiles: [standard]}]\n"},
+		{name: "reserved without max_concurrency", yaml: "models:\n  - id: m\n    deployments: [{provider: openai, reserved_optimized: 1}]\n"},
+		{name: "reserved every slot", yaml: "models:\n  - id: m\n    deployments: [{provider: openai, max_concurrency: 2, reserved_optimized: 2}]\n"},
 		{name: "negative max_rps", yaml: "models:\n  - id: m\n    deployments: [{provider: openai, max_rps: -1}]\n"},
 	}
 	for _, tc := range tests {

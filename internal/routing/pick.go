@@ -16,7 +16,7 @@ const maxPlan = 8
 type snapshot struct {
 	d     *Deployment
 	svc   float64 // expected service time of one request, seconds; 0 = unknown
-	load  int
+	load  int // requests ahead of an optimized one: in flight or queued optimized
 	slots int
 	open  bool // breaker turns requests away now
 	cost  float64
@@ -25,7 +25,9 @@ type snapshot struct {
 func (s *state) snapshot() snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn := snapshot{d: s.d, load: s.inflight + len(s.optQ) + len(s.stdQ), slots: max(1, s.d.MaxConcurrency)}
+	// Queued standard requests do not delay an optimized one (it is
+	// admitted first), so its load leaves them out.
+	sn := snapshot{d: s.d, load: s.inflight + len(s.optQ), slots: max(1, s.d.MaxConcurrency)}
 	if s.ttft > 0 {
 		sn.svc = s.ttft
 		if s.otps > 0 {

@@ -454,7 +454,7 @@ func (a *attempt) first() error {
 // error. upstream says whether the provider was called.
 func (a *attempt) failed(err error, upstream bool) error {
 	if a.acquired {
-		a.st.release()
+		a.st.release(a.profile)
 		a.acquired = false
 	}
 	switch {
@@ -493,7 +493,7 @@ func (a *attempt) discard() {
 	}
 	a.cancel()
 	if a.acquired {
-		a.st.release()
+		a.st.release(a.profile)
 		a.acquired = false
 	}
 	a.st.abandon()

@@ -50,6 +50,11 @@ type Deployment struct {
 	// MaxConcurrency caps in-flight requests (0 = unlimited); further
 	// requests wait in the deployment's priority queue.
 	MaxConcurrency int
+	// ReservedOptimized is how many of the MaxConcurrency slots standard
+	// requests may never take, so that an optimized request finds a slot
+	// without waiting behind standard ones (0 = none; must be below
+	// MaxConcurrency).
+	ReservedOptimized int
 	// MaxRPS caps the rate at which attempts start, in requests per second
 	// (0 = unlimited).
 	MaxRPS float64

@@ -204,17 +204,54 @@ func TestPriorityAdmission(t *testing.T) {
 	enqueue("o2", llm.LatencyOptimized, 4)
 	enqueue("o3", llm.LatencyOptimized, 5)
 	var got []string
+	holder := llm.LatencyStandard
 	for i := 0; i < 5; i++ {
-		st.release()
-		got = append(got, <-order)
+		st.release(holder)
+		name := <-order
+		got = append(got, name)
+		holder = llm.LatencyStandard
+		if name[0] == 'o' {
+			holder = llm.LatencyOptimized
+		}
 	}
 	want := "[o1 o2 s1 o3 s2]" // two optimized, then standard's turn
 	if fmt.Sprint(got) != want {
 		t.Errorf("admission order = %v, want %s", got, want)
 	}
-	st.release()
+	st.release(holder)
 	if st.load() != 0 {
 		t.Errorf("load = %d after releasing everything", st.load())
+	}
+}
+
+func TestReservedOptimizedSlots(t *testing.T) {
+	cfg := Config{}.withDefaults()
+	st := newState(&Deployment{Name: "d", MaxConcurrency: 2, ReservedOptimized: 1}, &cfg, time.Now)
+	ctx := context.Background()
+	if err := st.acquire(ctx, llm.LatencyStandard, false); err != nil {
+		t.Fatalf("first standard: %v", err)
+	}
+	if err := st.acquire(ctx, llm.LatencyStandard, false); !errors.Is(err, errBusy) {
+		t.Fatalf("second standard took the reserved slot: %v", err)
+	}
+	// A waiting standard request queues although a slot is free...
+	got := make(chan error, 1)
+	go func() { got <- st.acquire(ctx, llm.LatencyStandard, true) }()
+	for st.load() != 2 {
+		runtime.Gosched()
+	}
+	// ...which an optimized request takes at once.
+	if err := st.acquire(ctx, llm.LatencyOptimized, false); err != nil {
+		t.Fatalf("optimized could not take the reserved slot: %v", err)
+	}
+	st.release(llm.LatencyOptimized)
+	st.release(llm.LatencyStandard) // the queued standard request goes now
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	st.release(llm.LatencyStandard)
+	if st.load() != 0 || st.stdInflight != 0 {
+		t.Errorf("load %d, standard in flight %d after releasing everything", st.load(), st.stdInflight)
 	}
 }
 

@@ -31,11 +31,12 @@ type state struct {
 	now func() time.Time
 
 	// mu guards every field below.
-	mu       sync.Mutex
-	inflight int
-	optQ     []*waiter // optimized requests waiting for a slot, FIFO
-	stdQ     []*waiter // standard requests waiting for a slot, FIFO
-	optRun   int       // optimized admissions in a row while standard waited
+	mu          sync.Mutex
+	inflight    int
+	stdInflight int       // of inflight, standard requests
+	optQ        []*waiter // optimized requests waiting for a slot, FIFO
+	stdQ        []*waiter // standard requests waiting for a slot, FIFO
+	optRun      int       // optimized admissions in a row while standard waited
 
 	// Rate limiting (Deployment.MaxRPS): a token bucket.
 	tokens   float64
@@ -71,23 +72,32 @@ type waiter struct {
 var errBusy = llm.Errorf(llm.KindThrottled, "deployment busy")
 
 // acquire takes a slot on the deployment, waiting in its priority queue when
-// wait is true and every slot is taken. Optimized requests are admitted
+// wait is true and no slot is free for p. Optimized requests are admitted
 // before waiting standard ones, except that after StarvationLimit optimized
-// admissions in a row one standard request goes first.
+// admissions in a row one standard request goes first; standard requests
+// never take the deployment's ReservedOptimized last slots. The slot is
+// given back with release(p).
 func (s *state) acquire(ctx context.Context, p llm.Latency, wait bool) error {
 	if err := s.takeToken(ctx, wait); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	max := s.d.MaxConcurrency
-	if max <= 0 || (s.inflight < max && len(s.optQ)+len(s.stdQ) == 0) {
-		s.inflight++
+	if s.d.MaxConcurrency <= 0 {
+		s.admit(p)
 		s.mu.Unlock()
 		return nil
 	}
 	if !wait {
+		ok := s.inflight < s.d.MaxConcurrency && len(s.optQ) == 0 &&
+			(p == llm.LatencyOptimized || (len(s.stdQ) == 0 && s.stdFits()))
+		if ok {
+			s.admit(p)
+		}
 		s.mu.Unlock()
-		return errBusy
+		if !ok {
+			return errBusy
+		}
+		return nil
 	}
 	if len(s.optQ)+len(s.stdQ) >= s.cfg.MaxQueue {
 		s.mu.Unlock()
@@ -98,6 +108,11 @@ func (s *state) acquire(ctx context.Context, p llm.Latency, wait bool) error {
 		s.optQ = append(s.optQ, w)
 	} else {
 		s.stdQ = append(s.stdQ, w)
+	}
+	s.dispatch() // admits w at once when a slot is free for it
+	if w.granted {
+		s.mu.Unlock()
+		return nil
 	}
 	s.mu.Unlock()
 
@@ -114,7 +129,7 @@ func (s *state) acquire(ctx context.Context, p llm.Latency, wait bool) error {
 	}
 	s.mu.Lock()
 	if w.granted { // the grant raced with our giving up: pass the slot on
-		s.inflight--
+		s.unadmit(p)
 		s.dispatch()
 	} else {
 		s.optQ = slices.DeleteFunc(s.optQ, func(x *waiter) bool { return x == w })
@@ -124,10 +139,32 @@ func (s *state) acquire(ctx context.Context, p llm.Latency, wait bool) error {
 	return err
 }
 
-// release frees a slot taken by acquire.
-func (s *state) release() {
-	s.mu.Lock()
+// stdFits reports whether a standard request may take a slot now, leaving
+// the reserved ones to optimized traffic. s.mu must be held.
+func (s *state) stdFits() bool {
+	max := s.d.MaxConcurrency
+	return max <= 0 || s.stdInflight < max-s.d.ReservedOptimized
+}
+
+// admit and unadmit count a slot taken or given back. s.mu must be held.
+func (s *state) admit(p llm.Latency) {
+	s.inflight++
+	if p != llm.LatencyOptimized {
+		s.stdInflight++
+	}
+}
+
+func (s *state) unadmit(p llm.Latency) {
 	s.inflight--
+	if p != llm.LatencyOptimized {
+		s.stdInflight--
+	}
+}
+
+// release frees a slot that acquire(p) took.
+func (s *state) release(p llm.Latency) {
+	s.mu.Lock()
+	s.unadmit(p)
 	s.dispatch()
 	s.mu.Unlock()
 }
@@ -135,19 +172,25 @@ func (s *state) release() {
 // dispatch hands free slots to waiters. s.mu must be held.
 func (s *state) dispatch() {
 	max := s.d.MaxConcurrency
-	for (max <= 0 || s.inflight < max) && len(s.optQ)+len(s.stdQ) > 0 {
+	for max <= 0 || s.inflight < max {
+		canOpt := len(s.optQ) > 0
+		canStd := len(s.stdQ) > 0 && s.stdFits()
 		var w *waiter
-		if len(s.optQ) > 0 && (len(s.stdQ) == 0 || s.optRun < s.cfg.StarvationLimit) {
+		switch {
+		case canOpt && (!canStd || s.optRun < s.cfg.StarvationLimit):
 			w, s.optQ = s.optQ[0], s.optQ[1:]
 			if len(s.stdQ) > 0 {
 				s.optRun++
 			}
-		} else {
+			s.admit(llm.LatencyOptimized)
+		case canStd:
 			w, s.stdQ = s.stdQ[0], s.stdQ[1:]
 			s.optRun = 0
+			s.admit(llm.LatencyStandard)
+		default:
+			return
 		}
 		w.granted = true
-		s.inflight++
 		close(w.ch)
 	}
 }

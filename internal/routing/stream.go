@@ -152,7 +152,7 @@ func (s *stream) finish(err error) {
 		a.fail()
 	}
 	if a.acquired {
-		a.st.release()
+		a.st.release(a.profile)
 		a.acquired = false
 	}
 	a.cancel()
