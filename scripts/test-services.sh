@@ -157,6 +157,7 @@ start_ollama() {
     # whether or not setsid had to fork. KEEP_ALIVE keeps the model loaded
     # between test runs (warm requests).
     rm -f "$pidfile"
+    # shellcheck disable=SC2016 # $$ is the inner shell's pid
     env HOME="$dir/home" OLLAMA_HOST="127.0.0.1:$ollama_port" OLLAMA_MODELS="$dir/models" \
       OLLAMA_KEEP_ALIVE=24h OLLAMA_NOPRUNE=1 \
       setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" "$ollama_bin" serve \
@@ -269,6 +270,16 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
+  fi
+  # A cluster killed with SIGKILL leaves postmaster.pid behind; if its pid now
+  # belongs to some other process, postgres would refuse to start.
+  local pid
+  if [ -f "$dir/data/postmaster.pid" ]; then
+    pid=$(head -1 "$dir/data/postmaster.pid")
+    if ! ps -o comm= -p "$pid" 2>/dev/null | grep -q postgres; then
+      log "removing stale $dir/data/postmaster.pid (pid $pid)"
+      rm -f "$dir/data/postmaster.pid"
+    fi
   fi
   log "starting postgres on 127.0.0.1:$pg_port"
   as_pg "$pg_bin/pg_ctl" start --pgdata="$dir/data" --log="$dir/postgres.log" --wait --timeout=60 >/dev/null ||
