@@ -1,0 +1,110 @@
+package httpapi
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/outcrop/outcrop/internal/testenv"
+)
+
+// openaiPython runs test/interop/python/openai_chat.py's scenario against
+// url with the OpenAI Python SDK.
+func openaiPython(t *testing.T, url, scenario string, out any) {
+	t.Helper()
+	python := testenv.Python(t)
+	script := filepath.Join(repoRoot(t), "test", "interop", "python", "openai_chat.py")
+	runScript(t, []string{"OUTCROP_URL=" + url, "OUTCROP_MODEL=" + testModel, "OPENAI_LOG="}, out, python, script, scenario)
+}
+
+// TestOpenAIPythonOllama: the OpenAI Python SDK against Outcrop serving
+// the real Ollama.
+func TestOpenAIPythonOllama(t *testing.T) {
+	testenv.Python(t)
+	ts := chatServer(t, ollamaProvider(t), nil)
+	var got struct {
+		Completion struct {
+			Content          string
+			FinishReason     string `json:"finish_reason"`
+			PromptTokens     int    `json:"prompt_tokens"`
+			CompletionTokens int    `json:"completion_tokens"`
+			Deployment       string
+			RequestID        string `json:"request_id"`
+		}
+		Stream struct {
+			Text         string
+			Chunks       int
+			TotalTokens  int    `json:"total_tokens"`
+			FinishReason string `json:"finish_reason"`
+		}
+		Models     []string
+		NotFound   int `json:"not_found"`
+		BadRequest int `json:"bad_request"`
+	}
+	openaiPython(t, ts.URL, "chat", &got)
+	c := got.Completion
+	if c.Content == "" || c.PromptTokens == 0 || c.CompletionTokens == 0 || c.Deployment != "dep-1" || c.RequestID == "" ||
+		(c.FinishReason != "stop" && c.FinishReason != "length") {
+		t.Errorf("completion = %+v", c)
+	}
+	s := got.Stream
+	if s.Text == "" || s.Chunks < 3 || s.TotalTokens == 0 || (s.FinishReason != "stop" && s.FinishReason != "length") {
+		t.Errorf("stream = %+v", s)
+	}
+	if !reflect.DeepEqual(got.Models, []string{testModel}) || got.NotFound != 404 || got.BadRequest != 400 {
+		t.Errorf("models %v, unknown model %d, n=2 %d", got.Models, got.NotFound, got.BadRequest)
+	}
+}
+
+// TestOpenAIPythonTools: tool calling with the OpenAI Python SDK; the
+// upstream replays tool-call streams (smollm2:135m cannot call tools).
+func TestOpenAIPythonTools(t *testing.T) {
+	testenv.Python(t)
+	p, up := fixtureProvider(t, "hand_tool_deltas", "hand_tool_deltas", "hand_reasoning_content")
+	ts := chatServer(t, p, nil)
+	var got struct {
+		Completion struct {
+			FinishReason string `json:"finish_reason"`
+			Calls        [][]any
+			CachedTokens int `json:"cached_tokens"`
+		}
+		Stream struct {
+			FinishReason string `json:"finish_reason"`
+			Calls        [][]any
+		}
+		Final struct {
+			Content          string
+			ReasoningContent string `json:"reasoning_content"`
+		}
+	}
+	openaiPython(t, ts.URL, "tools", &got)
+	want := [][]any{{"call_abc", "get_weather", map[string]any{"city": "Paris"}}, {"call_def", "get_weather", map[string]any{"city": "Oslo"}}}
+	if got.Completion.FinishReason != "tool_calls" || !reflect.DeepEqual(got.Completion.Calls, want) || got.Completion.CachedTokens != 64 {
+		t.Errorf("completion = %+v", got.Completion)
+	}
+	if got.Stream.FinishReason != "tool_calls" || !reflect.DeepEqual(got.Stream.Calls, want) {
+		t.Errorf("stream = %+v", got.Stream)
+	}
+	if got.Final.Content != "Hello!" || got.Final.ReasoningContent != "The user wants a greeting." {
+		t.Errorf("final = %+v", got.Final)
+	}
+	if n := len(up.Requests()); n != 3 {
+		t.Errorf("upstream saw %d requests, want 3", n)
+	}
+}
+
+// TestOpenAIPythonStreamError: a failure after the stream started reaches
+// the Python SDK as an APIError.
+func TestOpenAIPythonStreamError(t *testing.T) {
+	testenv.Python(t)
+	p, _ := fixtureProvider(t, "hand_midstream_error")
+	ts := chatServer(t, p, nil)
+	var got struct {
+		Text  string
+		Error string
+	}
+	openaiPython(t, ts.URL, "stream_error", &got)
+	if got.Text != "Hel" || got.Error != "APIError" {
+		t.Errorf("got %+v, want the text before the error and an APIError", got)
+	}
+}
