@@ -50,8 +50,8 @@ var palette = []color.RGBA{
 }
 
 const (
-	chartW, chartH                     = 860, 500
-	marginL, marginR, marginT, marginB = 72, 200, 48, 56
+	chartW, chartH                     = 900, 500
+	marginL, marginR, marginT, marginB = 72, 240, 48, 56
 )
 
 type anchor int
@@ -257,18 +257,21 @@ func (c *chart) draw(cv canvas) {
 		// Legend.
 		ly := float64(marginT + 10 + si*20)
 		cv.rect(x1+16, ly-9, 12, 12, col)
-		cv.text(x1+34, ly+1, trimLabel(s.Name, 22), anchorStart, black)
+		cv.text(x1+34, ly+1, trimLabel(s.Name, 28), anchorStart, black)
 	}
 	if c.Note != "" {
-		cv.text(x1+16, float64(marginT+20+len(c.Series)*20), trimLabel(c.Note, 24), anchorStart, dark)
+		cv.text(x1+16, float64(marginT+20+len(c.Series)*20), trimLabel(c.Note, 30), anchorStart, dark)
 	}
 }
 
+// trimLabel shortens s to n bytes by cutting its middle, since labels such
+// as model/profile differ at the end.
 func trimLabel(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n-1] + "~"
+	head := n / 3
+	return s[:head] + "~" + s[len(s)-(n-head-1):]
 }
 
 func minMax(v []float64) (float64, float64) {
