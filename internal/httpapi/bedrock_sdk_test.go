@@ -67,11 +67,18 @@ func sdkSuite(t *testing.T, ts *httptest.Server, real bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	maxTokens := aws.Int32(24)
+	if real {
+		maxTokens = aws.Int32(12) // a shared CPU makes every token count
+	}
 	// The ID as the SDK sends it: ':' and '/' percent-encoded in the path.
 	arn := "arn:aws:bedrock:us-east-1:000000000000:inference-profile/us." + testModel
 
 	t.Run("Converse", func(t *testing.T) {
-		for _, id := range []string{testModel, arn} {
+		ids := []string{testModel, arn}
+		if real {
+			ids = ids[1:]
+		}
+		for _, id := range ids {
 			out, err := c.Converse(ctx, &bedrockruntime.ConverseInput{
 				ModelId:           aws.String(id),
 				Messages:          []types.Message{userText("Say hello in three words.")},
@@ -170,6 +177,13 @@ func sdkSuite(t *testing.T, ts *httptest.Server, real bool) {
 			ModelId: aws.String(testModel), Messages: msgs, ToolConfig: weatherTools(),
 			InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(64)},
 		})
+		var ve *types.ValidationException
+		if real && errors.As(err, &ve) && strings.Contains(ve.ErrorMessage(), "does not support tools") {
+			// Ollama refuses tools for models whose template has none, as
+			// SmolLM2-135M's: the upstream's 400 must reach the client as
+			// a ValidationException that says why.
+			t.Skipf("the real model cannot take tools; the upstream refusal came back as %v", err)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

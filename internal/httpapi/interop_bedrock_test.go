@@ -119,8 +119,13 @@ type metadataJSON struct {
 }
 
 func TestBoto3Bedrock(t *testing.T) {
+	for _, u := range upstreams {
+		t.Run(u.name, func(t *testing.T) { boto3Bedrock(t, u.new(t), u.real) })
+	}
+}
+
+func boto3Bedrock(t *testing.T, p llm.Provider, real bool) {
 	python := testenv.Python(t)
-	p, real := interopProvider(t)
 	url, _ := interopServer(t, p)
 	var got struct {
 		Converse struct {
@@ -216,12 +221,17 @@ func TestBoto3StreamException(t *testing.T) {
 }
 
 func TestJSBedrockHTTP2(t *testing.T) {
+	for _, u := range upstreams {
+		t.Run(u.name, func(t *testing.T) { jsBedrock(t, u.new(t), u.real) })
+	}
+}
+
+func jsBedrock(t *testing.T, p llm.Provider, real bool) {
 	modules := testenv.NodeModules(t)
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node not found: %v", err)
 	}
-	p, real := interopProvider(t)
 	url, log := interopServer(t, p)
 	var got struct {
 		Handler  string

@@ -76,7 +76,7 @@ results["converse_stream"] = {
 # FMEval's BedrockModelRunner: the prompt goes into content_template as a
 # JSON string, InvokeModel returns the native body, and the output is the
 # JMESPath content[0].text.
-content_template = '{"anthropic_version":"bedrock-2023-05-31","max_tokens":32,"messages":[{"role":"user","content":[{"type":"text","text":$prompt}]}]}'
+content_template = '{"anthropic_version":"bedrock-2023-05-31","max_tokens":16,"messages":[{"role":"user","content":[{"type":"text","text":$prompt}]}]}'
 body = string.Template(content_template).substitute(prompt=json.dumps("What is the capital of France?"))
 response = bedrock_runtime.invoke_model(
     body=body, modelId='us.anthropic.claude-3-5-haiku-20241022-v1:0',
