@@ -83,6 +83,13 @@ func repoRoot() string {
 
 func runScript(t *testing.T, cases map[string]sdkCase, env []string, name string, args ...string) map[string]sdkResult {
 	t.Helper()
+	return runScriptJSON(t, cases, env, name, args...)
+}
+
+// runScriptJSON writes cases to a file, runs the script with the file as
+// its last argument and decodes the JSON it prints.
+func runScriptJSON(t *testing.T, cases any, env []string, name string, args ...string) map[string]sdkResult {
+	t.Helper()
 	f := filepath.Join(t.TempDir(), "cases.json")
 	b, _ := json.Marshal(cases)
 	if err := os.WriteFile(f, b, 0o600); err != nil {
@@ -144,4 +151,70 @@ func TestJSSDK(t *testing.T) {
 			}
 		}
 	}
+}
+
+// openaiCases builds a server and API-key cases for the OpenAI SDKs.
+func openaiCases(t *testing.T) (*server, map[string]sdkCase, map[string]sdkResult) {
+	s := newServer(t, storetest.SQLite(t), quota.Config{})
+	ctx := context.Background()
+	_, _, good := s.addUser(t, "oai-user", allowAll)
+	_, _, denied := s.addUser(t, "oai-no-policy", "")
+	_, revokedID, revoked := s.addUser(t, "oai-revoked", allowAll)
+	if err := s.st.RevokeAPIKey(ctx, "oai-revoked", revokedID); err != nil {
+		t.Fatal(err)
+	}
+	_, expired, err := s.st.CreateAPIKey(ctx, "oai-user", time.Nanosecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.a.Refresh(ctx)
+	cases := map[string]sdkCase{
+		"valid":   {Token: good},
+		"bad_key": {Token: "sk-not-an-outcrop-key"},
+		"revoked": {Token: revoked},
+		"expired": {Token: expired},
+		"denied":  {Token: denied},
+	}
+	return s, cases, nil
+}
+
+func keyCases(cases map[string]sdkCase) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for n, c := range cases {
+		out[n] = map[string]string{"key": c.Token}
+	}
+	return out
+}
+
+// TestOpenAISDKs runs the OpenAI Python and JS SDKs with API keys: a valid
+// key passes, bad, revoked and expired keys get 401
+// (AuthenticationError), a policy denial 403 (PermissionDeniedError).
+func TestOpenAISDKs(t *testing.T) {
+	want := map[string]sdkResult{
+		"valid":   {OK: true, Status: 200},
+		"bad_key": {Code: "AuthenticationError", Status: 401},
+		"revoked": {Code: "AuthenticationError", Status: 401},
+		"expired": {Code: "AuthenticationError", Status: 401},
+		"denied":  {Code: "PermissionDeniedError", Status: 403},
+	}
+	t.Run("python", func(t *testing.T) {
+		python := testenv.Python(t)
+		s, cases, _ := openaiCases(t)
+		got := runScriptJSON(t, keyCases(cases), nil, python, filepath.Join(repoRoot(), "test", "interop", "python", "auth_openai.py"), s.URL+"/v1", e2eModel)
+		for name, w := range want {
+			if !got[name].same(w) {
+				t.Errorf("openai-python %s = %+v, want %+v", name, got[name], w)
+			}
+		}
+	})
+	t.Run("js", func(t *testing.T) {
+		modules := testenv.NodeModules(t)
+		s, cases, _ := openaiCases(t)
+		got := runScriptJSON(t, keyCases(cases), []string{"OUTCROP_TEST_NODE_MODULES=" + modules}, "node", filepath.Join(repoRoot(), "test", "interop", "js", "auth_openai.mjs"), s.URL+"/v1", e2eModel)
+		for name, w := range want {
+			if !got[name].same(w) {
+				t.Errorf("openai-node %s = %+v, want %+v", name, got[name], w)
+			}
+		}
+	})
 }
