@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/auth/bearer"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/outcrop/outcrop/internal/audit"
 	"github.com/outcrop/outcrop/internal/auth"
@@ -32,6 +35,7 @@ import (
 	"github.com/outcrop/outcrop/internal/routing"
 	"github.com/outcrop/outcrop/internal/store"
 	"github.com/outcrop/outcrop/internal/store/storetest"
+	"github.com/outcrop/outcrop/internal/testenv"
 )
 
 // e2eModel has a ":" so that SDKs percent-encode it in the path and sign
@@ -85,6 +89,13 @@ func newServer(t *testing.T, db *store.DB, q quota.Config) *server {
 // then written to s.CAFile.
 func newServerTLS(t *testing.T, db *store.DB, q quota.Config, useTLS bool) *server {
 	t.Helper()
+	return newServerWith(t, db, q, quota.Options{}, useTLS)
+}
+
+// newServerWith is newServerTLS with the quota stage's options (its
+// counter backend and clock).
+func newServerWith(t *testing.T, db *store.DB, q quota.Config, qo quota.Options, useTLS bool) *server {
+	t.Helper()
 	st, err := auth.NewStore(db, testKey)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +109,7 @@ func newServerTLS(t *testing.T, db *store.DB, q quota.Config, useTLS bool) *serv
 		q.OnBackendError = "deny"
 		q.StreamLease = config.Duration(time.Minute)
 	}
-	qs := quota.New(q, quota.LimitsConfig{ModelLimits: quota.ModelLimits{MaxMessages: 100, MaxInputTokens: 10000, MaxTokens: 1000}}, quota.Options{})
+	qs := quota.New(q, quota.LimitsConfig{ModelLimits: quota.ModelLimits{MaxMessages: 100, MaxInputTokens: 10000, MaxTokens: 1000}}, qo)
 	router := routing.New([]*routing.Model{{
 		ID:          e2eModel,
 		Profiles:    []llm.Latency{llm.LatencyStandard, llm.LatencyOptimized},
@@ -356,5 +367,61 @@ func TestThrottlingEndToEnd(t *testing.T) {
 	// served, never more.
 	if ok < 5 || ok > 10 || ok+throttled != 12 {
 		t.Errorf("served %d, throttled %d", ok, throttled)
+	}
+}
+
+// TestRedisReplicasEndToEnd runs two Outcrop servers, as two replicas
+// sharing one store and one Redis, and bursts above a principal's RPM
+// across both over HTTP: together they serve exactly the limit and answer
+// the rest with 429 ThrottlingException and Retry-After.
+func TestRedisReplicasEndToEnd(t *testing.T) {
+	opt, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.SQLite(t)
+	const limit = 10
+	q := quota.Config{Default: quota.Limit{RPM: limit}, OnBackendError: "deny", StreamLease: config.Duration(time.Minute)}
+	prefix := "outcrop-e2e:{" + strconv.FormatInt(time.Now().UnixNano(), 36) + "}:"
+	// A clock in the middle of a minute, so the burst never straddles a
+	// window boundary.
+	mid := time.Date(2026, 11, 25, 12, 0, 30, 0, time.UTC)
+	var replicas []*server
+	for range 2 {
+		c := redis.NewClient(opt)
+		t.Cleanup(func() { c.Close() })
+		replicas = append(replicas, newServerWith(t, db, q, quota.Options{Backend: quota.NewRedis(c, prefix), Now: func() time.Time { return mid }}, false))
+	}
+	_, _, key := replicas[0].addUser(t, "shared", allowAll)
+	replicas[1].a.Refresh(context.Background())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	for i := range 3 * limit {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", replicas[i%2].URL+"/model/"+strings.ReplaceAll(e2eModel, ":", "%3A")+"/converse",
+				strings.NewReader(`{"messages":[{"role":"user","content":[{"text":"hi"}]}]}`))
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 429 && (resp.Header.Get("Retry-After") != "30" || resp.Header.Get("X-Amzn-ErrorType") != "ThrottlingException") {
+				t.Errorf("429 headers: Retry-After %q, type %q", resp.Header.Get("Retry-After"), resp.Header.Get("X-Amzn-ErrorType"))
+			}
+			mu.Lock()
+			statuses[resp.StatusCode]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if statuses[200] != limit || statuses[429] != 2*limit {
+		t.Errorf("statuses = %v, want %d×200 and %d×429", statuses, limit, 2*limit)
 	}
 }
