@@ -189,7 +189,7 @@ func (a *Authenticator) open(ctx context.Context) bool {
 		return false
 	}
 	a.mu.RLock()
-	n := a.count
+	n, gen := a.count, a.gen
 	a.mu.RUnlock()
 	if n < 0 {
 		c, err := a.st.CountPrincipals(ctx)
@@ -198,7 +198,9 @@ func (a *Authenticator) open(ctx context.Context) bool {
 			return false
 		}
 		a.mu.Lock()
-		a.count = c
+		if a.gen == gen { // see accessKey
+			a.count = c
+		}
 		a.mu.Unlock()
 		n = c
 	}
@@ -382,6 +384,7 @@ func (a *Authenticator) signingKey(sig *SigV4, secret string) []byte {
 func (a *Authenticator) accessKey(ctx context.Context, id string) *accessKeyEntry {
 	a.mu.RLock()
 	e, ok := a.accessKeys[id]
+	gen := a.gen
 	a.mu.RUnlock()
 	if ok {
 		return e
@@ -392,10 +395,14 @@ func (a *Authenticator) accessKey(ctx context.Context, id string) *accessKeyEntr
 		return e // transient: do not cache
 	}
 	a.mu.Lock()
-	if len(a.accessKeys) >= maxCacheEntries {
-		a.accessKeys = map[string]*accessKeyEntry{}
+	// Cache only if no change was noticed while reading: a read that
+	// raced with a revocation must not outlive it.
+	if a.gen == gen {
+		if len(a.accessKeys) >= maxCacheEntries {
+			a.accessKeys = map[string]*accessKeyEntry{}
+		}
+		a.accessKeys[id] = e
 	}
-	a.accessKeys[id] = e
 	a.mu.Unlock()
 	return e
 }
@@ -407,6 +414,7 @@ func (a *Authenticator) authBearer(ctx context.Context, token string) (*Principa
 	}
 	a.mu.RLock()
 	e, cached := a.apiKeys[id]
+	gen := a.gen
 	a.mu.RUnlock()
 	if !cached {
 		e = &apiKeyEntry{}
@@ -421,10 +429,12 @@ func (a *Authenticator) authBearer(ctx context.Context, token string) (*Principa
 		}
 		if e.err == nil || errors.Is(e.err, store.ErrNotFound) {
 			a.mu.Lock()
-			if len(a.apiKeys) >= maxCacheEntries {
-				a.apiKeys = map[string]*apiKeyEntry{}
+			if a.gen == gen { // see accessKey
+				if len(a.apiKeys) >= maxCacheEntries {
+					a.apiKeys = map[string]*apiKeyEntry{}
+				}
+				a.apiKeys[id] = e
 			}
-			a.apiKeys[id] = e
 			a.mu.Unlock()
 		}
 	}
@@ -452,6 +462,7 @@ func (a *Authenticator) authBearer(ctx context.Context, token string) (*Principa
 func (a *Authenticator) principal(ctx context.Context, name, method, keyID string) (*Principal, error) {
 	a.mu.RLock()
 	e, ok := a.principals[name]
+	gen := a.gen
 	a.mu.RUnlock()
 	if !ok {
 		e = &principalEntry{}
@@ -460,7 +471,9 @@ func (a *Authenticator) principal(ctx context.Context, name, method, keyID strin
 			return nil, &llm.Error{Kind: llm.KindInternal, Err: e.err}
 		}
 		a.mu.Lock()
-		a.principals[name] = e
+		if a.gen == gen { // see accessKey
+			a.principals[name] = e
+		}
 		a.mu.Unlock()
 	}
 	if e.err != nil {
