@@ -48,8 +48,8 @@ func RunFixtures(t *testing.T, newProvider NewHTTPProvider) {
 }
 
 // FixtureRequest is the request the suite sends for a fixture: a short
-// user prompt, with the fixture's stop sequence and a weather tool when the
-// fixture name mentions "tool".
+// user prompt, with the fixture's stop sequence and max_tokens options, and
+// a weather tool when the fixture name mentions "tool".
 func FixtureRequest(f *Fixture) *llm.Request {
 	req := &llm.Request{
 		Model:    "test-model",
@@ -58,6 +58,10 @@ func FixtureRequest(f *Fixture) *llm.Request {
 	}
 	if s := f.Option("stop", ""); s != "" {
 		req.Inference.StopSequences = []string{s}
+	}
+	if s := f.Option("max_tokens", ""); s != "" {
+		n, _ := strconv.Atoi(s)
+		req.Inference.MaxTokens = &n
 	}
 	if strings.Contains(f.Name, "tool") {
 		req.Tools = &llm.ToolConfig{Tools: []llm.Tool{WeatherTool}, Choice: llm.ToolChoice{Mode: llm.ToolChoiceAuto}}

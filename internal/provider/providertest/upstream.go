@@ -26,6 +26,9 @@ import (
 //	mode: stream | converse      how the suite calls the provider (default stream)
 //	timeout: 100ms               context deadline for the call (default none)
 //	stop: ###                    a stop sequence to put in the request
+//	max_tokens: 12               the request's output token limit
+//	close-after: 2               close the stream after this many events and
+//	                             check that the upstream saw the disconnect
 //	recorded: ollama v0.17.4 …   provenance; absent for hand-made fixtures
 //	-- request --
 //	the body that was sent when the fixture was recorded (informational)
@@ -48,6 +51,7 @@ import (
 type Fixture struct {
 	Name     string // file name without .txt
 	Path     string
+	Comment  string // the leading "#" lines, without the "# "
 	Options  map[string]string
 	Request  string
 	Response string // status line, headers, blank line, body (with directives)
@@ -129,7 +133,11 @@ func ParseFixture(b []byte) (*Fixture, error) {
 			sb.WriteString(line)
 			continue
 		}
-		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+		if c, ok := strings.CutPrefix(trimmed, "#"); ok {
+			f.Comment += strings.TrimPrefix(c, " ") + "\n"
+			continue
+		}
+		if trimmed == "" {
 			continue
 		}
 		k, v, ok := strings.Cut(trimmed, ":")
@@ -148,6 +156,11 @@ func ParseFixture(b []byte) (*Fixture, error) {
 // Format renders f in its text form.
 func (f *Fixture) Format() []byte {
 	var b bytes.Buffer
+	for _, c := range strings.Split(strings.TrimSuffix(f.Comment, "\n"), "\n") {
+		if c != "" {
+			b.WriteString("# " + c + "\n")
+		}
+	}
 	keys := make([]string, 0, len(f.Options))
 	for k := range f.Options {
 		keys = append(keys, k)
