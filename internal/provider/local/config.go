@@ -52,8 +52,9 @@ type Config struct {
 	// DefaultMaxTokens is the output limit of a request that sets none.
 	// Default 512. A request never generates past ContextSize.
 	DefaultMaxTokens int
-	// FlashAttention enables llama.cpp's fused attention kernel. Default
-	// false (on CPU it is not faster for small models).
+	// FlashAttention forces llama.cpp's fused attention kernel on. Default
+	// false: llama.cpp decides (auto), which enables it on CPU for models
+	// that support it, as Ollama does.
 	FlashAttention bool
 
 	// ignoreEOG keeps generating past end-of-generation tokens, so that

@@ -138,7 +138,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Engine, error) 
 
 	backendOnce.Do(llama.BackendInit)
 	start := time.Now()
-	e.model, err = llama.LoadModelFromFile(cfg.Path, llama.ModelParams{UseMmap: true})
+	// Weights are read into memory rather than mapped, as Ollama does on
+	// CPU: decoding streams through all of them for every token.
+	e.model, err = llama.LoadModelFromFile(cfg.Path, llama.ModelParams{UseMmap: false})
 	if err != nil {
 		return nil, fmt.Errorf("model file %s: llama.cpp could not load it: %w", cfg.Path, err)
 	}
@@ -146,7 +148,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Engine, error) 
 
 	nSeq := cfg.Slots + cfg.PrefixCacheEntries
 	cells := cfg.Slots*cfg.ContextSize + cfg.PrefixCacheTokens
-	fa := ml.FlashAttentionDisabled
+	fa := ml.FlashAttentionAuto
 	if cfg.FlashAttention {
 		fa = ml.FlashAttentionEnabled
 	}
