@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +17,12 @@ import (
 	"github.com/outcrop/outcrop/internal/llm"
 )
 
-// sdkClient returns an unmodified aws-sdk-go-v2 Bedrock Runtime client for ts.
-func sdkClient(ts *httptest.Server) *bedrockruntime.Client {
+// sdkClient returns an unmodified aws-sdk-go-v2 Bedrock Runtime client for
+// the server at url.
+func sdkClient(url string) *bedrockruntime.Client {
 	return bedrockruntime.New(bedrockruntime.Options{
 		Region:       "us-east-1",
-		BaseEndpoint: aws.String(ts.URL),
+		BaseEndpoint: aws.String(url),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
 	})
 }
@@ -62,8 +62,8 @@ func userText(s string) types.Message {
 
 // sdkSuite drives every Bedrock runtime operation through the Go SDK.
 // real says the upstream is a real model, whose words are unpredictable.
-func sdkSuite(t *testing.T, ts *httptest.Server, real bool) {
-	c := sdkClient(ts)
+func sdkSuite(t *testing.T, url string, real bool) {
+	c := sdkClient(url)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	maxTokens := aws.Int32(24)
@@ -390,7 +390,7 @@ func sdkSuite(t *testing.T, ts *httptest.Server, real bool) {
 }
 
 func TestSDKReplay(t *testing.T) {
-	sdkSuite(t, newTestServer(t, scripted()), false)
+	sdkSuite(t, newTestServer(t, scripted()).URL, false)
 }
 
 func TestSDKStreamException(t *testing.T) {
@@ -398,7 +398,7 @@ func TestSDKStreamException(t *testing.T) {
 		return textEvents("partial")[:2], &llm.Error{Kind: llm.KindModelError, Message: "upstream reset the stream", UpstreamStatus: 502}
 	}}
 	ts := newTestServer(t, p)
-	out, err := sdkClient(ts).ConverseStream(context.Background(), &bedrockruntime.ConverseStreamInput{
+	out, err := sdkClient(ts.URL).ConverseStream(context.Background(), &bedrockruntime.ConverseStreamInput{
 		ModelId: aws.String(testModel), Messages: []types.Message{userText("hi")},
 	})
 	if err != nil {
