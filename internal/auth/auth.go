@@ -67,6 +67,9 @@ type Principal struct {
 
 	// policies are the principal's compiled policies, shared read-only.
 	policies []*Policy
+	// conditional reports whether any statement has a Condition, so that
+	// condition keys are computed only when some policy reads them.
+	conditional bool
 	// open means development mode: every action is allowed.
 	open bool
 }

@@ -343,7 +343,16 @@ func (a *Authenticator) payloadHash(r *http.Request) (string, error) {
 	}
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody {
-		b, err := io.ReadAll(io.LimitReader(r.Body, a.o.MaxBodyBytes+1))
+		var b []byte
+		var err error
+		if n := r.ContentLength; n > 0 && n <= a.o.MaxBodyBytes {
+			// The common case: one exact allocation. A body longer than
+			// declared is cut by net/http; a shorter one is an error.
+			b = make([]byte, n)
+			_, err = io.ReadFull(r.Body, b)
+		} else {
+			b, err = io.ReadAll(io.LimitReader(r.Body, a.o.MaxBodyBytes+1))
+		}
 		r.Body.Close()
 		if err != nil {
 			return "", &llm.Error{Kind: llm.KindValidation, Message: "could not read the request body", Err: err}
@@ -506,6 +515,11 @@ func (a *Authenticator) loadPrincipal(ctx context.Context, name string) (*Princi
 			continue
 		}
 		p.policies = append(p.policies, pol)
+		for i := range pol.Statement {
+			if len(pol.Statement[i].conds) > 0 {
+				p.conditional = true
+			}
+		}
 	}
 	return p, nil
 }

@@ -142,7 +142,11 @@ func (Stage) Wrap(next gateway.Handler) gateway.Handler {
 		}
 		c.Principal = p.Name
 		action := ActionOf(c)
-		err := Authorize(p, action, c.Resource, CallConditions(c, p))
+		var conds Conditions
+		if p.conditional {
+			conds = CallConditions(c, p)
+		}
+		err := Authorize(p, action, c.Resource, conds)
 		noteDecision(ctx, p, action, c.Resource, err)
 		if err != nil {
 			return nil, err

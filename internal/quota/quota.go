@@ -427,8 +427,12 @@ func (q *Quotas) releaser(keys []string, id string) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
+			ctx := context.Background()
+			if _, local := q.backend.(*Memory); !local {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+			}
 			if err := q.backend.Release(ctx, keys, id); err != nil {
 				q.log.Warn("releasing a stream slot failed; it expires with its lease", "error", err)
 			}
