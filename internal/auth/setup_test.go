@@ -80,6 +80,16 @@ func TestSetup(t *testing.T) {
 	if err != nil || !on || ao.Retention.Hours() != 24 || ao.PromptChars != -1 {
 		t.Errorf("audit.ParseConfig = %v, %+v, %v", on, ao, err)
 	}
+	sec, err := auth.SetupSecurity(ctx, cfg, open(cfg), log, auth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sec.Middleware()) != 2 || len(sec.Stages()) != 3 {
+		t.Errorf("middleware %d, stages %d", len(sec.Middleware()), len(sec.Stages()))
+	}
+	if err := sec.Close(); err != nil {
+		t.Error(err)
+	}
 	cfg = parse("quotas:\n  backend: redis\n")
 	if _, _, err := quota.Setup(ctx, cfg, log); err == nil {
 		t.Errorf("redis backend without redis.url accepted")
