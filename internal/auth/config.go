@@ -138,6 +138,10 @@ func Setup(ctx context.Context, cfg *config.Config, db *store.DB, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
+	if db.Dialect == store.Postgres && c.EncryptionKey == "" {
+		log.Warn("auth.encryption_key is not set: access-key secrets are sealed with "+cfg.Home+"/auth.key; "+
+			"every replica and CLI sharing this PostgreSQL store needs the same key", "component", "auth")
+	}
 	n, err := st.CountPrincipals(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("auth: count principals: %w", err)
