@@ -15,11 +15,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/outcrop/outcrop/internal/auth"
 	"github.com/outcrop/outcrop/internal/config"
 	"github.com/outcrop/outcrop/internal/gateway"
+	"github.com/outcrop/outcrop/internal/guardrail"
 	"github.com/outcrop/outcrop/internal/httpapi"
 	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/routing"
+	"github.com/outcrop/outcrop/internal/store"
 	"github.com/outcrop/outcrop/internal/telemetry"
 )
 
@@ -50,19 +53,48 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, err
 	}()
 	a.metrics = telemetry.New()
 
+	// The store comes first: security and guardrails keep their state in it.
+	sopts, err := store.OptionsFrom(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, sopts)
+	if err != nil {
+		return nil, err
+	}
+	a.onClose(db.Close)
+
+	// srv is created last, but authentication failures are written in its
+	// error shapes; the indirection lets the authenticator be built first.
+	var srv *httpapi.Server
+	sec, err := auth.SetupSecurity(ctx, cfg, db, log, auth.Options{
+		WriteError: func(w http.ResponseWriter, r *http.Request, err error) { srv.WriteError(w, r, err) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.onClose(sec.Close)
+
+	guardrails := guardrail.NewRegistry(db, guardrail.RegistryOptions{Region: cfg.Server.Region, AccountID: cfg.Server.AccountID})
+	guardEngine := &guardrail.Engine{}
+	guardMetrics := guardrail.NewMetrics(a.metrics.Registry())
+
 	models, err := a.buildModels(ctx)
 	if err != nil {
 		return nil, err
 	}
 	a.router = routing.New(models)
 
+	// The pipeline's order: audit, authorization, limits and quotas, then
+	// the input/output guardrail, then the router.
+	stages := append(sec.Stages(), &guardrail.Stage{Resolver: guardrails, Engine: guardEngine, Recorder: guardMetrics})
 	a.gateway = gateway.New(gateway.Options{
 		Logger:   log.With("component", "gateway"),
-		Stages:   a.stages(),
+		Stages:   stages,
 		Final:    a.router.Route,
 		Recorder: a.metrics,
 	})
-	srv := httpapi.New(httpapi.Deps{
+	srv = httpapi.New(httpapi.Deps{
 		Logger:       log,
 		Gateway:      a.gateway,
 		Router:       a.router,
@@ -70,14 +102,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, err
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Region:       cfg.Server.Region,
 		AccountID:    cfg.Server.AccountID,
+		Middleware:   sec.Middleware(),
+		Groups: []httpapi.RouteGroup{
+			&httpapi.Guardrails{Registry: guardrails, Engine: guardEngine, Recorder: guardMetrics},
+		},
 	})
 	a.handler = srv.Handler()
 	return a, nil
-}
-
-// stages returns the pipeline stages in order.
-func (a *App) stages() []gateway.Stage {
-	return nil
 }
 
 // Handler returns the HTTP handler.

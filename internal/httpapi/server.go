@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/outcrop/outcrop/internal/gateway"
@@ -94,6 +95,17 @@ func (s *Server) Handler() http.Handler {
 	}
 	root.Handle("/", h)
 	return withRequestID(root)
+}
+
+// WriteError writes err in the error shape of the API that r's path belongs
+// to (OpenAI under /v1/, Bedrock elsewhere), for middleware that fails
+// requests before they reach a route (authentication).
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		s.a.WriteOpenAIError(w, r, err)
+		return
+	}
+	s.a.WriteBedrockError(w, r, err)
 }
 
 type ctxKey int
