@@ -500,3 +500,40 @@ func FuzzParseSigV4(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAuthenticate feeds arbitrary Authorization, X-Amz-Date, content hash
+// and request targets to the whole verification path: it must never
+// panic, and never accept a request it did not sign.
+func FuzzAuthenticate(f *testing.F) {
+	db := storetest.SQLite(f)
+	st, _ := auth.NewStore(db, testKey)
+	ctx := context.Background()
+	st.AddPrincipal(ctx, "fuzz")
+	k, _ := st.CreateAccessKey(ctx, "fuzz", 0)
+	_, apiKey, _ := st.CreateAPIKey(ctx, "fuzz", 0)
+	a := auth.New(st, auth.Options{})
+	f.Cleanup(func() { a.Close() })
+	now := time.Now().UTC().Format("20060102T150405Z")
+	f.Add("AWS4-HMAC-SHA256 Credential="+k.AccessKeyID+"/"+now[:8]+"/us-east-1/bedrock/aws4_request, SignedHeaders=host;x-amz-date, Signature="+strings.Repeat("0", 64), now, "", "/model/m%3A0/converse?a=b")
+	f.Add("Bearer "+apiKey+"x", "", "", "/v1/chat/completions")
+	f.Add("AWS4-HMAC-SHA256 Credential="+k.AccessKeyID+"/"+now[:8]+"/us-east-1/bedrock/aws4_request, SignedHeaders=:authority, Signature="+strings.Repeat("a", 64), now, auth.UnsignedPayload, "/%zz")
+	f.Fuzz(func(t *testing.T, authz, date, contentSHA, target string) {
+		if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, " \r\n#") {
+			return
+		}
+		req, err := http.NewRequest("POST", "http://127.0.0.1:8080"+target, strings.NewReader(`{"x":1}`))
+		if err != nil {
+			return
+		}
+		req.RequestURI = target
+		req.Header.Set("Authorization", authz)
+		req.Header.Set("X-Amz-Date", date)
+		if contentSHA != "" {
+			req.Header.Set("X-Amz-Content-Sha256", contentSHA)
+		}
+		p, err := a.Authenticate(req)
+		if err == nil {
+			t.Errorf("accepted a forged request as %s (authorization %q)", p.Name, authz)
+		}
+	})
+}
