@@ -30,6 +30,10 @@ func main() {
 		out       = flag.String("out", "docs/GUARDRAILS.md", "report path")
 		bits      = flag.Int("bits", 16, "hash bits of the classifier")
 		debug     = flag.String("debug-pii", "", "print PII detection errors on this split (dev) and exit")
+		entURL    = flag.String("entity-url", "", "OpenAI-compatible base URL of a model for the NAME/ADDRESS measurement (e.g. http://127.0.0.1:11434/v1)")
+		entModel  = flag.String("entity-model", "smollm2:135m", "model name for -entity-url")
+		entN      = flag.Int("entity-n", 40, "sentences for the NAME/ADDRESS measurement")
+		entGGUF   = flag.String("entity-gguf", "", "GGUF model run in the built-in engine for the NAME/ADDRESS measurement")
 	)
 	flag.Parse()
 	if *debug != "" {
@@ -43,11 +47,20 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
+	entity = entityOptions{*entURL, *entModel, *entGGUF, *entN}
 	if err := run(*datasets, *pkgDir, *out, *bits, *profanity, *train, *report); err != nil {
 		fmt.Fprintln(os.Stderr, "guardeval:", err)
 		os.Exit(1)
 	}
 }
+
+// entityOptions configure the optional model-based NAME/ADDRESS section.
+type entityOptions struct {
+	url, model, gguf string
+	n                int
+}
+
+var entity entityOptions
 
 func run(datasets, pkgDir, out string, bits int, profanity, train, report bool) error {
 	if profanity {

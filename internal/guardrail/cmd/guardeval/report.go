@@ -45,6 +45,9 @@ func writeReport(datasets, out string) error {
 	if err := piiSection(r, datasets); err != nil {
 		return err
 	}
+	if err := entitySection(r, datasets, entity.url, entity.model, entity.gguf, entity.n); err != nil {
+		return err
+	}
 	checksumSection(r)
 	c, err := loadAll(datasets)
 	if err != nil {

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/outcrop/outcrop/internal/guardrail"
+	"github.com/outcrop/outcrop/internal/llm"
+	"github.com/outcrop/outcrop/internal/provider/local"
+	"github.com/outcrop/outcrop/internal/provider/openai"
+)
+
+// entitySection measures ModelEntityDetector (NAME, ADDRESS) through an
+// OpenAI-compatible endpoint on the first n test-split sentences that
+// contain a PERSON or STREET_ADDRESS span.
+func entitySection(r *report, datasets, baseURL, model, gguf string, n int) error {
+	r.p("## Model-based NAME and ADDRESS\n\n")
+	var p llm.Provider
+	where := baseURL
+	switch {
+	case gguf != "":
+		eng, err := local.New(context.Background(), local.Config{Path: gguf, Slots: 1, ContextSize: 2048}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return err
+		}
+		defer eng.Close()
+		p, model, where = eng, filepath.Base(gguf), "the built-in engine"
+	case baseURL != "":
+		op, err := openai.New(openai.Config{BaseURL: baseURL, Model: model})
+		if err != nil {
+			return err
+		}
+		p = op
+	default:
+		r.p("Not measured in this run (pass `-entity-gguf FILE` or `-entity-url URL -entity-model NAME`).\n\n")
+		return nil
+	}
+	det := &guardrail.ModelEntityDetector{Provider: p, Model: model, MaxTokens: 200}
+	samples, err := loadPresidio(datasets)
+	if err != nil {
+		return err
+	}
+	counts := map[string]*piiCounts{"NAME": {}, "ADDRESS": {}}
+	used, failed := 0, 0
+	t0 := time.Now()
+	for _, s := range samples {
+		if used >= n || splitOf(s.Text) != splitTest {
+			continue
+		}
+		has := false
+		for _, g := range s.Spans {
+			if t := presidioToBedrock[g.Type]; t == "NAME" || t == "ADDRESS" {
+				has = true
+			}
+		}
+		if !has {
+			continue
+		}
+		used++
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		spans, err := det.DetectEntities(ctx, s.Text, []string{"NAME", "ADDRESS"})
+		cancel()
+		if err != nil {
+			failed++
+			continue
+		}
+		runeOf := byteToRune(s.Text)
+		type gs struct {
+			typ        string
+			start, end int
+		}
+		var gold []gs
+		for _, g := range s.Spans {
+			if t := presidioToBedrock[g.Type]; t == "NAME" || t == "ADDRESS" {
+				gold = append(gold, gs{t, g.Start, g.End})
+				counts[t].gold++
+			}
+		}
+		hit := make([]bool, len(gold))
+		for _, d := range spans {
+			ok := false
+			for i, g := range gold {
+				if g.typ == d.Type && runeOf[d.Start] < g.end && g.start < runeOf[d.End] {
+					ok, hit[i] = true, true
+				}
+			}
+			if ok {
+				counts[d.Type].tp++
+			} else {
+				counts[d.Type].fp++
+			}
+		}
+		for i, g := range gold {
+			if !hit[i] {
+				counts[g.typ].fn++
+			}
+		}
+	}
+	r.p("`ModelEntityDetector` with model `%s` (%s), on the first %d test-split sentences that contain a\n", model, where, used)
+	r.p("PERSON or STREET_ADDRESS span (%d calls failed and count as misses; %.0f s in total). Same matching as above.\n\n", failed, time.Since(t0).Seconds())
+	r.p("| type | gold | detected | precision | recall |\n|---|---|---|---|---|\n")
+	for _, t := range []string{"NAME", "ADDRESS"} {
+		c := counts[t]
+		r.p("| %s | %d | %d | %s | %s |\n", t, c.gold, c.tp+c.fp, ratio(c.tp, c.tp+c.fp), ratio(c.gold-c.fn, c.gold))
+	}
+	r.p("\n")
+	return nil
+}
