@@ -169,6 +169,15 @@ func openSQLite(o Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	// The file holds secrets (sealed access-key secrets, hashed API keys,
+	// audit records): create it private to the owner before SQLite does,
+	// since SQLite gives the -wal and -shm files the database's mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		_ = os.Chmod(p, 0o600)
+	}
 	// WAL lets readers run beside one writer; the busy timeout makes a
 	// second writer (the CLI beside the server) wait instead of failing;
 	// immediate transactions take the write lock up front so two
@@ -190,9 +199,6 @@ func openSQLite(o Options) (*DB, error) {
 	sdb.SetMaxOpenConns(n)
 	sdb.SetMaxIdleConns(n)
 	sdb.SetConnMaxIdleTime(5 * time.Minute)
-	// The file holds secrets (encrypted access-key secrets, hashed API
-	// keys, audit records): keep it private to the owner.
-	_ = os.Chmod(path, 0o600)
 	return &DB{SQL: sdb, Dialect: SQLite, Path: path}, nil
 }
 

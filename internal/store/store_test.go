@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -172,4 +173,25 @@ func FuzzRebind(f *testing.F) {
 			t.Errorf("Rebind(%q) = %q shrank", s, got)
 		}
 	})
+}
+
+func TestSQLiteFileMode(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(context.Background(), store.Options{Home: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(context.Background(), `INSERT INTO storetest_items (id, name) VALUES (?, ?)`, "m", "mode"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"outcrop.db", "outcrop.db-wal", "outcrop.db-shm"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", name, fi.Mode().Perm())
+		}
+	}
 }
