@@ -115,3 +115,43 @@ func (emptyStream) Next() (llm.Event, error) { return llm.Event{}, io.EOF }
 func (emptyStream) Close() error             { return nil }
 
 var _ http.Handler = http.HandlerFunc(nil)
+
+// TestSecurityPathAllocs is the allocation budget of the security path
+// measured by BenchmarkSecurityPath (SigV4 + policy + in-memory quota).
+func TestSecurityPathAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation budget")
+	}
+	ctx := context.Background()
+	db := storetest.SQLite(t)
+	st, _ := auth.NewStore(db, testKey)
+	st.AddPrincipal(ctx, "bench")
+	st.AttachPolicy(ctx, "bench", "p", []byte(benchPolicy))
+	k, _ := st.CreateAccessKey(ctx, "bench", 0)
+	a := auth.New(st, auth.Options{RefreshInterval: time.Hour})
+	defer a.Close()
+	qs := quota.New(quota.Config{Default: quota.Limit{RPM: 1 << 30, TPM: 1 << 40, ConcurrentStreams: 1 << 20}, OnBackendError: "deny"},
+		quota.LimitsConfig{ModelLimits: quota.ModelLimits{MaxMessages: 1000, MaxInputTokens: 200000, MaxTokens: 8192}}, quota.Options{})
+	h := auth.Stage{}.Wrap(qs.Wrap(func(ctx context.Context, c *gateway.Call) (llm.Stream, error) { return emptyStream{}, nil }))
+	body := `{"messages":[{"role":"user","content":[{"text":"hello"}]}]}`
+	req := httptest.NewRequest("POST", "http://127.0.0.1:8080/model/m/converse", strings.NewReader(body))
+	v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, req, sha(body), "bedrock", "us-east-1", time.Now())
+	msgs := []llm.Message{{Role: llm.RoleUser, Content: []llm.Block{llm.TextBlock("hello")}}}
+	run := func() {
+		req.Body = io.NopCloser(strings.NewReader(body))
+		p, err := a.Authenticate(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &gateway.Call{Op: "Converse", Resource: "arn:aws:bedrock:us-east-1::foundation-model/m", Request: &llm.Request{Model: "m", Messages: msgs}}
+		s, err := h(auth.WithPrincipal(ctx, p), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	run()
+	if n := testing.AllocsPerRun(200, run); n > 64 {
+		t.Errorf("security path allocates %.0f times per request, budget 64", n)
+	}
+}

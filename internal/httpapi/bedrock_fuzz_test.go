@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -189,4 +191,62 @@ func BenchmarkConverseStreamHandler(b *testing.B) {
 			b.Fatal(rec.Code)
 		}
 	}
+}
+
+// FuzzUnionMember checks the in-place object scanner against
+// encoding/json: for any valid JSON, both agree on whether it is an object
+// with exactly one member, and on that member.
+func FuzzUnionMember(f *testing.F) {
+	for _, s := range []string{`{"text":"a"}`, `{}`, `{"a":1,"b":2}`, ` { "k\u0041" : [1,{"x":"}"}] } `, `{"a":null}`, `[1]`, `"s"`, `{"a":"\"}"}`, `{"a":{"b":[]} , "c":tr`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		key, val, err := unionMember(b, "x")
+		if !json.Valid(b) {
+			return // callers only pass values encoding/json has validated
+		}
+		var m map[string]json.RawMessage
+		isObj := json.Unmarshal(b, &m) == nil && m != nil
+		if err == nil {
+			if !isObj || len(m) != 1 {
+				t.Fatalf("accepted %q; encoding/json sees %d members", b, len(m))
+			}
+			if got, ok := m[key]; !ok || string(bytes.TrimSpace(got)) != string(val) {
+				t.Fatalf("member %q = %q, encoding/json %q", key, val, m[key])
+			}
+			return
+		}
+		if isObj && len(m) == 1 && !hasDuplicateKey(b) {
+			for _, v := range m {
+				if string(bytes.TrimSpace(v)) != "null" {
+					t.Fatalf("refused %q: %v", b, err)
+				}
+			}
+		}
+	})
+}
+
+// hasDuplicateKey reports whether the top-level object b repeats a key.
+func hasDuplicateKey(b []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		k, _ := tok.(string)
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return false
 }

@@ -126,22 +126,141 @@ func constraint(path, what string) error {
 }
 
 // unionMember checks that raw is a JSON object with exactly one member and
-// returns its name and value.
+// returns its name and value. It scans raw in place instead of building a
+// map, since every content block of every message passes through here.
 func unionMember(raw json.RawMessage, path string) (string, json.RawMessage, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+	key, val, n, ok := scanObject(raw)
+	if !ok {
 		return "", nil, bedrockInvalid("Malformed input request: %s must be an object with exactly one member", path)
 	}
-	if len(m) != 1 {
-		return "", nil, bedrockInvalid("Malformed input request: %s must have exactly one member set, found %d", path, len(m))
+	if n != 1 {
+		return "", nil, bedrockInvalid("Malformed input request: %s must have exactly one member set, found %d", path, n)
 	}
-	for k, v := range m {
-		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
-			return "", nil, bedrockInvalid("Malformed input request: %s.%s must not be null", path, k)
+	if bytes.Equal(val, []byte("null")) {
+		return "", nil, bedrockInvalid("Malformed input request: %s.%s must not be null", path, key)
+	}
+	return key, val, nil
+}
+
+// scanObject reads the JSON object b and returns its first member and the
+// number of members; ok is false when b is not an object. Keys with escapes
+// are unquoted with encoding/json; values are returned as sub-slices.
+func scanObject(b []byte) (key string, val []byte, n int, ok bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return "", nil, 0, false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return "", nil, 0, skipSpace(b, i+1) == len(b)
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return "", nil, 0, false
 		}
-		return k, v, nil
+		keyStart := i
+		end, escaped := scanString(b, i)
+		if end < 0 {
+			return "", nil, 0, false
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return "", nil, 0, false
+		}
+		i = skipSpace(b, i+1)
+		vEnd := skipValue(b, i)
+		if vEnd < 0 {
+			return "", nil, 0, false
+		}
+		if n == 0 {
+			if escaped {
+				if json.Unmarshal(b[keyStart:end], &key) != nil {
+					return "", nil, 0, false
+				}
+			} else {
+				key = string(b[keyStart+1 : end-1])
+			}
+			val = b[i:vEnd]
+		}
+		n++
+		i = skipSpace(b, vEnd)
+		if i >= len(b) {
+			return "", nil, 0, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return key, val, n, skipSpace(b, i+1) == len(b)
+		default:
+			return "", nil, 0, false
+		}
 	}
-	return "", nil, bedrockInvalid("Malformed input request: %s must have exactly one member set", path)
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString returns the index after the string starting at b[i] (a
+// quote), or -1, and whether it holds escapes.
+func scanString(b []byte, i int) (int, bool) {
+	escaped := false
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			return j + 1, escaped
+		}
+	}
+	return -1, escaped
+}
+
+// skipValue returns the index after the JSON value starting at b[i], or -1.
+// It checks nesting and strings, not the full grammar: values reach it
+// from encoding/json, which has validated them.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		end, _ := scanString(b, i)
+		return end
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				end, _ := scanString(b, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
 }
 
 // decodeMember decodes the value of a union member or nested field, naming

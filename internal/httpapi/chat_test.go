@@ -512,3 +512,5 @@ func pollUntil(cond func() bool) bool {
 }
 
 func timeSleep() { time.Sleep(10 * time.Millisecond) }
+
+var timeNow = time.Now

@@ -118,7 +118,7 @@ func BenchmarkPrefixCache(b *testing.B) {
 // simultaneous streams (the engine has 4 slots here).
 func BenchmarkConcurrent(b *testing.B) {
 	path := realEngine(b).cfg.Path
-	e, err := New(context.Background(), Config{Path: path, Slots: 4, ContextSize: 1024}, nil)
+	e, err := New(context.Background(), Config{Path: path, Slots: 4, ContextSize: 1024, Threads: benchThreads()}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -64,6 +64,9 @@ type Engine struct {
 	bosText  string
 	trainCtx int
 
+	// life is held for reading while a caller goroutine uses the model
+	// (tokenizing), and for writing by Close before it frees the model.
+	life sync.RWMutex
 	// mu guards queue, closed, inFlight and the request counters.
 	mu       sync.Mutex
 	queue    admissionQueue
@@ -203,9 +206,12 @@ func (e *Engine) Close() error {
 			r.fail(llm.Errorf(llm.KindUnavailable, "the local engine is shutting down"))
 		}
 		e.mu.Unlock()
+		e.life.Lock()
+		defer e.life.Unlock()
 		e.batch.Free()
 		e.freeContext()
 		llama.FreeModel(e.model)
+		e.model = nil
 	})
 	return nil
 }
@@ -263,11 +269,21 @@ func (e *Engine) Stats() Stats {
 // Tokenize returns the model's tokens for text, parsing special tokens
 // such as <|im_start|>.
 func (e *Engine) Tokenize(text string) ([]int, error) {
+	e.life.RLock()
+	defer e.life.RUnlock()
+	if e.model == nil {
+		return nil, llm.Errorf(llm.KindUnavailable, "the local engine is closed")
+	}
 	return e.model.Tokenize(text, false, true)
 }
 
 // Detokenize returns the text of tokens.
 func (e *Engine) Detokenize(tokens []int) string {
+	e.life.RLock()
+	defer e.life.RUnlock()
+	if e.model == nil {
+		return ""
+	}
 	var b strings.Builder
 	for _, t := range tokens {
 		b.WriteString(e.model.TokenToPiece(t))
@@ -278,6 +294,11 @@ func (e *Engine) Detokenize(tokens []int) string {
 // prompt renders and tokenizes req. cut is the token length of the
 // longest prefix a cachePoint marks (0 if none).
 func (e *Engine) prompt(req *llm.Request) (tokens []int, cut int, err error) {
+	e.life.RLock()
+	defer e.life.RUnlock()
+	if e.model == nil {
+		return nil, 0, llm.Errorf(llm.KindUnavailable, "the local engine is closed")
+	}
 	r, err := e.tmpl.render(req)
 	if err != nil {
 		return nil, 0, err

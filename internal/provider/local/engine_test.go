@@ -441,3 +441,24 @@ func FuzzEngine(f *testing.F) {
 		}
 	})
 }
+
+func TestClosed(t *testing.T) {
+	e := newTiny(t, Config{})
+	if err := e.Check(context.Background()); err != nil {
+		t.Fatalf("Check before Close: %v", err)
+	}
+	e.Close()
+	e.Close() // idempotent
+	if err := e.Check(context.Background()); llm.AsError(err).Kind != llm.KindUnavailable {
+		t.Errorf("Check after Close = %v, want ServiceUnavailable", err)
+	}
+	if _, err := e.CountTokens(context.Background(), userRequest("hi")); llm.AsError(err).Kind != llm.KindUnavailable {
+		t.Errorf("CountTokens after Close = %v, want ServiceUnavailable", err)
+	}
+	if _, err := e.ConverseStream(context.Background(), userRequest("hi")); llm.AsError(err).Kind != llm.KindUnavailable {
+		t.Errorf("ConverseStream after Close = %v, want ServiceUnavailable", err)
+	}
+	if d := e.Describe(); d.Provider != "local" || d.ContextWindow != 512 || d.UpstreamModel == "" {
+		t.Errorf("Describe() = %+v", d)
+	}
+}

@@ -17,13 +17,16 @@ import (
 	"github.com/outcrop/outcrop/internal/testenv"
 )
 
-// benchThreads is the thread count both engines use in the side-by-side
-// benchmark: $OUTCROP_BENCH_THREADS, default 2.
+// benchThreads is the llama.cpp thread count of the real-model tests and
+// benchmarks (both engines in the side-by-side one): $OUTCROP_BENCH_THREADS,
+// default 1. One thread keeps results stable on a shared machine, where
+// llama.cpp's spinning thread barrier collapses when another process takes
+// a core.
 func benchThreads() int {
 	if n, err := strconv.Atoi(os.Getenv("OUTCROP_BENCH_THREADS")); err == nil && n > 0 {
 		return n
 	}
-	return 2
+	return 1
 }
 
 // ollamaChat streams one /api/chat call and measures it like timed does.

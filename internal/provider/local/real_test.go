@@ -24,7 +24,7 @@ func realEngine(t testing.TB) *Engine {
 	t.Helper()
 	path := testenv.GGUF(t)
 	realOnce.Do(func() {
-		realEng, realErr = New(context.Background(), Config{Path: path, ContextSize: 4096, Slots: 2}, nil)
+		realEng, realErr = New(context.Background(), Config{Path: path, ContextSize: 4096, Slots: 2, Threads: benchThreads()}, nil)
 	})
 	if realErr != nil {
 		t.Fatal(realErr)
