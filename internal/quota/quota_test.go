@@ -273,3 +273,26 @@ func TestRedisConcurrentStreams(t *testing.T) {
 		t.Errorf("acquire after release = %d", f)
 	}
 }
+
+// TestBackendDown checks on_backend_error with a Redis that is not there.
+func TestBackendDown(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer c.Close()
+	for _, tc := range []struct {
+		mode    string
+		wantErr bool
+	}{{"allow", false}, {"deny", true}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			cfg := quota.Config{Default: quota.Limit{RPM: 1, ConcurrentStreams: 1}, OnBackendError: tc.mode, StreamLease: config.Duration(time.Minute)}
+			g := newGateway(quota.New(cfg, quota.LimitsConfig{}, quota.Options{Backend: quota.NewRedis(c, "")}), nil)
+			_, err := g.Converse(context.Background(), call("alice", "m", nil))
+			var e *llm.Error
+			if tc.wantErr && (!errors.As(err, &e) || e.Kind != llm.KindUnavailable) {
+				t.Errorf("err = %v, want ServiceUnavailable", err)
+			}
+			if !tc.wantErr && err != nil {
+				t.Errorf("err = %v, want admitted", err)
+			}
+		})
+	}
+}
