@@ -37,6 +37,11 @@ type Backend interface {
 	Acquire(ctx context.Context, now time.Time, keys []string, limits []int, id string, lease time.Duration) (failed int, err error)
 	// Release frees the slots id holds in keys.
 	Release(ctx context.Context, keys []string, id string) error
+	// Admit is Acquire and Take in one atomic step (one round trip for
+	// Redis): all or nothing. It returns the index of a full slot key or
+	// of a counter over its limit, the other being -1; both -1 means
+	// admitted.
+	Admit(ctx context.Context, now time.Time, keys []string, limits []int, id string, lease time.Duration, cs []Counter) (slot, counter int, err error)
 }
 
 func windowStart(now time.Time, w time.Duration) int64 {
@@ -119,6 +124,39 @@ func (m *Memory) Acquire(_ context.Context, now time.Time, keys []string, limits
 		m.slots[k][id] = now.Add(lease)
 	}
 	return -1, nil
+}
+
+// Admit implements Backend.
+func (m *Memory) Admit(_ context.Context, now time.Time, keys []string, limits []int, id string, lease time.Duration, cs []Counter) (int, int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, k := range keys {
+		held := m.slots[k]
+		for h, end := range held {
+			if !now.Before(end) {
+				delete(held, h)
+			}
+		}
+		if len(held) >= limits[i] {
+			return i, -1, nil
+		}
+	}
+	for i, c := range cs {
+		w := m.win(c.Key, windowStart(now, c.Window))
+		if w.n >= c.Limit || (!c.Soft && w.n+c.Cost > c.Limit) {
+			return -1, i, nil
+		}
+	}
+	for _, k := range keys {
+		if m.slots[k] == nil {
+			m.slots[k] = map[string]time.Time{}
+		}
+		m.slots[k][id] = now.Add(lease)
+	}
+	for _, c := range cs {
+		m.windows[c.Key].n += c.Cost
+	}
+	return -1, -1, nil
 }
 
 // Release implements Backend.
@@ -231,6 +269,71 @@ func (r *Redis) Acquire(ctx context.Context, now time.Time, keys []string, limit
 		return -1, err
 	}
 	return n - 1, nil
+}
+
+// admitScript is acquireScript followed by takeScript, atomically. KEYS
+// are the slot keys, then the counter keys. ARGV: number of slot keys, now
+// ms, lease end ms, holder id, slot ttl ms, one limit per slot key, then
+// per counter: limit, cost, soft (0/1), ttl ms. Returns 0 when admitted, i
+// when slot key i is full, -j when counter j is over its limit.
+var admitScript = redis.NewScript(`
+local ns = tonumber(ARGV[1])
+for i = 1, ns do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[2])
+  if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[5+i]) then
+    return i
+  end
+end
+local base = 5 + ns
+local nc = #KEYS - ns
+for j = 1, nc do
+  local cur = tonumber(redis.call('GET', KEYS[ns+j]) or '0')
+  local limit = tonumber(ARGV[base+4*j-3])
+  local cost = tonumber(ARGV[base+4*j-2])
+  if cur >= limit or (ARGV[base+4*j-1] == '0' and cur + cost > limit) then
+    return -j
+  end
+end
+for i = 1, ns do
+  redis.call('ZADD', KEYS[i], ARGV[3], ARGV[4])
+  redis.call('PEXPIRE', KEYS[i], ARGV[5])
+end
+for j = 1, nc do
+  redis.call('INCRBY', KEYS[ns+j], tonumber(ARGV[base+4*j-2]))
+  redis.call('PEXPIRE', KEYS[ns+j], tonumber(ARGV[base+4*j]))
+end
+return 0
+`)
+
+// Admit implements Backend.
+func (r *Redis) Admit(ctx context.Context, now time.Time, keys []string, limits []int, id string, lease time.Duration, cs []Counter) (int, int, error) {
+	ks := make([]string, 0, len(keys)+len(cs))
+	for _, k := range keys {
+		ks = append(ks, r.prefix+k)
+	}
+	args := make([]any, 0, 5+len(limits)+4*len(cs))
+	args = append(args, len(keys), now.UnixMilli(), now.Add(lease).UnixMilli(), id, (2 * lease).Milliseconds())
+	for _, l := range limits {
+		args = append(args, l)
+	}
+	for _, c := range cs {
+		ks = append(ks, r.windowKey(c.Key, now, c.Window))
+		soft := "0"
+		if c.Soft {
+			soft = "1"
+		}
+		args = append(args, c.Limit, c.Cost, soft, (2 * c.Window).Milliseconds())
+	}
+	n, err := admitScript.Run(ctx, r.c, ks, args...).Int()
+	switch {
+	case err != nil:
+		return -1, -1, err
+	case n > 0:
+		return n - 1, -1, nil
+	case n < 0:
+		return -1, -n - 1, nil
+	}
+	return -1, -1, nil
 }
 
 // Release implements Backend.

@@ -366,42 +366,32 @@ func (q *Quotas) Wrap(next gateway.Handler) gateway.Handler {
 		}
 		now := q.now()
 		var release func()
+		var id string
 		if len(p.slotKeys) > 0 {
-			id := q.host + "-" + strconv.FormatUint(q.seq.Add(1), 36)
-			failed, err := q.backend.Acquire(ctx, now, p.slotKeys, p.slotLimits, id, q.q.StreamLease.D())
-			if err != nil {
-				if err := q.backendError(err); err != nil {
-					return nil, err
-				}
-			} else if failed >= 0 {
-				note(ctx, "throttled")
-				return nil, throttled(time.Second, "concurrent streams")
-			} else {
-				release = q.releaser(p.slotKeys, id)
-			}
+			id = q.host + "-" + strconv.FormatUint(q.seq.Add(1), 36)
 		}
 		counters := append(p.rpm, p.tpm...)
-		if len(counters) > 0 {
-			failed, err := q.backend.Take(ctx, now, counters)
-			if err != nil {
-				if err := q.backendError(err); err != nil {
-					if release != nil {
-						release()
-					}
-					return nil, err
-				}
-			} else if failed >= 0 {
-				if release != nil {
-					release()
-				}
-				cn := counters[failed]
-				wait := time.Duration(windowStart(now, cn.Window)+cn.Window.Milliseconds()-now.UnixMilli()) * time.Millisecond
-				what := "requests per minute"
-				if cn.Soft {
-					what = "tokens per minute"
-				}
-				note(ctx, "throttled")
-				return nil, throttled(wait, what)
+		slot, counter, err := q.backend.Admit(ctx, now, p.slotKeys, p.slotLimits, id, q.q.StreamLease.D(), counters)
+		switch {
+		case err != nil:
+			if err := q.backendError(err); err != nil {
+				return nil, err
+			}
+		case slot >= 0:
+			note(ctx, "throttled")
+			return nil, throttled(time.Second, "concurrent streams")
+		case counter >= 0:
+			cn := counters[counter]
+			wait := time.Duration(windowStart(now, cn.Window)+cn.Window.Milliseconds()-now.UnixMilli()) * time.Millisecond
+			what := "requests per minute"
+			if cn.Soft {
+				what = "tokens per minute"
+			}
+			note(ctx, "throttled")
+			return nil, throttled(wait, what)
+		default:
+			if len(p.slotKeys) > 0 {
+				release = q.releaser(p.slotKeys, id)
 			}
 		}
 		s, err := next(ctx, c)

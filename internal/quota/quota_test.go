@@ -296,3 +296,50 @@ func TestBackendDown(t *testing.T) {
 		})
 	}
 }
+
+// TestAdmit checks the one-step admission on both backends: all or
+// nothing, and which limit refused.
+func TestAdmit(t *testing.T) {
+	backends := map[string]func(t *testing.T) quota.Backend{
+		"memory": func(t *testing.T) quota.Backend { return quota.NewMemory() },
+		"redis": func(t *testing.T) quota.Backend {
+			opt, err := redis.ParseURL(testenv.RedisURL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := redis.NewClient(opt)
+			t.Cleanup(func() { c.Close() })
+			return quota.NewRedis(c, "outcrop-test:{a"+time.Now().Format("150405.000000000")+"}:")
+		},
+	}
+	for name, mk := range backends {
+		t.Run(name, func(t *testing.T) {
+			b := mk(t)
+			ctx := context.Background()
+			now := fixedClock()()
+			rpm := func(limit int64) []quota.Counter {
+				return []quota.Counter{{Key: "rpm", Limit: limit, Cost: 1, Window: time.Minute}, {Key: "tpm", Limit: 100, Cost: 60, Window: time.Minute, Soft: true}}
+			}
+			if s, c, err := b.Admit(ctx, now, []string{"streams"}, []int{1}, "a", time.Minute, rpm(5)); err != nil || s != -1 || c != -1 {
+				t.Fatalf("first Admit = %d, %d, %v", s, c, err)
+			}
+			// The stream slot is taken: refused on the slot, nothing charged.
+			if s, c, _ := b.Admit(ctx, now, []string{"streams"}, []int{1}, "b", time.Minute, rpm(5)); s != 0 || c != -1 {
+				t.Errorf("slot full: Admit = %d, %d; want 0, -1", s, c)
+			}
+			b.Release(ctx, []string{"streams"}, "a")
+			// tpm is at 60 < 100: admitted (soft), now 120.
+			if s, c, _ := b.Admit(ctx, now, []string{"streams"}, []int{1}, "c", time.Minute, rpm(5)); s != -1 || c != -1 {
+				t.Errorf("second Admit = %d, %d", s, c)
+			}
+			b.Release(ctx, []string{"streams"}, "c")
+			// tpm at 120 ≥ 100: refused on counter 1, and rpm not charged.
+			if s, c, _ := b.Admit(ctx, now, []string{"streams"}, []int{1}, "d", time.Minute, rpm(5)); s != -1 || c != 1 {
+				t.Errorf("tpm over: Admit = %d, %d; want -1, 1", s, c)
+			}
+			if f, _ := b.Take(ctx, now, []quota.Counter{{Key: "rpm", Limit: 3, Cost: 1, Window: time.Minute}}); f != -1 {
+				t.Errorf("rpm was charged by refused admissions")
+			}
+		})
+	}
+}
