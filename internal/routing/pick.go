@@ -16,7 +16,7 @@ const maxPlan = 8
 type snapshot struct {
 	d     *Deployment
 	svc   float64 // expected service time of one request, seconds; 0 = unknown
-	load  int // requests ahead of an optimized one: in flight or queued optimized
+	load  int     // requests ahead of an optimized one: in flight or queued optimized
 	slots int
 	open  bool // breaker turns requests away now
 	cost  float64
