@@ -2,32 +2,31 @@
 // pass — Outcrop's "automated provider verification" — and a fake
 // OpenAI-compatible upstream that replays recorded traffic.
 //
-// Two entry points:
+// Run exercises a provider against whatever it is really connected to (a
+// live Ollama, the built-in engine): event order invariants, usage, stop
+// reasons, multi-turn and tool-result round trips, cancellation, classified
+// errors, concurrent streams. It only uses the llm interfaces, so any
+// provider can run it:
 //
-//   - Run(t, Target{New: …}) exercises a provider against whatever it is
-//     really connected to (a live Ollama, the built-in engine): event order
-//     invariants, usage, stop reasons, multi-turn and tool-result round
-//     trips, cancellation, classified errors, concurrent streams. It only
-//     uses the llm interfaces, so any provider can run it:
+//	func TestConformance(t *testing.T) {
+//		providertest.Run(t, providertest.Target{
+//			New: func(t *testing.T) llm.Provider { return newEngine(t) },
+//		})
+//	}
 //
-//     func TestConformance(t *testing.T) {
-//     providertest.Run(t, providertest.Target{
-//     New: func(t *testing.T) llm.Provider { return newEngine(t) },
-//     })
-//     }
+// RunFixtures replays every testdata/*.txt fixture (Fixture documents the
+// format) through Upstream, a real HTTP server on 127.0.0.1, and compares
+// the provider's events with each fixture's golden "-- expect --" section;
+// -update rewrites them. The ollama_* fixtures were recorded from Ollama
+// v0.17.4 serving smollm2:135m (TestRecord in internal/provider/openai:
+// go test ./internal/provider/openai -run TestRecord -record); the hand_*
+// ones are made by hand for what a real server cannot be made to produce
+// (mid-stream errors, malformed chunks, 429 and 5xx, slow first byte,
+// connection resets and stalls, reasoning streams, tool-call deltas). It
+// applies to providers that speak the OpenAI chat completions wire format.
 //
-//   - RunFixtures(t, newProvider) replays every testdata/*.txt fixture
-//     (Fixture documents the format) through Upstream, a real HTTP server
-//     on 127.0.0.1, and compares the provider's events with each fixture's
-//     golden "-- expect --" section. Some fixtures were recorded from Ollama
-//     v0.17.4 serving smollm2:135m (see record_test.go: go test
-//     ./internal/provider/providertest -run TestRecord -record); the rest are
-//     hand-made for what a real server cannot be made to produce (mid-stream
-//     errors, malformed chunks, 429 and 5xx, slow first byte, connection
-//     resets, reasoning streams, tool-call deltas). It applies to providers
-//     that speak the OpenAI chat completions wire format.
-//
-// CheckEvents holds the stream invariants on their own for other tests.
+// CheckEvents holds the stream invariants on their own for other tests;
+// ReadAll reads a stream and assembles its response.
 package providertest
 
 import (
