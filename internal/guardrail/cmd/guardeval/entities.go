@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -37,7 +39,7 @@ func entitySection(r *report, datasets, baseURL, model, gguf string, n int) erro
 		r.p("Not measured in this run (pass `-entity-gguf FILE` or `-entity-url URL -entity-model NAME`).\n\n")
 		return nil
 	}
-	det := &guardrail.ModelEntityDetector{Provider: p, Model: model, MaxTokens: 200}
+	det := &guardrail.ModelEntityDetector{Provider: p, Model: model, MaxTokens: 120}
 	samples, err := loadPresidio(datasets)
 	if err != nil {
 		return err
@@ -62,6 +64,7 @@ func entitySection(r *report, datasets, baseURL, model, gguf string, n int) erro
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		spans, err := det.DetectEntities(ctx, s.Text, []string{"NAME", "ADDRESS"})
 		cancel()
+		fmt.Fprintf(os.Stderr, "entity %d/%d: %d spans, err %v, %.0fs\n", used, n, len(spans), err, time.Since(t0).Seconds())
 		if err != nil {
 			failed++
 			continue
