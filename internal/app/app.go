@@ -43,24 +43,28 @@ type App struct {
 
 // New builds the server described by cfg. On error, everything built so far
 // is closed.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, err error) {
-	a = &App{cfg: cfg, log: log}
-	defer func() {
-		if err != nil {
-			a.Close()
-			a = nil
-		}
-	}()
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	a := &App{cfg: cfg, log: log}
+	if err := a.build(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// build creates the subsystems, registering a closer for each.
+func (a *App) build(ctx context.Context) error {
+	cfg, log := a.cfg, a.log
 	a.metrics = telemetry.New()
 
 	// The store comes first: security and guardrails keep their state in it.
 	sopts, err := store.OptionsFrom(cfg, log)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	db, err := store.Open(ctx, sopts)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.onClose(db.Close)
 
@@ -71,7 +75,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, err
 		WriteError: func(w http.ResponseWriter, r *http.Request, err error) { srv.WriteError(w, r, err) },
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.onClose(sec.Close)
 
@@ -81,7 +85,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, err
 
 	models, err := a.buildModels(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.router = routing.New(models)
 
@@ -108,7 +112,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *App, err
 		},
 	})
 	a.handler = srv.Handler()
-	return a, nil
+	return nil
 }
 
 // Handler returns the HTTP handler.

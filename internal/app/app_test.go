@@ -194,3 +194,18 @@ func TestDeploymentThatCannotStartIsSkipped(t *testing.T) {
 		t.Fatalf("broken model: status %d %s, want 404 ResourceNotFoundException", r.StatusCode, r.Header.Get("X-Amzn-ErrorType"))
 	}
 }
+
+// TestRefusesOpenNonLoopback: with no principals, a non-loopback listener
+// must not start open; New reports it instead of serving (or crashing).
+func TestRefusesOpenNonLoopback(t *testing.T) {
+	cfg, err := config.Parse([]byte("listen: 0.0.0.0:0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Home = t.TempDir()
+	a, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		a.Close()
+		t.Fatal("New served open on 0.0.0.0 with no principals")
+	}
+}
