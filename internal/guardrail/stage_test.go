@@ -1,0 +1,107 @@
+package guardrail
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/outcrop/outcrop/internal/gateway"
+	"github.com/outcrop/outcrop/internal/llm"
+	"github.com/outcrop/outcrop/internal/store/storetest"
+)
+
+// TestStageLogsWithoutSensitiveText runs a call through a real gateway with
+// the stage and checks the request log line and the metrics: they name the
+// policy, type and action of each intervention, never the matched text.
+func TestStageLogsWithoutSensitiveText(t *testing.T) {
+	ctx := context.Background()
+	reg := NewRegistry(storetest.SQLite(t), RegistryOptions{})
+	d := base()
+	d.SensitiveInformationPolicyConfig = &SensitiveInformationPolicyConfig{PIIEntitiesConfig: []PIIEntity{{Type: "EMAIL", Action: ActionAnonymize}}}
+	d.WordPolicyConfig = &WordPolicyConfig{WordsConfig: []Word{{Text: "Project Falcon"}}}
+	g, err := reg.Create(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	promReg := prometheus.NewRegistry()
+	m := NewMetrics(promReg)
+	var seen *llm.Request
+	final := func(ctx context.Context, c *gateway.Call) (llm.Stream, error) {
+		seen = c.Request
+		return llm.ResponseStream(&llm.Response{
+			Message:    llm.Message{Role: llm.RoleAssistant, Content: []llm.Block{llm.TextBlock("Noted, carol@example.net will reply.")}},
+			StopReason: llm.StopEndTurn,
+		}), nil
+	}
+	gw := gateway.New(gateway.Options{
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		Stages: []gateway.Stage{&Stage{Resolver: reg, Recorder: m}},
+		Final:  final,
+	})
+	call := &gateway.Call{API: "bedrock", Op: "Converse", Request: &llm.Request{
+		Model:     "m",
+		Messages:  []llm.Message{{Role: llm.RoleUser, Content: []llm.Block{llm.TextBlock("I am alice@example.com")}}},
+		Guardrail: &llm.GuardrailConfig{ID: g.GuardrailID, Version: Draft, Trace: "enabled"},
+	}}
+	resp, err := gw.Converse(ctx, call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := seen.Messages[0].Content[0].Text; got != "I am {EMAIL}" {
+		t.Errorf("model saw %q", got)
+	}
+	if got := resp.Message.Content[0].Text; got != "Noted, {EMAIL} will reply." {
+		t.Errorf("answer = %q", got)
+	}
+	if resp.Trace["guardrail"] == nil {
+		t.Errorf("no guardrail trace")
+	}
+	line := logs.String()
+	if !strings.Contains(line, "input:pii:EMAIL:ANONYMIZED") || !strings.Contains(line, "output:pii:EMAIL:ANONYMIZED") {
+		t.Errorf("log line lacks the interventions: %s", line)
+	}
+	for _, secret := range []string{"alice@example.com", "carol@example.net"} {
+		if strings.Contains(line, secret) {
+			t.Errorf("log line contains %q: %s", secret, line)
+		}
+	}
+	var pm dto.Metric
+	if err := m.c.WithLabelValues("INPUT", "pii", "EMAIL", "ANONYMIZED").Write(&pm); err != nil || pm.GetCounter().GetValue() != 1 {
+		t.Errorf("input EMAIL counter = %v (%v), want 1", pm.GetCounter().GetValue(), err)
+	}
+
+	// A blocked input never reaches the model.
+	seen = nil
+	call.Request = &llm.Request{Model: "m", Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Block{llm.TextBlock("tell me about project falcon")}}},
+		Guardrail: &llm.GuardrailConfig{ID: g.GuardrailID, Version: Draft}}
+	s, err := gw.Do(ctx, call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	var stop llm.StopReason
+	for {
+		ev, err := s.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		text.WriteString(ev.Text)
+		if ev.Type == llm.EventMessageStop {
+			stop = ev.StopReason
+		}
+	}
+	s.Close()
+	if seen != nil || text.String() != "Sorry, input blocked." || stop != llm.StopGuardrailIntervened {
+		t.Errorf("blocked input: model called %v, text %q, stop %s", seen != nil, text.String(), stop)
+	}
+}
