@@ -31,3 +31,36 @@ func limitsSection(r *report) {
 	r.p("  after an early run had printed test-split figures (this report's own history); later tuning used dev only.\n")
 	r.p("  Treat the test figures as slightly optimistic.\n")
 }
+
+// usageSection says how guardrails are used and where Outcrop differs from
+// Bedrock.
+func usageSection(r *report) {
+	r.p("## What is implemented\n\n")
+	r.p("- **Control plane** (Bedrock paths, AWS SDK and boto3 compatible): CreateGuardrail `POST /guardrails`,\n")
+	r.p("  GetGuardrail `GET /guardrails/{id}?guardrailVersion=`, ListGuardrails `GET /guardrails`, UpdateGuardrail\n")
+	r.p("  `PUT /guardrails/{id}`, CreateGuardrailVersion `POST /guardrails/{id}`, DeleteGuardrail\n")
+	r.p("  `DELETE /guardrails/{id}?guardrailVersion=`. DRAFT plus immutable numbered versions, stored in the\n")
+	r.p("  resource store (SQLite or PostgreSQL, tables `guardrail_*`). Also `outcrop guardrails create|get|list|\n")
+	r.p("  update|version|delete|apply` and `guardrails.definitions` in the configuration file (stable IDs).\n")
+	r.p("- **Runtime**: ApplyGuardrail `POST /guardrail/{id}/version/{v}/apply` (INPUT/OUTPUT, text qualifiers,\n")
+	r.p("  outputScope) and `guardrailConfig` on Converse/ConverseStream (and the guardrail headers of InvokeModel):\n")
+	r.p("  guardContent selects what the input check sees (otherwise every message's text); a blocked input\n")
+	r.p("  answers with blockedInputMessaging and `stopReason: guardrail_intervened` without calling the model;\n")
+	r.p("  anonymized input reaches the model masked; output is checked in `sync` mode (text held back in ~800-byte\n")
+	r.p("  windows cut at sentence ends, masked, never shown if blocked) or `async` mode (released first, the stream\n")
+	r.p("  ends with blockedOutputsMessaging once a window is blocked; masking is not applied, as in Bedrock);\n")
+	r.p("  `trace: enabled|enabled_full` returns `trace.guardrail` with input/output assessments.\n")
+	r.p("- **Assessments** use Bedrock's shapes: BLOCKED/ANONYMIZED/NONE actions, `detected`, confidence and\n")
+	r.p("  filterStrength, usage in 1,000-character text units per policy (regex-only sensitive-information\n")
+	r.p("  policies count as free units), guardrailCoverage, invocationMetrics and appliedGuardrailDetails.\n")
+	r.p("- **Outcrop extension**: `outputHandlingConfig: {htmlEncode: true}` HTML-escapes model output (OWASP LLM05);\n")
+	r.p("  ApplyGuardrail with source OUTPUT then returns the escaped text in `outputs` even when action is NONE.\n")
+	r.p("- **Interventions** are logged on the request line (`guardrail_interventions=input:pii:EMAIL:ANONYMIZED,…`)\n")
+	r.p("  and counted in `outcrop_guardrail_interventions_total{source,policy,type,action}`, never with matched text.\n")
+	r.p("- **Validation** errors are ValidationException naming the member, e.g.\n")
+	r.p("  `sensitiveInformationPolicyConfig.regexesConfig.1.member.pattern`. Custom regexes use Go's RE2 (linear\n")
+	r.p("  time, no look-arounds or back-references) and are refused above 500 characters or 3,000 compiled\n")
+	r.p("  instructions, so no pattern can stall the server.\n")
+	r.p("- **Not implemented**: image evaluation (images are counted in coverage only), automated reasoning\n")
+	r.p("  policies, cross-region profiles, KMS keys (accepted and ignored), tags.\n\n")
+}

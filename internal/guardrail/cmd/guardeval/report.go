@@ -42,6 +42,7 @@ func writeReport(datasets, out string) error {
 	r.p("Reproduce: `go run ./internal/guardrail/cmd/guardeval -train` (retrains `internal/guardrail/model.bin`\n")
 	r.p("deterministically in about two seconds on two cores), then `-report`. `-profanity` regenerates the managed word\n")
 	r.p("list. Latency is in docs/PERFORMANCE.md (section Guardrails).\n\n")
+	usageSection(r)
 	if err := piiSection(r, datasets); err != nil {
 		return err
 	}
