@@ -181,7 +181,7 @@ func checkUsage(t *testing.T, u llm.Usage) {
 }
 
 func testStream(t *testing.T, tg Target, p llm.Provider) {
-	r := stream(t, p, tg.request(24, userText("Say hello in five words.")))
+	r := stream(t, p, tg.request(12, userText("Say hello in five words.")))
 	if text(r.Response) == "" {
 		t.Errorf("no answer text; events:\n%s", renderAll(r.Events))
 	}
@@ -222,7 +222,7 @@ func testConverse(t *testing.T, tg Target, p llm.Provider) {
 }
 
 func testMultiTurn(t *testing.T, tg Target, p llm.Provider) {
-	req := tg.request(16,
+	req := tg.request(8,
 		userText("My name is Ada."),
 		llm.Message{Role: llm.RoleAssistant, Content: []llm.Block{llm.TextBlock("Nice to meet you, Ada.")}},
 		userText("What is my name?"))
@@ -237,7 +237,7 @@ func testMultiTurn(t *testing.T, tg Target, p llm.Provider) {
 // testToolResult sends a conversation in which the model already called a
 // tool and the user answered it: the provider must translate both.
 func testToolResult(t *testing.T, tg Target, p llm.Provider) {
-	req := tg.request(24,
+	req := tg.request(8,
 		userText("What is the weather in Paris?"),
 		llm.Message{Role: llm.RoleAssistant, Content: []llm.Block{{Kind: llm.KindToolUse, ToolUse: &llm.ToolUse{ID: "call_1", Name: "get_weather", Input: json.RawMessage(`{"city":"Paris"}`)}}}},
 		llm.Message{Role: llm.RoleUser, Content: []llm.Block{{Kind: llm.KindToolResult, ToolResult: &llm.ToolResult{ToolUseID: "call_1", Content: []llm.ToolResultContent{{JSON: json.RawMessage(`{"temp_c":21,"sky":"sunny"}`)}}}}}})
