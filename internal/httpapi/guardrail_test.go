@@ -580,3 +580,35 @@ func TestBoto3Guardrails(t *testing.T) {
 		t.Errorf("guardrails after delete = %d", got.AfterDelete)
 	}
 }
+
+// TestInvokeModelGuardrailSDK checks the guardrail headers of InvokeModel:
+// a blocked prompt is answered with the blocked message and marked
+// INTERVENED in the Anthropic body, and the model is not called.
+func TestInvokeModelGuardrailSDK(t *testing.T) {
+	p := &answerProvider{answer: "fine"}
+	ts := guardServer(t, p)
+	id := createTestGuardrail(t, controlClient(ts))
+	out, err := runtimeClient(ts).InvokeModel(context.Background(), &bedrockruntime.InvokeModelInput{
+		ModelId:             aws.String(guardModel),
+		ContentType:         aws.String("application/json"),
+		GuardrailIdentifier: aws.String(id),
+		GuardrailVersion:    aws.String("DRAFT"),
+		Body:                []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":20,"messages":[{"role":"user","content":"Tell me about Project Falcon"}]}`),
+	})
+	if err != nil {
+		t.Fatalf("InvokeModel: %v", err)
+	}
+	var body struct {
+		Content []struct{ Text string }
+		Action  string `json:"amazon-bedrock-guardrailAction"`
+	}
+	if err := json.Unmarshal(out.Body, &body); err != nil {
+		t.Fatalf("body %s: %v", out.Body, err)
+	}
+	if body.Action != "INTERVENED" || len(body.Content) != 1 || body.Content[0].Text != "Sorry, I can't help with that request." {
+		t.Errorf("body = %s", out.Body)
+	}
+	if _, calls := p.seen(); calls != 0 {
+		t.Errorf("model called %d times", calls)
+	}
+}
