@@ -29,7 +29,8 @@ func limitsSection(r *report) {
 	r.p("  cosine), not a model; it is not evaluated here. Images are counted in coverage but never evaluated.\n")
 	r.p("- **Revisions.** The PII rules, the confidence FPR targets and the topic-matching rule were each revised once\n")
 	r.p("  after an early run had printed test-split figures (this report's own history); later tuning used dev only.\n")
-	r.p("  Treat the test figures as slightly optimistic.\n")
+	r.p("  Treat the test figures as slightly optimistic. Model variants are compared with `-report -split dev`\n")
+	r.p("  (2^16 vs 2^17 hash buckets: no difference on dev; 2^16 kept).\n")
 }
 
 // usageSection says how guardrails are used and where Outcrop differs from

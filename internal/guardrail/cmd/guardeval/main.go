@@ -33,6 +33,7 @@ func main() {
 		entURL    = flag.String("entity-url", "", "OpenAI-compatible base URL of a model for the NAME/ADDRESS measurement (e.g. http://127.0.0.1:11434/v1)")
 		entModel  = flag.String("entity-model", "smollm2:135m", "model name for -entity-url")
 		entN      = flag.Int("entity-n", 40, "sentences for the NAME/ADDRESS measurement")
+		split     = flag.String("split", "test", "split the classifier sections score: test (the report) or dev (model selection)")
 		entGGUF   = flag.String("entity-gguf", "", "GGUF model run in the built-in engine for the NAME/ADDRESS measurement")
 	)
 	flag.Parse()
@@ -47,6 +48,11 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
+	if *split != splitTest && *split != splitDev {
+		fmt.Fprintln(os.Stderr, "guardeval: -split must be test or dev")
+		os.Exit(2)
+	}
+	reportSplit = *split
 	entity = entityOptions{*entURL, *entModel, *entGGUF, *entN}
 	if err := run(*datasets, *pkgDir, *out, *bits, *profanity, *train, *report); err != nil {
 		fmt.Fprintln(os.Stderr, "guardeval:", err)
