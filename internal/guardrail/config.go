@@ -19,7 +19,7 @@ import (
 // Config is the guardrails section of the configuration file:
 //
 //	guardrails:
-//	  disabled: false          # true removes the pipeline stage (guardrailConfig is then refused)
+//	  disabled: false          # true refuses requests that carry guardrailConfig (ValidationException)
 //	  sync_window: 800         # bytes of streamed text held back per evaluation in sync mode
 //	  cache_ttl: 2s            # how long a compiled guardrail version is reused
 //	  entity_model: ""         # Outcrop model ID asked for NAME/ADDRESS (ModelEntityDetector); empty = off
@@ -78,8 +78,8 @@ func ParseConfig(cfg *config.Config) (Config, []*Definition, error) {
 }
 
 // Subsystem is the guardrail machinery app wires in: the registry behind
-// the control plane and ApplyGuardrail, the engine, the pipeline stage
-// (nil when disabled) and the intervention metrics.
+// the control plane and ApplyGuardrail, the engine, the pipeline stage and
+// the intervention metrics.
 type Subsystem struct {
 	Registry *Registry
 	Engine   *Engine
@@ -126,9 +126,7 @@ func New(ctx context.Context, cfg *config.Config, o SubsystemOptions) (*Subsyste
 		}
 		s.Engine.Classifier = &LlamaGuardClassifier{Provider: HandlerProvider{H: o.Models}, Model: c.LlamaGuardModel, Fallback: m}
 	}
-	if !c.Disabled {
-		s.Stage = &Stage{Resolver: reg, Engine: s.Engine, Recorder: s.Metrics, SyncWindow: c.SyncWindow}
-	}
+	s.Stage = &Stage{Resolver: reg, Engine: s.Engine, Recorder: s.Metrics, SyncWindow: c.SyncWindow, Refuse: c.Disabled}
 	return s, nil
 }
 

@@ -72,6 +72,10 @@ type Stage struct {
 	Resolver Resolver
 	Engine   *Engine
 	Recorder Recorder // may be nil
+	// Refuse answers every request that asks for a guardrail with a
+	// ValidationException (guardrails switched off by configuration), so
+	// that a guardrail is never silently skipped.
+	Refuse bool
 	// SyncWindow is the sync-mode release window in bytes; default 800.
 	SyncWindow int
 }
@@ -87,6 +91,9 @@ func (s *Stage) Wrap(next gateway.Handler) gateway.Handler {
 		gc := c.Request.Guardrail
 		if gc == nil {
 			return next(ctx, c)
+		}
+		if s.Refuse {
+			return nil, llm.Errorf(llm.KindValidation, "Guardrails are disabled on this server; remove guardrailConfig from the request.")
 		}
 		comp, err := s.Resolver.Compiled(ctx, gc.ID, gc.Version)
 		if err != nil {
