@@ -6,7 +6,26 @@ import (
 )
 
 // openaiRoutes registers the OpenAI-compatible routes: chat completions
-// (chat.go, chat_stream.go) and the model list.
+// (chat.go, chat_request.go, chat_stream.go) and the model list.
+//
+// Compatibility notes for POST /v1/chat/completions:
+//   - n must be 1 (a 400 otherwise); logprobs are not returned.
+//   - Images and files are accepted as base64 data: URLs only.
+//   - response_format, frequency_penalty, presence_penalty, logit_bias,
+//     reasoning_effort, min_p and repeat_penalty are passed to the provider
+//     as-is (merged into an OpenAI-compatible upstream's request); top_k is
+//     accepted as an extension.
+//   - Reasoning comes back as message.reasoning_content and, when
+//     streaming, delta.reasoning_content, as DeepSeek and vLLM send it.
+//   - Outcrop extensions: "performance_config":{"latency":"optimized"} in the
+//     body, or the X-Outcrop-Latency: optimized header, selects the
+//     latency-optimized profile (Bedrock's performanceConfig; a model that
+//     does not offer it answers 400). Responses carry X-Outcrop-Deployment and
+//     X-Outcrop-Profile headers naming what served them, and non-streamed
+//     responses a "metrics":{"latencyMs":…} member.
+//   - Calls are authorized as bedrock:InvokeModel (streams:
+//     bedrock:InvokeModelWithResponseStream) on the model's foundation-model
+//     ARN, so one IAM-style policy covers both APIs.
 func (s *Server) openaiRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/chat/completions", s.a.OpenAI(s.chatCompletions))
 	mux.Handle("GET /v1/models", s.a.OpenAI(s.openaiModels))
