@@ -21,7 +21,8 @@ func newProvider(t *testing.T, baseURL, model string) llm.Provider {
 }
 
 // TestFixtures replays recorded and hand-made upstream traffic (see
-// internal/provider/providertest/testdata); -update rewrites expectations.
+// internal/provider/providertest/testdata); -providertest.update rewrites
+// expectations.
 func TestFixtures(t *testing.T) {
 	providertest.RunFixtures(t, newProvider)
 }

@@ -66,7 +66,7 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // smollm2:135m into providertest fixtures (ollama_*.txt). Run
 //
 //	go test ./internal/provider/openai -run TestRecord -record
-//	go test ./internal/provider/openai -run TestFixtures -update
+//	go test ./internal/provider/openai -run TestFixtures -providertest.update
 //
 // and review the diff: the first records, the second writes expectations.
 func TestRecord(t *testing.T) {

@@ -15,7 +15,9 @@ import (
 	"github.com/outcrop/outcrop/internal/llm"
 )
 
-var update = flag.Bool("update", false, "rewrite the -- expect -- sections of providertest fixtures")
+// update is namespaced so that test packages importing providertest can
+// still define their own -update flag.
+var update = flag.Bool("providertest.update", false, "rewrite the -- expect -- sections of providertest fixtures")
 
 // NewHTTPProvider builds the provider under test pointed at an
 // OpenAI-compatible base URL (ending in /v1) serving the given model name.
@@ -23,7 +25,7 @@ type NewHTTPProvider func(t *testing.T, baseURL, model string) llm.Provider
 
 // RunFixtures replays every fixture in testdata through a fake upstream and
 // compares the provider's events with the fixture's "-- expect --" section
-// (run with -update to rewrite them; review the diff). The fixtures are
+// (run with -providertest.update to rewrite them; review the diff). The fixtures are
 // OpenAI chat completions traffic, so this applies to providers that speak
 // that wire format. It also checks, for every fixture, the invariants of
 // CheckEvents and that errors are classified *llm.Error values.

@@ -17,7 +17,7 @@
 // RunFixtures replays every testdata/*.txt fixture (Fixture documents the
 // format) through Upstream, a real HTTP server on 127.0.0.1, and compares
 // the provider's events with each fixture's golden "-- expect --" section;
-// -update rewrites them. The ollama_* fixtures were recorded from Ollama
+// -providertest.update rewrites them. The ollama_* fixtures were recorded from Ollama
 // v0.17.4 serving smollm2:135m (TestRecord in internal/provider/openai:
 // go test ./internal/provider/openai -run TestRecord -record); the hand_*
 // ones are made by hand for what a real server cannot be made to produce

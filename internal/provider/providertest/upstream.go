@@ -41,7 +41,7 @@ import (
 //	data: [DONE]
 //	-- expect --
 //	the neutral events a provider must produce, one per line (golden; see
-//	RunFixtures and the -update flag)
+//	RunFixtures and the -providertest.update flag)
 //
 // Response bodies may contain directive lines starting with "@@ " that the
 // fake upstream acts on instead of sending: "@@ sleep 200ms" (flush, then
