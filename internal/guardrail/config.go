@@ -110,6 +110,12 @@ func New(ctx context.Context, cfg *config.Config, o SubsystemOptions) (*Subsyste
 			return nil, fmt.Errorf("guardrails: definition %s: %w", d.Name, err)
 		}
 	}
+	// Load the embedded classifier and word list now rather than on the
+	// first request.
+	if _, err := BuiltinModel(); err != nil {
+		return nil, err
+	}
+	profanity()
 	s := &Subsystem{Registry: reg, Engine: &Engine{}, Metrics: NewMetrics(o.Metrics)}
 	if c.EntityModel != "" || c.LlamaGuardModel != "" {
 		if o.Models == nil {
