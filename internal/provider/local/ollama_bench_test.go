@@ -75,7 +75,10 @@ func ollamaChat(tb testing.TB, base, prompt string, maxTokens, threads int) timi
 // BenchmarkVsOllama runs the same greedy 128-token request against the
 // built-in engine and Ollama v0.17.4 serving the same GGUF, alternating
 // between them so that both see the same machine load. Each request has a
-// unique prompt, so neither engine reuses a cached prefix.
+// unique prompt, so neither engine reuses a cached prefix. Besides wall
+// time it reports CPU time per processed token (input + output), which
+// machine load does not distort: the engine's is this whole process's,
+// client included; Ollama's is its runner process's.
 func BenchmarkVsOllama(b *testing.B) {
 	base := testenv.OllamaURL(b)
 	path := testenv.GGUF(b)
@@ -91,11 +94,18 @@ func BenchmarkVsOllama(b *testing.B) {
 	// Warm both (Ollama loads its runner with the thread count on first use).
 	timed(b, e, benchRequest(prompt(-1), 8))
 	ollamaChat(b, base, prompt(-1), 8, threads)
-	var sums [2]struct{ ttft, rate float64 }
+	var sums [2]struct{ ttft, rate, cpu float64 }
+	runner := ollamaRunner()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		c0 := cpuTime(os.Getpid())
 		a := timed(b, e, benchRequest(prompt(i), 128))
+		c1 := cpuTime(runner)
 		o := ollamaChat(b, base, prompt(i), 128, threads)
+		c2 := cpuTime(runner)
+		cpuA := cpuTime(os.Getpid()) - c0 // includes the client side of both calls
+		sums[0].cpu += cpuA.Seconds() * 1000 / float64(a.tokens+a.usage.InputTokens)
+		sums[1].cpu += (c2 - c1).Seconds() * 1000 / float64(o.tokens+o.usage.InputTokens)
 		for k, tm := range []timing{a, o} {
 			sums[k].ttft += tm.ttft.Seconds() * 1000
 			sums[k].rate += tm.decodeRate()
@@ -109,10 +119,30 @@ func BenchmarkVsOllama(b *testing.B) {
 	b.ReportMetric(sums[1].ttft/n, "ollama-ttft-ms")
 	b.ReportMetric(sums[0].rate/n, "outcrop-tok/s")
 	b.ReportMetric(sums[1].rate/n, "ollama-tok/s")
+	b.ReportMetric(sums[0].cpu/n, "outcrop-cpu-ms/token")
+	b.ReportMetric(sums[1].cpu/n, "ollama-cpu-ms/token")
 	b.ReportMetric(float64(peakRSS(os.Getpid()))/(1<<20), "outcrop-peak-rss-MiB")
 	if pid := ollamaRunner(); pid > 0 {
 		b.ReportMetric(float64(peakRSS(pid))/(1<<20), "ollama-runner-peak-rss-MiB")
 	}
+}
+
+// cpuTime returns the user+system CPU time a process has used so far
+// (clock-tick resolution), 0 if unknown.
+func cpuTime(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	i := strings.LastIndexByte(string(data), ')')
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ is 100 on Linux
 }
 
 // peakRSS returns VmHWM of a process in bytes, 0 if unknown.
