@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -57,10 +59,10 @@ const (
 	ErrModelNotFound = "model_not_found" // 404 for the model
 	ErrThrottled     = "throttled"       // 429
 	ErrValidation    = "validation"      // other 4xx
-	ErrTimeout       = "timeout"         // deadline or 408
+	ErrTimeout       = "timeout"         // network timeout or 408
 	ErrServer        = "server"          // 5xx
 	ErrStream        = "stream"          // failure after the stream started
-	ErrCanceled      = "canceled"        // run interrupted while in flight
+	ErrCanceled      = "canceled"        // cut by the run (Ctrl-C, --max-time, fatal error) while in flight
 	ErrOther         = "other"
 )
 
@@ -145,16 +147,18 @@ func classifyTransport(ctx context.Context, err error) string {
 	var oe *net.OpError
 	var dnsErr *net.DNSError
 	switch {
-	case ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled):
+	case ctx.Err() != nil:
+		// The run's own context ended (Ctrl-C, --max-time, a fatal error
+		// elsewhere): the request was cut, not failed.
 		return ErrCanceled
-	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
-		return ErrTimeout
 	case errors.As(err, &dnsErr):
 		return ErrConnection
 	case errors.As(err, &oe) && oe.Op == "dial":
 		return ErrConnection
-	case errors.As(err, &ne) && ne.Timeout():
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
 		return ErrTimeout
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		return ErrServer // the server closed the connection mid-exchange
 	}
 	return ErrOther
 }

@@ -64,26 +64,30 @@ type workloadFile struct {
 
 // benchConfig is the resolved configuration of a run.
 type benchConfig struct {
-	targets      []benchTarget
-	seed         uint64
-	requests     int
-	concurrency  int
-	rate         float64
-	duration     time.Duration
-	maxTime      time.Duration
-	warmup       int
-	stream       bool
-	temperature  float64
-	tasks        string
-	input        string
-	output       string
-	prompts      string
-	baseline     string
-	out          string
-	countTokens  bool
-	apiKey       string
-	bearer       string
-	showProgress string
+	targets     []benchTarget
+	seed        uint64
+	requests    int
+	concurrency int
+	rate        float64
+	duration    time.Duration
+	maxTime     time.Duration
+	warmup      int
+	stream      bool
+	temperature float64
+	tasks       string
+	input       string
+	output      string
+	prompts     string
+	baseline    string
+	out         string
+	countTokens bool
+	// countEndpoint, when set, is a Bedrock endpoint whose CountTokens
+	// sizes the prompts; countModel is the model it counts for.
+	countEndpoint string
+	countModel    string
+	apiKey        string
+	bearer        string
+	showProgress  string
 }
 
 func runBench(ctx context.Context, env *Env, args []string) error {
@@ -118,6 +122,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	out := fs.String("out", "", "output directory (default bench-results/<time>)")
 	baseline := fs.String("baseline", "", "target every other target is compared with (default: standard vs optimized pairs, else the first)")
 	countTokens := fs.Bool("count-tokens", true, "size prompts with the endpoint's CountTokens (Bedrock API); else estimate")
+	countEndpoint := fs.String("count-endpoint", "", "size prompts with CountTokens of this Bedrock endpoint instead (e.g. to give an OpenAI target the same prompts as an earlier Bedrock run)")
+	countModel := fs.String("count-model", "", "model for --count-endpoint (default: the first target's model)")
 	progress := fs.String("progress", "auto", "progress display: auto|bar|log|off")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -129,7 +135,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		seed: *seed, requests: *requests, concurrency: *concurrency, rate: *rate, duration: *duration,
 		maxTime: *maxTime, warmup: *warmup, stream: *stream, temperature: *temperature, tasks: *tasks,
 		input: *input, output: *output, prompts: *prompts, baseline: *baseline, out: *out,
-		countTokens: *countTokens, apiKey: env.Getenv("OPENAI_API_KEY"),
+		countTokens: *countTokens, countEndpoint: *countEndpoint, countModel: *countModel, apiKey: env.Getenv("OPENAI_API_KEY"),
 		bearer: env.Getenv("AWS_BEARER_TOKEN_BEDROCK"), showProgress: *progress,
 	}
 	if *workload != "" {
@@ -426,6 +432,15 @@ func (c *benchConfig) run(ctx context.Context, env *Env) error {
 			counterMethod = "counted:bedrock CountTokens " + t.Model
 		}
 		targets[i] = bench.Target{Name: t.Name, Client: cl, Model: t.Model, Profile: t.Profile}
+	}
+
+	if c.countEndpoint != "" && c.countTokens {
+		b, err := bench.NewBedrock(ctx, bench.BedrockOptions{Endpoint: c.countEndpoint, Region: c.targets[0].Region, BearerToken: c.bearer})
+		if err != nil {
+			return err
+		}
+		model := firstNonEmpty(c.countModel, c.targets[0].Model)
+		counter, counterMethod = b.Counter(model), "counted:bedrock CountTokens "+model
 	}
 
 	// Workload: warm-up items first, then the measured ones.
