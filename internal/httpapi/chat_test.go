@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -514,3 +515,49 @@ func pollUntil(cond func() bool) bool {
 func timeSleep() { time.Sleep(10 * time.Millisecond) }
 
 var timeNow = time.Now
+
+// TestChatStreamWire pins the exact SSE bytes of a streamed tool call with
+// include_usage (ids and timestamps normalised).
+func TestChatStreamWire(t *testing.T) {
+	p, _ := fixtureProvider(t, "hand_tool_deltas")
+	ts := chatServer(t, p, nil)
+	resp := postChat(t, ts.URL, `{"model":"acme.chat-v1","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	got := regexp.MustCompile(`"id":"chatcmpl-[0-9a-f]{32}","object":"chat.completion.chunk","created":\d+,`).
+		ReplaceAllString(string(b), `"id":"ID","object":"chat.completion.chunk","created":0,`)
+	const head = `data: {"id":"ID","object":"chat.completion.chunk","created":0,"model":"acme.chat-v1","choices":[`
+	const tail = `,"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n"
+	want := head + `{"index":0,"delta":{"role":"assistant","content":""}` + tail +
+		head + `{"index":0,"delta":{"content":"Let me check."}` + tail +
+		head + `{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_abc","type":"function","function":{"name":"get_weather","arguments":""}}]}` + tail +
+		head + `{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"ci"}}]}` + tail +
+		head + `{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"ty\": \"Paris\"}"}}]}` + tail +
+		head + `{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_def","type":"function","function":{"name":"get_weather","arguments":""}}]}` + tail +
+		head + `{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{\"city\":"}}]}` + tail +
+		head + `{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"\"Oslo\"}"}}]}` + tail +
+		head + `{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}],"usage":null}` + "\n\n" +
+		head + `],"usage":{"prompt_tokens":120,"completion_tokens":40,"total_tokens":160,"prompt_tokens_details":{"cached_tokens":64}}}` + "\n\n" +
+		"data: [DONE]\n\n"
+	if got != want {
+		t.Errorf("SSE body differs (-want +got):\n%s", diffLines(want, got))
+	}
+}
+
+func diffLines(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			b.WriteString("- " + wl + "\n+ " + gl + "\n")
+		}
+	}
+	return b.String()
+}
