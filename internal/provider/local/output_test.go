@@ -1,12 +1,15 @@
 package local
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/outcrop/outcrop/internal/llm"
 )
 
 // feed pushes chunks through a filter and returns the text pieces, the
@@ -152,5 +155,39 @@ func TestOutputFilterToolCalls(t *testing.T) {
 				t.Errorf("calls (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestToolUseEvents drives the scheduler's event assembly with filter
+// output that contains text and a tool call, as a model would produce.
+func TestToolUseEvents(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &request{ctx: ctx, cancel: cancel, notify: make(chan struct{}, 1), filter: newOutputFilter(nil, true)}
+	e := &Engine{}
+	s := &slot{req: r, next: -1, logitIdx: -1, usage: llm.Usage{InputTokens: 9}}
+	e.inFlight = 1
+	for _, chunk := range []string{"Checking.", "<tool_call>{\"name\":\"weather\",", "\"arguments\":{\"city\":\"Oslo\"}}</tool_call>"} {
+		s.generated++
+		s.sinceDelta++
+		pieces, _ := r.filter.push([]byte(chunk))
+		e.deliver(s, pieces)
+	}
+	e.complete(s, llm.StopEndTurn)
+	resp, err := llm.Collect(&stream{r: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StopReason != llm.StopToolUse || len(resp.Message.Content) != 2 {
+		t.Fatalf("stop %s, content %+v", resp.StopReason, resp.Message.Content)
+	}
+	if c := resp.Message.Content[0]; c.Kind != llm.KindText || c.Text != "Checking." {
+		t.Errorf("block 0 = %+v", c)
+	}
+	tu := resp.Message.Content[1].ToolUse
+	if tu == nil || tu.Name != "weather" || string(tu.Input) != `{"city":"Oslo"}` || !strings.HasPrefix(tu.ID, "tooluse_") {
+		t.Errorf("block 1 = %+v", resp.Message.Content[1])
+	}
+	if resp.Usage.OutputTokens != 3 || resp.Usage.InputTokens != 9 {
+		t.Errorf("usage = %+v", resp.Usage)
 	}
 }
