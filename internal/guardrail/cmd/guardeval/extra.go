@@ -30,7 +30,7 @@ func limitsSection(r *report) {
 	r.p("- **Revisions.** The PII rules, the confidence FPR targets and the topic-matching rule were each revised once\n")
 	r.p("  after an early run had printed test-split figures (this report's own history); later tuning used dev only.\n")
 	r.p("  Treat the test figures as slightly optimistic. Model variants are compared with `-report -split dev`\n")
-	r.p("  (2^16 vs 2^17 hash buckets: no difference on dev; 2^16 kept).\n")
+	r.p("  (2^16 vs 2^17 hash buckets, and word-shape features aimed at GCG suffixes: no gain on dev; not kept).\n")
 }
 
 // usageSection says how guardrails are used and where Outcrop differs from
