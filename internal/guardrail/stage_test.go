@@ -105,3 +105,38 @@ func TestStageLogsWithoutSensitiveText(t *testing.T) {
 		t.Errorf("blocked input: model called %v, text %q, stop %s", seen != nil, text.String(), stop)
 	}
 }
+
+// BenchmarkStageConverse measures what the stage adds to a Converse call
+// whose prompt is 1 KiB and whose answer is 1 KiB, with the full guardrail
+// of BenchmarkApplyGuardrail8K (input and output checked, sync mode).
+func BenchmarkStageConverse(b *testing.B) {
+	ctx := context.Background()
+	reg := NewRegistry(storetest.SQLite(b), RegistryOptions{})
+	g, err := reg.Create(ctx, fullDefinition())
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := prompt8K()[:1024]
+	answer := &llm.Response{Message: llm.Message{Role: llm.RoleAssistant, Content: []llm.Block{llm.TextBlock(text)}}, StopReason: llm.StopEndTurn}
+	final := func(ctx context.Context, c *gateway.Call) (llm.Stream, error) { return llm.ResponseStream(answer), nil }
+	for _, tc := range []struct {
+		name   string
+		stages []gateway.Stage
+		cfg    *llm.GuardrailConfig
+	}{
+		{"none", nil, nil},
+		{"guardrail", []gateway.Stage{&Stage{Resolver: reg}}, &llm.GuardrailConfig{ID: g.GuardrailID, Version: Draft}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			gw := gateway.New(gateway.Options{Stages: tc.stages, Final: final})
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				c := &gateway.Call{API: "bedrock", Op: "Converse", Request: &llm.Request{Model: "m",
+					Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Block{llm.TextBlock(text)}}}, Guardrail: tc.cfg}}
+				if _, err := gw.Converse(ctx, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
