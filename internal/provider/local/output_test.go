@@ -191,3 +191,34 @@ func TestToolUseEvents(t *testing.T) {
 		t.Errorf("usage = %+v", resp.Usage)
 	}
 }
+
+// FuzzOutputFilter feeds arbitrary bytes in arbitrary pieces: every piece
+// must be valid UTF-8, and without stops or tools nothing may be lost.
+func FuzzOutputFilter(f *testing.F) {
+	for _, s := range []string{"héllo", "\xff\xfe", "a🌍b", "<tool_call>{\"name\":\"x\"}</tool_call>", "STOPx", "\xe6\x97"} {
+		f.Add([]byte(s), "STOP", uint8(3), false)
+		f.Add([]byte(s), "", uint8(1), true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, stop string, step uint8, tools bool) {
+		var stops []string
+		if stop != "" {
+			stops = []string{stop}
+		}
+		n := int(step%7) + 1
+		var chunks [][]byte
+		for i := 0; i < len(data); i += n {
+			chunks = append(chunks, data[i:min(i+n, len(data))])
+		}
+		texts, _, _ := feed(newOutputFilter(stops, tools), chunks)
+		for _, p := range texts {
+			if !utf8.ValidString(p) {
+				t.Fatalf("piece %q is not valid UTF-8", p)
+			}
+		}
+		if stop == "" && !tools {
+			if got, want := strings.Join(texts, ""), strings.ToValidUTF8(string(data), "\uFFFD"); got != want && utf8.Valid(data) {
+				t.Fatalf("text = %q, want %q", got, want)
+			}
+		}
+	})
+}
