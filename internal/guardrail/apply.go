@@ -229,6 +229,10 @@ type Engine struct {
 	Classifier Classifier
 	// Entities detects model-only PII types; nil leaves them undetected.
 	Entities EntityDetector
+	// Topics, if set, builds the denied-topic matcher for a guardrail's
+	// topics (for example a judge model); nil uses LexicalTopics, built
+	// once when the guardrail is compiled.
+	Topics func(topics []Topic) TopicMatcher
 	// Now is the clock used for latency; time.Now when nil.
 	Now func() time.Time
 }
@@ -479,7 +483,7 @@ func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text 
 	p := &c.p
 
 	// Denied topics.
-	if c.topics != nil {
+	if len(p.Topics) > 0 {
 		var on []int
 		for i, t := range p.Topics {
 			if sideEnabled(src, t.InputEnabled, t.OutputEnabled) {
@@ -488,7 +492,11 @@ func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text 
 		}
 		if len(on) > 0 {
 			st.policies.topic = true
-			scores, err := c.topics.MatchTopics(ctx, text)
+			tm := c.topics
+			if e.Topics != nil {
+				tm = e.Topics(p.Topics)
+			}
+			scores, err := tm.MatchTopics(ctx, text)
 			if err != nil {
 				return "", err
 			}
