@@ -107,6 +107,9 @@ func (a *App) build(ctx context.Context) error {
 		Region:       cfg.Server.Region,
 		AccountID:    cfg.Server.AccountID,
 		Middleware:   sec.Middleware(),
+		Authorize: func(ctx context.Context, action, resource string) error {
+			return auth.Check(ctx, action, resource, nil)
+		},
 		Groups: []httpapi.RouteGroup{
 			&httpapi.Guardrails{Registry: guardrails, Engine: guardEngine, Recorder: guardMetrics},
 		},

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,18 @@ type Adapter struct {
 	log *slog.Logger
 	// MaxBodyBytes bounds request bodies read with ReadBody.
 	MaxBodyBytes int64
+	// authorize is Deps.Authorize.
+	authorize func(ctx context.Context, action, resource string) error
+}
+
+// Authorize checks that the caller of r may perform action on resource
+// (an IAM action such as "bedrock:GetGuardrail" and an ARN, which may end in
+// "*" for listings). Routes outside the inference pipeline call it first.
+func (a *Adapter) Authorize(r *http.Request, action, resource string) error {
+	if a.authorize == nil {
+		return nil
+	}
+	return a.authorize(r.Context(), action, resource)
 }
 
 // HandlerFunc is a handler that reports failure by returning an error.

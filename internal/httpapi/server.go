@@ -43,6 +43,10 @@ type Deps struct {
 	Middleware []func(http.Handler) http.Handler
 	// Groups are extra route groups.
 	Groups []RouteGroup
+	// Authorize decides whether the caller may perform an IAM action on a
+	// resource, for routes that do not go through the gateway pipeline
+	// (token counting, listings, control planes). Nil allows everything.
+	Authorize func(ctx context.Context, action, resource string) error
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -70,7 +74,7 @@ func New(d Deps) *Server {
 	if d.AccountID == "" {
 		d.AccountID = "000000000000"
 	}
-	return &Server{d: d, a: &Adapter{log: d.Logger.With("component", "httpapi"), MaxBodyBytes: d.MaxBodyBytes}}
+	return &Server{d: d, a: &Adapter{log: d.Logger.With("component", "httpapi"), MaxBodyBytes: d.MaxBodyBytes, authorize: d.Authorize}}
 }
 
 // Handler returns the root handler with every route.
