@@ -229,3 +229,25 @@ func TestApplyGrounding(t *testing.T) {
 		t.Errorf("ungrounded answer: %+v", res.Assessments[0].ContextualGroundingPolicy)
 	}
 }
+
+// constTopics is a TopicMatcher that scores every topic the same.
+type constTopics struct{ n int }
+
+func (c constTopics) MatchTopics(context.Context, string) ([]float64, error) {
+	out := make([]float64, c.n)
+	for i := range out {
+		out[i] = 1
+	}
+	return out, nil
+}
+
+func TestEngineTopicMatcher(t *testing.T) {
+	d := base()
+	d.TopicPolicyConfig = &TopicPolicyConfig{TopicsConfig: []Topic{{Name: "Anything", Definition: "Everything at all.", Type: "DENY"}}}
+	c := mustCompile(t, d)
+	e := Engine{Topics: func(ts []Topic) TopicMatcher { return constTopics{len(ts)} }}
+	res, err := e.Apply(context.Background(), c, &ApplyRequest{Source: SourceInput, Content: []Content{{Text: &TextContent{Text: "unrelated words"}}}})
+	if err != nil || res.Action != Intervened || res.Assessments[0].TopicPolicy.Topics[0].Name != "Anything" {
+		t.Fatalf("Apply = %+v, %v", res, err)
+	}
+}
