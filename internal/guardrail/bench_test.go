@@ -127,3 +127,21 @@ func BenchmarkDetectors(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDetectPIIAdversarial runs the PII detector on 100 KB texts built
+// to hit its worst cases: dense digit runs, dense context keywords, many
+// '@' and ':' characters. Cost must stay linear in the text length.
+func BenchmarkDetectPIIAdversarial(b *testing.B) {
+	for _, tc := range []struct{ name, unit string }{
+		{"digits", "1 "}, {"dashed", "1-2 "}, {"password", "password "}, {"at", "a@b."},
+		{"url", "http://"}, {"iban", "GB82 "}, {"colons", ":1"},
+	} {
+		text := strings.Repeat(tc.unit, 100_000/len(tc.unit))
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for i := 0; i < b.N; i++ {
+				DetectPII(text, nil)
+			}
+		})
+	}
+}

@@ -301,10 +301,13 @@ func (d *piiScan) classifyRun(start, end, ext int) {
 	if d.classify(start, end, ext, gs, true) {
 		return
 	}
-	if len(gs) < 3 {
+	// Sub-windows only split a card or SSN off a short run (a card number
+	// followed by its CVV, say); long runs of small groups are tables of
+	// numbers, and trying every window of them would cost O(groups²).
+	if len(gs) < 3 || len(gs) > 8 {
 		return
 	}
-	for w := len(gs) - 1; w >= 1; w-- {
+	for w := min(len(gs)-1, 5); w >= 1; w-- {
 		for a := 0; a+w <= len(gs); a++ {
 			if d.classify(gs[a].start, gs[a+w-1].end, gs[a+w-1].end, gs[a:a+w], false) {
 				return
@@ -777,8 +780,12 @@ const contextWindow = 160
 
 // contextRule runs rule c's pattern on the window after each occurrence of
 // one of its keys (as a whole word) and records accepted matches.
+// Overlapping windows are merged, so text dense with keys costs one regex
+// pass over the merged span, not one per occurrence.
 func (d *piiScan) contextRule(c contextRule) {
 	l := d.lower
+	type span struct{ s, e int }
+	var wins []span
 	for _, k := range c.keys {
 		for off := 0; ; {
 			i := strings.Index(l[off:], k)
@@ -794,14 +801,29 @@ func (d *piiScan) contextRule(c contextRule) {
 			if c.after {
 				base = off
 			}
-			end := min(base+contextWindow, len(d.text))
-			for _, m := range c.re.FindAllStringSubmatchIndex(d.text[base:end], 4) {
-				s, e := m[2*c.group], m[2*c.group+1]
-				if s < 0 || (c.valid != nil && !c.valid(d.text[base+s:base+e])) {
-					continue
-				}
-				d.add(base+s, base+e, c.typ, 0.9)
+			wins = append(wins, span{base, min(base+contextWindow, len(d.text))})
+		}
+	}
+	if len(wins) == 0 {
+		return
+	}
+	sort.Slice(wins, func(i, j int) bool { return wins[i].s < wins[j].s })
+	merged := wins[:1]
+	for _, w := range wins[1:] {
+		last := &merged[len(merged)-1]
+		if w.s <= last.e {
+			last.e = max(last.e, w.e)
+			continue
+		}
+		merged = append(merged, w)
+	}
+	for _, w := range merged {
+		for _, m := range c.re.FindAllStringSubmatchIndex(d.text[w.s:w.e], -1) {
+			s, e := m[2*c.group], m[2*c.group+1]
+			if s < 0 || (c.valid != nil && !c.valid(d.text[w.s+s:w.s+e])) {
+				continue
 			}
+			d.add(w.s+s, w.s+e, c.typ, 0.9)
 		}
 	}
 }
