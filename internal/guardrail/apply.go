@@ -235,7 +235,16 @@ type Engine struct {
 	Topics func(topics []Topic) TopicMatcher
 	// Now is the clock used for latency; time.Now when nil.
 	Now func() time.Time
+	// MaxTextBytes bounds the text one Apply evaluates (all guarded
+	// blocks together); more is a ValidationException. Detection is linear
+	// in the text, but its constant can reach microseconds per byte on
+	// adversarial input. Default DefaultMaxTextBytes.
+	MaxTextBytes int
 }
+
+// DefaultMaxTextBytes is the default Engine.MaxTextBytes: 1 MiB, about
+// 250,000 tokens of English.
+const DefaultMaxTextBytes = 1 << 20
 
 // Compiled is a guardrail version prepared for evaluation. It is
 // immutable and safe for concurrent use.
@@ -371,6 +380,17 @@ func (e *Engine) Apply(ctx context.Context, c *Compiled, req *ApplyRequest) (*Re
 		cov.Images = &CoverageCount{Total: images}
 	}
 
+	limit := e.MaxTextBytes
+	if limit <= 0 {
+		limit = DefaultMaxTextBytes
+	}
+	total := 0
+	for _, g := range guarded {
+		total += len(g)
+	}
+	if total > limit {
+		return nil, fieldErr("content", "the guarded text is %d bytes, more than the limit of %d", total, limit)
+	}
 	outs := make([]string, len(guarded))
 	var usage Usage
 	for i, text := range guarded {

@@ -251,3 +251,13 @@ func TestEngineTopicMatcher(t *testing.T) {
 		t.Fatalf("Apply = %+v, %v", res, err)
 	}
 }
+
+func TestApplyTextLimit(t *testing.T) {
+	c := mustCompile(t, base())
+	e := Engine{MaxTextBytes: 10}
+	_, err := e.Apply(context.Background(), c, &ApplyRequest{Source: SourceInput, Content: []Content{{Text: &TextContent{Text: strings.Repeat("x", 11)}}}})
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "content" {
+		t.Fatalf("err = %v, want a validation error on content", err)
+	}
+}
