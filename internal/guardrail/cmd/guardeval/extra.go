@@ -61,7 +61,8 @@ func usageSection(r *report) {
 	r.p("- **Validation** errors are ValidationException naming the member, e.g.\n")
 	r.p("  `sensitiveInformationPolicyConfig.regexesConfig.1.member.pattern`. Custom regexes use Go's RE2 (linear\n")
 	r.p("  time, no look-arounds or back-references) and are refused above 500 characters or 3,000 compiled\n")
-	r.p("  instructions, so no pattern can stall the server.\n")
+	r.p("  instructions, so no pattern can stall the server. One evaluation accepts at most 1 MiB of guarded text\n")
+	r.p("  (`Engine.MaxTextBytes`); detection is linear in the text (see BenchmarkDetectPIIAdversarial).\n")
 	r.p("- **Not implemented**: image evaluation (images are counted in coverage only), automated reasoning\n")
 	r.p("  policies, cross-region profiles, KMS keys (accepted and ignored), tags.\n\n")
 }
