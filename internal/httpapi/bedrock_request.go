@@ -206,19 +206,23 @@ func skipSpace(b []byte, i int) int {
 }
 
 // scanString returns the index after the string starting at b[i] (a
-// quote), or -1, and whether it holds escapes.
+// quote), or -1, and whether it needs unquoting by encoding/json: it holds
+// escapes or non-ASCII bytes (which may be invalid UTF-8, replaced by
+// U+FFFD).
 func scanString(b []byte, i int) (int, bool) {
-	escaped := false
+	unquote := false
 	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			escaped = true
+		switch c := b[j]; {
+		case c == '\\':
+			unquote = true
 			j++
-		case '"':
-			return j + 1, escaped
+		case c == '"':
+			return j + 1, unquote
+		case c >= 0x80:
+			unquote = true
 		}
 	}
-	return -1, escaped
+	return -1, unquote
 }
 
 // skipValue returns the index after the JSON value starting at b[i], or -1.

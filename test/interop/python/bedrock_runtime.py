@@ -16,12 +16,19 @@ import string
 import sys
 
 import boto3
+import botocore.config
 import botocore.exceptions
 import jmespath
 
 results = {"endpoint": os.environ["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"]}
 
-bedrock_runtime = boto3.client("bedrock-runtime")
+# Only the read timeout differs from the defaults: a 135M model on a CPU
+# shared with the rest of the test run can take longer than botocore's 60 s
+# to finish a story, and a retry would only queue behind it.
+bedrock_runtime = boto3.client(
+    "bedrock-runtime",
+    config=botocore.config.Config(read_timeout=600, retries={"max_attempts": 1}),
+)
 
 # Using converse api without streaming (seed snippet 1)
 response = bedrock_runtime.converse(

@@ -1,0 +1,60 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"testing"
+
+	"github.com/outcrop/outcrop/internal/app"
+	"github.com/outcrop/outcrop/internal/config"
+	"github.com/outcrop/outcrop/internal/httpapi"
+	"github.com/outcrop/outcrop/internal/testenv"
+)
+
+// TestOutcropServeBedrock runs the unmodified AWS SDKs (Go, Python, JS)
+// against `outcrop serve` — the server internal/app builds from a YAML
+// configuration, on 127.0.0.1 with HTTP/1.1 and h2c — whose one model is
+// served by the real Ollama (SmolLM2-135M) through the openai provider.
+func TestOutcropServeBedrock(t *testing.T) {
+	upstream := testenv.OllamaURL(t)
+	cfg, err := config.Parse(fmt.Appendf(nil, `
+listen: 127.0.0.1:0
+models:
+  - id: %s
+    aliases: [%q]
+    profiles: [standard, optimized]
+    deployments:
+      - provider: openai
+        base_url: %s/v1
+        model: smollm2:135m
+`, httpapi.TestModel, httpapi.SeedModelID, upstream))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Home = t.TempDir()
+	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }() // ends when cancel starts the drain
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	url := "http://" + ln.Addr().String()
+
+	t.Run("aws-sdk-go-v2", func(t *testing.T) { httpapi.SDKSuite(t, url, true) })
+	t.Run("boto3", func(t *testing.T) { httpapi.Boto3Suite(t, url, true) })
+	t.Run("aws-sdk-js-v3", func(t *testing.T) { httpapi.JSSuite(t, url, true) })
+}
