@@ -89,8 +89,11 @@ func setServedHeaders(h http.Header, sv llm.Served) {
 }
 
 // listFoundationModels serves a ListFoundationModels-like listing of the
-// configured models.
+// configured models, authorized as bedrock:ListFoundationModels on "*".
 func (s *Server) listFoundationModels(w http.ResponseWriter, r *http.Request) error {
+	if err := s.a.Authorize(r, "bedrock:ListFoundationModels", "*"); err != nil {
+		return err
+	}
 	type summary struct {
 		ModelArn                   string   `json:"modelArn"`
 		ModelID                    string   `json:"modelId"`

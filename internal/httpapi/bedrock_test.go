@@ -594,6 +594,34 @@ func TestCountTokensEstimate(t *testing.T) {
 	}
 }
 
+func TestCountTokensAndListingAreAuthorized(t *testing.T) {
+	var seen []string
+	router := routing.New([]*routing.Model{{ID: testModel, Deployments: []*routing.Deployment{{Name: "d", Provider: scripted(), Weight: 1}}}})
+	srv := New(Deps{Router: router, Gateway: gateway.New(gateway.Options{Final: router.Route}),
+		Authorize: func(_ context.Context, action, resource string) error {
+			seen = append(seen, action+" "+resource)
+			return llm.Errorf(llm.KindAccessDenied, "not allowed")
+		}})
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	status, hdr, _ := post(t, ts, modelPath(testModel, "count-tokens"), `{"input":{"converse":{"messages":[{"role":"user","content":[{"text":"a"}]}]}}}`)
+	if status != 403 || hdr.Get("X-Amzn-ErrorType") != "AccessDeniedException" {
+		t.Errorf("count-tokens: %d %s", status, hdr.Get("X-Amzn-ErrorType"))
+	}
+	resp, err := ts.Client().Get(ts.URL + "/foundation-models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("foundation-models: %d", resp.StatusCode)
+	}
+	want := "bedrock:InvokeModel arn:aws:bedrock:us-east-1:000000000000:foundation-model/" + testModel + "|bedrock:ListFoundationModels *"
+	if got := strings.Join(seen, "|"); got != want {
+		t.Errorf("authorized %q, want %q", got, want)
+	}
+}
+
 func TestListFoundationModels(t *testing.T) {
 	ts := newTestServer(t, &replayProvider{})
 	resp, err := ts.Client().Get(ts.URL + "/foundation-models")
