@@ -25,7 +25,7 @@ var (
 	tier       = flag.Bool("tier", false, "run the latency-optimized tier benchmark (takes minutes)")
 	requests   = flag.Int("tier.requests", 40, "workload items; each is sent once per profile")
 	conc       = flag.Int("tier.concurrency", 4, "requests in flight")
-	background = flag.Int("tier.background", 3, "streams another tenant keeps running on the loaded engine")
+	background = flag.Int("tier.background", 4, "streams another tenant keeps running on the loaded engine")
 	input      = flag.String("tier.input", "100-2000", "input tokens per request (seed: 100-100k)")
 	output     = flag.String("tier.output", "100-300", "output tokens per request (seed: 100-1000)")
 	seed       = flag.Uint64("tier.seed", 1, "workload seed")
@@ -57,8 +57,8 @@ func TestTier(t *testing.T) {
 	defer loaded.Close()
 	model := &routing.Model{ID: "smollm2", Profiles: []llm.Latency{llm.LatencyStandard, llm.LatencyOptimized},
 		Deployments: []*routing.Deployment{
-			{Name: "engine-a", Type: "local", Provider: fast, Weight: 1, MaxConcurrency: 2, Timeout: 5 * time.Minute},
-			{Name: "engine-b", Type: "local", Provider: loaded, Weight: 2, MaxConcurrency: 4, Timeout: 5 * time.Minute},
+			{Name: "engine-a", Type: "local", Provider: fast, Weight: 1, MaxConcurrency: 2, Timeout: 10 * time.Minute},
+			{Name: "engine-b", Type: "local", Provider: loaded, Weight: 2, MaxConcurrency: 4, Timeout: 10 * time.Minute},
 		}}
 	r := routing.New([]*routing.Model{model})
 
