@@ -20,6 +20,7 @@
 #   OUTCROP_CACHE          [$HOME/.cache/outcrop]  binaries, GGUF, venv
 #   OUTCROP_SERVICES_DIR   [$OUTCROP_CACHE/services] pid files, logs, data
 #   OUTCROP_OLLAMA_PORT [11555], OUTCROP_REDIS_PORT [16379], OUTCROP_POSTGRES_PORT [15432]
+#   OUTCROP_OLLAMA_PARALLEL [4]  requests Ollama decodes at once (OLLAMA_NUM_PARALLEL)
 #   OUTCROP_SERVICES_STARTED  file; `start` appends the name of every service
 #                             it launched (so a caller can stop only those).
 set -Eeuo pipefail
@@ -155,11 +156,13 @@ start_ollama() {
     # setsid: the server outlives the shell that started it; the inner shell
     # records its own pid and then becomes ollama, so the pid file is exact
     # whether or not setsid had to fork. KEEP_ALIVE keeps the model loaded
-    # between test runs (warm requests).
+    # between test runs (warm requests). NUM_PARALLEL lets concurrent test
+    # packages (and engineers) share one batched runner instead of queueing
+    # behind a single slot; each slot keeps the default context length.
     rm -f "$pidfile"
     # shellcheck disable=SC2016 # $$ is the inner shell's pid
     env HOME="$dir/home" OLLAMA_HOST="127.0.0.1:$ollama_port" OLLAMA_MODELS="$dir/models" \
-      OLLAMA_KEEP_ALIVE=24h OLLAMA_NOPRUNE=1 \
+      OLLAMA_KEEP_ALIVE=24h OLLAMA_NOPRUNE=1 OLLAMA_NUM_PARALLEL="${OUTCROP_OLLAMA_PARALLEL:-4}" \
       setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" "$ollama_bin" serve \
       >>"$dir/serve.log" 2>&1 </dev/null &
     if ! wait_for ollama 60 ollama_up; then
