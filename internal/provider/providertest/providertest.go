@@ -53,6 +53,10 @@ type Target struct {
 	// call to a weather tool and checks the tool use block. Leave it false
 	// for models that cannot (smollm2:135m on Ollama refuses tools).
 	ToolCalls bool
+	// Serial runs the subtests one after another. By default they run in
+	// parallel (providers must be safe for concurrent use), which keeps the
+	// suite's wall time low against a shared upstream that queues requests.
+	Serial bool
 	// MaxWait bounds how long the suite waits for a cancelled stream to
 	// end before declaring it stuck; default 30s. It detects hangs, it is
 	// not a performance assertion.
@@ -85,6 +89,9 @@ func Run(t *testing.T, tg Target) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if !tg.Serial {
+				t.Parallel()
+			}
 			tc.run(t, tg, tg.New(t))
 		})
 	}
