@@ -21,6 +21,7 @@ func openaiPython(t *testing.T, url, scenario string, out any) {
 // the real Ollama.
 func TestOpenAIPythonOllama(t *testing.T) {
 	testenv.Python(t)
+	t.Parallel() // the time goes to waiting on the shared Ollama
 	ts := chatServer(t, ollamaProvider(t), nil)
 	var got struct {
 		Completion struct {

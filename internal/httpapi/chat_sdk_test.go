@@ -20,6 +20,7 @@ func openaiGoClient(url string) oai.Client {
 
 // TestOpenAIGoOllama: openai-go against Outcrop serving the real Ollama.
 func TestOpenAIGoOllama(t *testing.T) {
+	t.Parallel() // the time goes to waiting on the shared Ollama
 	ts := chatServer(t, ollamaProvider(t), nil)
 	client := openaiGoClient(ts.URL)
 	ctx := context.Background()
@@ -31,6 +32,7 @@ func TestOpenAIGoOllama(t *testing.T) {
 		Seed:        oai.Int(1),
 	}
 	t.Run("completion", func(t *testing.T) {
+		t.Parallel()
 		var raw *http.Response
 		resp, err := client.Chat.Completions.New(ctx, params, option.WithResponseInto(&raw))
 		if err != nil {
@@ -47,6 +49,7 @@ func TestOpenAIGoOllama(t *testing.T) {
 		}
 	})
 	t.Run("stream", func(t *testing.T) {
+		t.Parallel()
 		p := params
 		p.StreamOptions = oai.ChatCompletionStreamOptionsParam{IncludeUsage: oai.Bool(true)}
 		stream := client.Chat.Completions.NewStreaming(ctx, p, option.WithHeader(HeaderLatency, "optimized"))
