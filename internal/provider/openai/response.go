@@ -24,14 +24,15 @@ type chunk struct {
 
 type choice struct {
 	Index        int             `json:"index"`
-	Message      *delta          `json:"message"` // non-streamed
-	Delta        *delta          `json:"delta"`   // streamed
+	Message      delta           `json:"message"` // non-streamed
+	Delta        delta           `json:"delta"`   // streamed
 	FinishReason string          `json:"finish_reason"`
 	StopReason   json.RawMessage `json:"stop_reason"` // vLLM: the stop string or token that ended generation
 }
 
+// delta is a message or a streamed delta; the role is always assistant
+// and not decoded.
 type delta struct {
-	Role             string     `json:"role"`
 	Content          string     `json:"content"`
 	ReasoningContent string     `json:"reasoning_content"` // DeepSeek, vLLM
 	Reasoning        string     `json:"reasoning"`         // Ollama, OpenRouter, vLLM ≥ 0.10
@@ -94,19 +95,16 @@ func (c *completion) response(req *llm.Request, splitThink bool) (*llm.Response,
 	}
 	ch := c.Choices[0]
 	r := &llm.Response{Message: llm.Message{Role: llm.RoleAssistant}, Usage: c.Usage.neutral()}
-	var reasoning, text string
-	if m := ch.Message; m != nil {
-		reasoning = m.ReasoningContent
-		if reasoning == "" {
-			reasoning = m.Reasoning
-		}
-		text = m.Content
-		if text == "" {
-			text = m.Refusal
-		}
-		if splitThink && reasoning == "" {
-			reasoning, text = splitThinkPrefix(text)
-		}
+	m := &ch.Message
+	reasoning, text := m.ReasoningContent, m.Content
+	if reasoning == "" {
+		reasoning = m.Reasoning
+	}
+	if text == "" {
+		text = m.Refusal
+	}
+	if splitThink && reasoning == "" {
+		reasoning, text = splitThinkPrefix(text)
 	}
 	if reasoning != "" {
 		r.Message.Content = append(r.Message.Content, llm.Block{Kind: llm.KindReasoning, Reasoning: &llm.Reasoning{Text: reasoning}})
@@ -114,21 +112,19 @@ func (c *completion) response(req *llm.Request, splitThink bool) (*llm.Response,
 	if text != "" {
 		r.Message.Content = append(r.Message.Content, llm.TextBlock(text))
 	}
-	if m := ch.Message; m != nil {
-		for i, tc := range m.ToolCalls {
-			args := tc.Function.Arguments
-			if args == "" {
-				args = "{}"
-			}
-			id := tc.ID
-			if id == "" {
-				id = syntheticToolID(i)
-			}
-			r.Message.Content = append(r.Message.Content, llm.Block{Kind: llm.KindToolUse, ToolUse: &llm.ToolUse{ID: id, Name: tc.Function.Name, Input: json.RawMessage(args)}})
+	for i, tc := range m.ToolCalls {
+		args := tc.Function.Arguments
+		if args == "" {
+			args = "{}"
 		}
+		id := tc.ID
+		if id == "" {
+			id = syntheticToolID(i)
+		}
+		r.Message.Content = append(r.Message.Content, llm.Block{Kind: llm.KindToolUse, ToolUse: &llm.ToolUse{ID: id, Name: tc.Function.Name, Input: json.RawMessage(args)}})
 	}
 	r.StopReason = stopReason(ch.FinishReason, ch.StopReason, req)
-	if r.StopReason == llm.StopEndTurn && ch.Message != nil && len(ch.Message.ToolCalls) > 0 {
+	if r.StopReason == llm.StopEndTurn && len(m.ToolCalls) > 0 {
 		// Some servers (older Ollama) report "stop" with tool calls.
 		r.StopReason = llm.StopToolUse
 	}

@@ -229,9 +229,7 @@ func (t *translator) chunk(data []byte) error {
 		if ch.Index != 0 {
 			continue // n > 1 is never requested
 		}
-		if d := ch.Delta; d != nil {
-			t.delta(d)
-		}
+		t.delta(&ch.Delta)
 		if ch.FinishReason != "" {
 			t.finishReason = ch.FinishReason
 			t.vllmStop = ch.StopReason
