@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/outcrop/outcrop/internal/llm"
 )
@@ -259,5 +260,23 @@ func TestApplyTextLimit(t *testing.T) {
 	var fe *FieldError
 	if !errors.As(err, &fe) || fe.Field != "content" {
 		t.Fatalf("err = %v, want a validation error on content", err)
+	}
+}
+
+// TestDetectPIIWordGluedSigns is the regression test for a hang found by
+// FuzzDetectPII: a '+' or '(' glued to a word ("n+1", "f(2)") must not stop
+// the scanner from advancing.
+func TestDetectPIIWordGluedSigns(t *testing.T) {
+	for _, s := range []string{"n+1", "f(2)", "call+1 (415) 555-0199", "x+1+2+3", "a(1(2(3"} {
+		done := make(chan []Span, 1)
+		go func() { done <- DetectPII(s, nil) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("DetectPII(%q) does not return", s)
+		}
+	}
+	if got := DetectPII("call+1 (415) 555-0199 now", nil); len(got) != 1 || got[0].Type != "PHONE" {
+		t.Errorf("DetectPII = %+v, want the phone number", got)
 	}
 }

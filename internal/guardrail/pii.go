@@ -210,6 +210,10 @@ func (d *piiScan) numbers() {
 			continue
 		}
 		if i > 0 && (isAlnum(t[i-1]) || t[i-1] == '_') {
+			// Part of a word ("A123", "call+1"): skip past it. Always
+			// advance, even when t[i] is a '+' or '(' that no word
+			// continues through.
+			i++
 			for i < n && (isAlnum(t[i]) || t[i] == '_') {
 				i++
 			}
