@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -85,4 +86,31 @@ func BenchmarkDecodeChat(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkChatStreamOverhead streams a recorded 12-token answer from a
+// local fake upstream, directly and through Outcrop (HTTP in, openai
+// provider, gateway, router, SSE out), over loopback. The difference
+// between the two is what Outcrop adds to a streamed chat completion.
+func BenchmarkChatStreamOverhead(b *testing.B) {
+	p, up := fixtureProvider(b, "ollama_stream")
+	ts := chatServer(b, p, nil)
+	body := `{"model":"acme.chat-v1","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Say hello."}]}`
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	run := func(b *testing.B, url string) {
+		b.ReportAllocs()
+		for b.Loop() {
+			resp, err := client.Post(url, "application/json", strings.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, _ := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || n == 0 {
+				b.Fatalf("status %d, %d bytes", resp.StatusCode, n)
+			}
+		}
+	}
+	b.Run("direct", func(b *testing.B) { run(b, up.URL+"/chat/completions") })
+	b.Run("outcrop", func(b *testing.B) { run(b, ts.URL+"/v1/chat/completions") })
 }
