@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/outcrop/outcrop/internal/llm"
@@ -125,17 +124,8 @@ func transportError(ctx context.Context, err error) *llm.Error {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return &llm.Error{Kind: llm.KindTimeout, Message: "The upstream did not answer in time.", Err: err}
 	}
-	// Refused, reset, closed before a response, DNS: the deployment is
-	// down or restarting; another one may answer.
-	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &llm.Error{Kind: llm.KindUnavailable, Message: "The upstream is unavailable.", Err: err}
-	}
-	var de *net.DNSError
-	var oe *net.OpError
-	if errors.As(err, &de) || errors.As(err, &oe) {
-		return &llm.Error{Kind: llm.KindUnavailable, Message: "The upstream is unavailable.", Err: err}
-	}
+	// Refused, reset, closed before a response, DNS failures: the
+	// deployment is down or restarting; another one may answer.
 	return &llm.Error{Kind: llm.KindUnavailable, Message: "The upstream is unavailable.", Err: err}
 }
 
