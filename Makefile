@@ -95,3 +95,8 @@ run: build
 test-all: deps
 	./scripts/test-services.sh start
 	eval "$$(./scripts/test-services.sh env)" && OUTCROP_TEST_REQUIRE=1 $(MAKE) test
+
+# guardrail-report retrains the guardrail classifier on the datasets' train
+# splits, scores the held-out splits and rewrites docs/GUARDRAILS.md.
+guardrail-report: deps
+	$(GO) run ./internal/guardrail/cmd/guardeval -report

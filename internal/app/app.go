@@ -79,19 +79,23 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.onClose(sec.Close)
 
-	guardrails := guardrail.NewRegistry(db, guardrail.RegistryOptions{Region: cfg.Server.Region, AccountID: cfg.Server.AccountID})
-	guardEngine := &guardrail.Engine{}
-	guardMetrics := guardrail.NewMetrics(a.metrics.Registry())
-
 	models, err := a.buildModels(ctx)
 	if err != nil {
 		return err
 	}
 	a.router = routing.New(models)
 
+	// Guardrails may call models (entity detection, Llama Guard) straight
+	// through the router, below the pipeline, so they are not guarded or
+	// counted against the caller's quota twice.
+	guard, err := guardrail.New(ctx, cfg, guardrail.SubsystemOptions{DB: db, Metrics: a.metrics.Registry(), Models: a.router.Route})
+	if err != nil {
+		return err
+	}
+
 	// The pipeline's order: audit, authorization, limits and quotas, then
 	// the input/output guardrail, then the router.
-	stages := append(sec.Stages(), &guardrail.Stage{Resolver: guardrails, Engine: guardEngine, Recorder: guardMetrics})
+	stages := append(sec.Stages(), guard.Stage)
 	a.gateway = gateway.New(gateway.Options{
 		Logger:   log.With("component", "gateway"),
 		Stages:   stages,
@@ -111,7 +115,7 @@ func (a *App) build(ctx context.Context) error {
 			return auth.Check(ctx, action, resource, nil)
 		},
 		Groups: []httpapi.RouteGroup{
-			&httpapi.Guardrails{Registry: guardrails, Engine: guardEngine, Recorder: guardMetrics},
+			&httpapi.Guardrails{Registry: guard.Registry, Engine: guard.Engine, Recorder: guard.Metrics},
 		},
 	})
 	a.handler = srv.Handler()
