@@ -12,7 +12,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/outcrop/outcrop/internal/cli.Version=$(VERSION)
 
-.PHONY: build test env deps clean model services services-stop run test-all
+.PHONY: build test env deps clean model services services-stop run test-all guardrail-report
 
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/outcrop ./cmd/outcrop
