@@ -16,7 +16,10 @@ type Provider interface {
 }
 
 // Conversor is implemented by providers with a native non-streaming call,
-// which the gateway prefers over collecting a stream.
+// for callers outside the pipeline that want one response. The gateway
+// itself always streams from providers, even for non-streaming clients, so
+// that time to first token is measured the same way and failures before the
+// first token can be retried on another deployment.
 type Conversor interface {
 	Converse(ctx context.Context, req *Request) (*Response, error)
 }
