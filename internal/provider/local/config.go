@@ -52,9 +52,9 @@ type Config struct {
 	// DefaultMaxTokens is the output limit of a request that sets none.
 	// Default 512. A request never generates past ContextSize.
 	DefaultMaxTokens int
-	// FlashAttention forces llama.cpp's fused attention kernel on. Default
-	// false: llama.cpp decides (auto), which enables it on CPU for models
-	// that support it, as Ollama does.
+	// FlashAttention turns on llama.cpp's fused attention kernel. Default
+	// false: on CPU the kernel measured slower here (1.5× longer prefill of
+	// a 1,800-token prompt, no faster decoding), although Ollama enables it.
 	FlashAttention bool
 
 	// ignoreEOG keeps generating past end-of-generation tokens, so that

@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Engine, error) 
 
 	nSeq := cfg.Slots + cfg.PrefixCacheEntries
 	cells := cfg.Slots*cfg.ContextSize + cfg.PrefixCacheTokens
-	fa := ml.FlashAttentionAuto
+	fa := ml.FlashAttentionDisabled
 	if cfg.FlashAttention {
 		fa = ml.FlashAttentionEnabled
 	}
