@@ -2,9 +2,12 @@ package routing
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"testing"
 	"time"
@@ -463,6 +466,33 @@ func TestMidStreamError(t *testing.T) {
 	}
 	if _, err2 := s.Next(); kindOf(err2) != llm.KindModelError {
 		t.Errorf("Next after failure = %v, want the same error", err2)
+	}
+}
+
+func TestStatsHandler(t *testing.T) {
+	r := New([]*Model{fleet(&script{name: "a"})})
+	collect(t, r, call("m", llm.LatencyOptimized))
+	srv := httptest.NewServer(r.StatsHandler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st Stats
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Requests[llm.LatencyOptimized] != 1 || len(st.Deployments) != 1 || st.Deployments[0].Breaker != BreakerClosed {
+		t.Errorf("stats = %+v", st)
+	}
+	resp2, err := http.Post(srv.URL, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if resp2.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST status = %d, want 405", resp2.StatusCode)
 	}
 }
 

@@ -1,6 +1,8 @@
 package routing
 
 import (
+	"encoding/json"
+	"net/http"
 	"time"
 
 	"github.com/outcrop/outcrop/internal/llm"
@@ -82,4 +84,20 @@ func (s *state) stats(model string) DeploymentStats {
 		}
 	}
 	return ds
+}
+
+// StatsHandler serves Stats as JSON, for an admin endpoint (GET only).
+func (r *Router) StatsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(r.Stats())
+	})
 }
