@@ -83,7 +83,14 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.router = routing.New(models)
+	var rc routing.Config
+	if err := config.Decode(cfg.Routing, &rc); err != nil {
+		return fmt.Errorf("routing: %w", err)
+	}
+	if err := rc.Validate(); err != nil {
+		return fmt.Errorf("routing: %w", err)
+	}
+	a.router = routing.New(models, routing.WithConfig(rc), routing.WithLogger(log.With("component", "routing")))
 
 	// Guardrails may call models (entity detection, Llama Guard) straight
 	// through the router, below the pipeline, so they are not guarded or
@@ -116,6 +123,7 @@ func (a *App) build(ctx context.Context) error {
 		},
 		Groups: []httpapi.RouteGroup{
 			&httpapi.Guardrails{Registry: guard.Registry, Engine: guard.Engine, Recorder: guard.Metrics},
+			adminRoutes{router: a.router},
 		},
 	})
 	a.handler = srv.Handler()
@@ -185,14 +193,16 @@ func (a *App) buildModels(ctx context.Context) ([]*routing.Model, error) {
 				continue
 			}
 			d := &routing.Deployment{
-				Name:           cd.Name,
-				Provider:       p,
-				Type:           cd.Provider,
-				Weight:         *cd.Weight,
-				Timeout:        cd.Timeout.D(),
-				TTFTTimeout:    cd.TTFTTimeout.D(),
-				StallTimeout:   cd.StallTimeout.D(),
-				MaxConcurrency: cd.MaxConcurrency,
+				Name:              cd.Name,
+				Provider:          p,
+				Type:              cd.Provider,
+				Weight:            *cd.Weight,
+				Timeout:           cd.Timeout.D(),
+				TTFTTimeout:       cd.TTFTTimeout.D(),
+				StallTimeout:      cd.StallTimeout.D(),
+				MaxConcurrency:    cd.MaxConcurrency,
+				MaxRPS:            cd.MaxRPS,
+				ReservedOptimized: cd.ReservedOptimized,
 			}
 			for _, p := range cd.Profiles {
 				d.Profiles = append(d.Profiles, llm.Latency(p))
@@ -269,4 +279,19 @@ func Logger(cfg config.Log) *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+// adminRoutes mounts operator endpoints behind authentication and policy.
+type adminRoutes struct{ router *routing.Router }
+
+// Routes implements httpapi.RouteGroup.
+func (g adminRoutes) Routes(mux *http.ServeMux, a *httpapi.Adapter) {
+	stats := g.router.StatsHandler()
+	mux.Handle("GET /admin/routing", a.Bedrock(func(w http.ResponseWriter, r *http.Request) error {
+		if err := a.Authorize(r, "outcrop:GetRoutingStats", "*"); err != nil {
+			return err
+		}
+		stats.ServeHTTP(w, r)
+		return nil
+	}))
 }
