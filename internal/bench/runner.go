@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -38,7 +39,13 @@ type RunOptions struct {
 	Items       []Item // the first Load.Warmup items are the warm-up
 	Stream      bool
 	Temperature *float64
-	Load        Load
+	// DistinctPrompts prefixes each prompt with its target's name and item
+	// number, so that targets behind one server do not share the prompt's
+	// KV prefix cache (the second of a pair would otherwise skip prefill).
+	// The prefix (about ten tokens) is not in Record.PromptTokens; the
+	// server's Record.InputTokens includes it.
+	DistinctPrompts bool
+	Load            Load
 	// OnRecord receives each finished record, one call at a time.
 	OnRecord func(Record)
 	// Now is the clock (default time.Now).
@@ -229,10 +236,14 @@ func execute(ctx context.Context, now func() time.Time, seq int, j job, o RunOpt
 		Task: j.item.Task, InputTokensTarget: j.item.InputTokensTarget, PromptTokens: j.item.PromptTokens,
 		PromptTokensMethod: j.item.PromptTokensMethod, OutputTokensTarget: j.item.OutputTokens,
 	}
+	prompt := j.item.Prompt
+	if o.DistinctPrompts {
+		prompt = fmt.Sprintf("[%s #%d]\n%s", j.target.Name, j.item.Index, prompt)
+	}
 	start := now()
 	rec.Start = start.UTC()
 	res, err := j.target.Client.Do(ctx, Request{
-		Model: j.target.Model, Profile: j.target.Profile, System: j.item.System, Prompt: j.item.Prompt,
+		Model: j.target.Model, Profile: j.target.Profile, System: j.item.System, Prompt: prompt,
 		MaxTokens: j.item.OutputTokens, Temperature: o.Temperature, Stream: o.Stream,
 	})
 	fill(&rec, start, res)

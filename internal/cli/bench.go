@@ -88,6 +88,7 @@ type benchConfig struct {
 	apiKey        string
 	bearer        string
 	showProgress  string
+	distinct      bool
 }
 
 func runBench(ctx context.Context, env *Env, args []string) error {
@@ -125,6 +126,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	countEndpoint := fs.String("count-endpoint", "", "size prompts with CountTokens of this Bedrock endpoint instead (e.g. to give an OpenAI target the same prompts as an earlier Bedrock run)")
 	countModel := fs.String("count-model", "", "model for --count-endpoint (default: the first target's model)")
 	progress := fs.String("progress", "auto", "progress display: auto|bar|log|off")
+	distinct := fs.Bool("distinct-prompts", false, "prefix each prompt with its target and item so that targets behind one server share no prompt cache")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -136,7 +138,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		maxTime: *maxTime, warmup: *warmup, stream: *stream, temperature: *temperature, tasks: *tasks,
 		input: *input, output: *output, prompts: *prompts, baseline: *baseline, out: *out,
 		countTokens: *countTokens, countEndpoint: *countEndpoint, countModel: *countModel, apiKey: env.Getenv("OPENAI_API_KEY"),
-		bearer: env.Getenv("AWS_BEARER_TOKEN_BEDROCK"), showProgress: *progress,
+		bearer: env.Getenv("AWS_BEARER_TOKEN_BEDROCK"), showProgress: *progress, distinct: *distinct,
 	}
 	if *workload != "" {
 		wf, err := loadWorkloadFile(*workload)
@@ -482,7 +484,7 @@ func (c *benchConfig) run(ctx context.Context, env *Env) error {
 	}
 	fmt.Fprintf(stderr, "bench: %d targets × %d requests (+%d warm-up), writing %s\n", len(targets), c.requests, c.warmup, c.out)
 	info, runErr := bench.Run(ctx, bench.RunOptions{
-		Targets: targets, Items: items, Stream: c.stream, Temperature: temp,
+		Targets: targets, Items: items, Stream: c.stream, Temperature: temp, DistinctPrompts: c.distinct,
 		Load: bench.Load{Concurrency: c.concurrency, Rate: c.rate, Duration: c.duration, MaxTime: c.maxTime, Warmup: c.warmup},
 		OnRecord: func(r bench.Record) {
 			rec.Add(r)
@@ -524,7 +526,7 @@ func (c *benchConfig) describe() map[string]any {
 		"targets": ts, "seed": c.seed, "requests": c.requests, "concurrency": c.concurrency, "rate": c.rate,
 		"duration": c.duration.String(), "max_time": c.maxTime.String(), "warmup": c.warmup, "stream": c.stream,
 		"temperature": c.temperature, "tasks": c.tasks, "input_tokens": c.input, "output_tokens": c.output,
-		"prompts": c.prompts, "baseline": c.baseline,
+		"prompts": c.prompts, "baseline": c.baseline, "distinct_prompts": c.distinct,
 	}
 }
 
