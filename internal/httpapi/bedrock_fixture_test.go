@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/outcrop/outcrop/internal/httpapi/bedrocktest"
 	"github.com/outcrop/outcrop/internal/provider/openai"
 	"github.com/outcrop/outcrop/internal/provider/providertest"
 )
@@ -53,10 +54,10 @@ func TestSDKRecordedUpstreams(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := sdkClient(newTestServer(t, p).URL)
+			c := bedrocktest.Client(newTestServer(t, p).URL)
 			noRetry := func(o *bedrockruntime.Options) { o.RetryMaxAttempts = 1 }
 			ctx := context.Background()
-			msgs := []types.Message{userText("hi")}
+			msgs := []types.Message{bedrocktest.UserText("hi")}
 			var gotErr error
 			events := 0
 			var stop types.StopReason

@@ -17,12 +17,13 @@ import (
 
 	"github.com/outcrop/outcrop/internal/eventstream"
 	"github.com/outcrop/outcrop/internal/gateway"
+	"github.com/outcrop/outcrop/internal/httpapi/bedrocktest"
 	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/routing"
 )
 
 // testModel is the model ID the test servers serve.
-const testModel = "acme.chat-v1"
+const testModel = bedrocktest.Model
 
 // replayProvider replays the events that script returns for a request; it
 // stands in for an upstream in tests that need exact events.

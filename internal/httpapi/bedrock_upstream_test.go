@@ -9,26 +9,6 @@ import (
 	"github.com/outcrop/outcrop/internal/testenv"
 )
 
-// The client suites, exported for serve_bedrock_test.go (package
-// httpapi_test), which runs them against `outcrop serve` built by
-// internal/app with the real Ollama upstream. They live in package httpapi
-// so the in-process tests share them.
-
-// SDKSuite runs the aws-sdk-go-v2 suite against url.
-func SDKSuite(t *testing.T, url string, real bool) { sdkSuite(t, url, real) }
-
-// Boto3Suite runs test/interop/python/bedrock_runtime.py against url.
-func Boto3Suite(t *testing.T, url string, real bool) { boto3Bedrock(t, url, real) }
-
-// JSSuite runs test/interop/js/bedrock_runtime.mjs against url.
-func JSSuite(t *testing.T, url string, real bool) { jsBedrock(t, url, nil, real) }
-
-// TestModel is the model ID the suites call.
-const TestModel = testModel
-
-// SeedModelID is the seed article's model ID, which the boto3 suite calls.
-const SeedModelID = seedModelID
-
 // ollamaModel is the model the test Ollama serves.
 const ollamaModel = "smollm2:135m"
 

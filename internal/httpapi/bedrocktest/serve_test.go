@@ -1,4 +1,4 @@
-package httpapi_test
+package bedrocktest_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/outcrop/outcrop/internal/app"
 	"github.com/outcrop/outcrop/internal/config"
-	"github.com/outcrop/outcrop/internal/httpapi"
+	"github.com/outcrop/outcrop/internal/httpapi/bedrocktest"
 	"github.com/outcrop/outcrop/internal/testenv"
 )
 
@@ -29,7 +29,7 @@ models:
       - provider: openai
         base_url: %s/v1
         model: smollm2:135m
-`, httpapi.TestModel, httpapi.SeedModelID, upstream))
+`, bedrocktest.Model, bedrocktest.SeedModelID, upstream))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ models:
 	})
 	url := "http://" + ln.Addr().String()
 
-	t.Run("aws-sdk-go-v2", func(t *testing.T) { httpapi.SDKSuite(t, url, true) })
-	t.Run("boto3", func(t *testing.T) { httpapi.Boto3Suite(t, url, true) })
-	t.Run("aws-sdk-js-v3", func(t *testing.T) { httpapi.JSSuite(t, url, true) })
+	t.Run("aws-sdk-go-v2", func(t *testing.T) { bedrocktest.SDKSuite(t, url, true) })
+	t.Run("boto3", func(t *testing.T) { bedrocktest.Boto3Suite(t, url, true) })
+	t.Run("aws-sdk-js-v3", func(t *testing.T) { bedrocktest.JSSuite(t, url, true) })
 }
