@@ -26,6 +26,7 @@ type fakeBedrock struct {
 	blockAt int64
 	reached chan struct{}
 	once    sync.Once
+	prompts sync.Map // prompt text → true, for every Converse call
 }
 
 type fakeReq struct {
@@ -86,6 +87,7 @@ func (f *fakeBedrock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]int{"inputTokens": EstimateTokens(req.Input.Converse.text()) + 3})
 		return
 	}
+	f.prompts.Store(req.text(), true)
 	n := f.calls.Add(1)
 	if f.blockAt > 0 && n >= f.blockAt {
 		f.once.Do(func() { close(f.reached) })

@@ -281,3 +281,22 @@ func TestBedrockLoopbackWithoutCredentials(t *testing.T) {
 		t.Fatalf("Do without credentials = %+v, %v; want 3 chunks", res, err)
 	}
 }
+
+func TestRunDistinctPrompts(t *testing.T) {
+	withCreds(t, "AKID")
+	for _, distinct := range []bool{false, true} {
+		fake := &fakeBedrock{model: "m"}
+		c := bedrockClient(t, startFake(t, fake))
+		items, _ := (&Builder{}).Build(context.Background(), WorkloadSpec{Requests: 3, Seed: 1, Input: Range{Min: 60, Max: 60}, Output: Range{Min: 2, Max: 2}})
+		_, err := Run(context.Background(), RunOptions{Targets: []Target{{Name: "a", Client: c, Model: "m"}, {Name: "b", Client: c, Model: "m"}},
+			Items: items, Stream: true, DistinctPrompts: distinct, Load: Load{Concurrency: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		fake.prompts.Range(func(any, any) bool { n++; return true })
+		if want := map[bool]int{false: 3, true: 6}[distinct]; n != want {
+			t.Errorf("distinct=%v: server saw %d different prompts, want %d", distinct, n, want)
+		}
+	}
+}
