@@ -17,7 +17,7 @@ bin/outcrop serve --config examples/overhead/outcrop.yaml >/dev/null 2>&1 &
 for i in $(seq 50); do curl -sf 127.0.0.1:18090/healthz >/dev/null && break; sleep 0.2; done
 pid=$(pgrep -f 'outcrop serve --config examples/overhead/outcrop.yaml' | head -1)
 
-for rate in 500 1000; do
+for rate in ${RATES-500 1000}; do
   for stream in false true; do
     for target in direct outcrop; do
       url=http://127.0.0.1:9100/v1/chat/completions

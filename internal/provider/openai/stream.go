@@ -28,7 +28,9 @@ type stream struct {
 }
 
 func newStream(ctx context.Context, cancel context.CancelFunc, body io.ReadCloser, req *llm.Request, splitThink bool) *stream {
-	s := &stream{ctx: ctx, cancel: cancel, body: body, r: bufio.NewReaderSize(body, 8<<10)}
+	// SSE chunks are usually well under 1 KB; longer lines take readLine's
+	// slower path. A small buffer keeps open streams cheap (docs/PERFORMANCE.md).
+	s := &stream{ctx: ctx, cancel: cancel, body: body, r: bufio.NewReaderSize(body, 2<<10)}
 	s.t.init(req, splitThink)
 	return s
 }
