@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/outcrop/outcrop/internal/guardrail"
@@ -21,15 +22,33 @@ type Guardrails struct {
 
 var _ RouteGroup = (*Guardrails)(nil)
 
+// authz checks the IAM action on the guardrail named in the path (its
+// ARN), or on "*" for creation and listing, before running h.
+func (g *Guardrails) authz(a *Adapter, action string, h HandlerFunc) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		res := "*"
+		if id := r.PathValue("guardrailIdentifier"); id != "" {
+			res = id
+			if !strings.HasPrefix(id, "arn:") {
+				res = g.Registry.ARN(id)
+			}
+		}
+		if err := a.Authorize(r, action, res); err != nil {
+			return err
+		}
+		return h(w, r)
+	}
+}
+
 // Routes implements RouteGroup.
 func (g *Guardrails) Routes(mux *http.ServeMux, a *Adapter) {
-	mux.Handle("POST /guardrails", a.Bedrock(g.create(a)))
-	mux.Handle("GET /guardrails", a.Bedrock(g.list))
-	mux.Handle("GET /guardrails/{guardrailIdentifier}", a.Bedrock(g.get))
-	mux.Handle("PUT /guardrails/{guardrailIdentifier}", a.Bedrock(g.update(a)))
-	mux.Handle("POST /guardrails/{guardrailIdentifier}", a.Bedrock(g.createVersion(a)))
-	mux.Handle("DELETE /guardrails/{guardrailIdentifier}", a.Bedrock(g.delete))
-	mux.Handle("POST /guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply", a.Bedrock(g.apply(a)))
+	mux.Handle("POST /guardrails", a.Bedrock(g.authz(a, "bedrock:CreateGuardrail", g.create(a))))
+	mux.Handle("GET /guardrails", a.Bedrock(g.authz(a, "bedrock:ListGuardrails", g.list)))
+	mux.Handle("GET /guardrails/{guardrailIdentifier}", a.Bedrock(g.authz(a, "bedrock:GetGuardrail", g.get)))
+	mux.Handle("PUT /guardrails/{guardrailIdentifier}", a.Bedrock(g.authz(a, "bedrock:UpdateGuardrail", g.update(a))))
+	mux.Handle("POST /guardrails/{guardrailIdentifier}", a.Bedrock(g.authz(a, "bedrock:CreateGuardrailVersion", g.createVersion(a))))
+	mux.Handle("DELETE /guardrails/{guardrailIdentifier}", a.Bedrock(g.authz(a, "bedrock:DeleteGuardrail", g.delete)))
+	mux.Handle("POST /guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply", a.Bedrock(g.authz(a, "bedrock:ApplyGuardrail", g.apply(a))))
 }
 
 func (g *Guardrails) create(a *Adapter) HandlerFunc {

@@ -28,8 +28,8 @@ import (
 //     ARN, so one IAM-style policy covers both APIs.
 func (s *Server) openaiRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/chat/completions", s.a.OpenAI(s.chatCompletions))
-	mux.Handle("GET /v1/models", s.a.OpenAI(s.openaiModels))
-	mux.Handle("GET /v1/models/{model...}", s.a.OpenAI(s.openaiModel))
+	mux.Handle("GET /v1/models", s.a.OpenAI(s.listAuthorized(s.openaiModels)))
+	mux.Handle("GET /v1/models/{model...}", s.a.OpenAI(s.listAuthorized(s.openaiModel)))
 }
 
 // openaiModelWire is a model in OpenAI's list shape.
@@ -75,4 +75,15 @@ func (s *Server) openaiModel(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return chatNotFound(id)
+}
+
+// listAuthorized checks bedrock:ListFoundationModels, as the Bedrock
+// listing does, before running h.
+func (s *Server) listAuthorized(h HandlerFunc) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := s.a.Authorize(r, "bedrock:ListFoundationModels", "*"); err != nil {
+			return err
+		}
+		return h(w, r)
+	}
 }
