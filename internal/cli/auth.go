@@ -7,15 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/outcrop/outcrop/internal/auth"
-	"github.com/outcrop/outcrop/internal/config"
-	"github.com/outcrop/outcrop/internal/store"
 )
 
 func init() {
@@ -98,16 +95,7 @@ func runAuth(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("auth %s takes %d argument(s): %s: %w", c.name, c.nargs, c.args, ErrUsage)
 	}
-	cfg, err := authLoadConfig(env, *cfgPath)
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	so, err := store.OptionsFrom(cfg, log)
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, so)
+	cfg, db, err := openStore(ctx, env, *cfgPath)
 	if err != nil {
 		return err
 	}
@@ -117,18 +105,6 @@ func runAuth(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	return c.run(ctx, env, st, pos, o)
-}
-
-// authLoadConfig loads the file at path, or the defaults when path is empty.
-func authLoadConfig(env *Env, path string) (*config.Config, error) {
-	if path == "" {
-		cfg := config.Default()
-		if h := env.Getenv("OUTCROP_HOME"); h != "" {
-			cfg.Home = h
-		}
-		return cfg, nil
-	}
-	return config.Load(path)
 }
 
 func authPrintJSON(w io.Writer, v any) error {

@@ -8,9 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/outcrop/outcrop/internal/config"
+	"github.com/outcrop/outcrop/internal/store"
 )
 
 // Env is what a subcommand gets from main.
@@ -110,4 +114,37 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// loadConfig loads the file at path, or the defaults (with $OUTCROP_HOME)
+// when path is empty, for commands that work on the server's store.
+func loadConfig(env *Env, path string) (*config.Config, error) {
+	if path == "" {
+		cfg := config.Default()
+		if h := env.Getenv("OUTCROP_HOME"); h != "" {
+			cfg.Home = h
+		}
+		return cfg, nil
+	}
+	return config.Load(path)
+}
+
+// openStore opens the store the server described by the config at path
+// uses, so that commands work on it while the server runs. Warnings go to
+// stderr.
+func openStore(ctx context.Context, env *Env, path string) (*config.Config, *store.DB, error) {
+	cfg, err := loadConfig(env, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	so, err := store.OptionsFrom(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := store.Open(ctx, so)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, db, nil
 }

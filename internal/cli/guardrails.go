@@ -8,12 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
-	"github.com/outcrop/outcrop/internal/config"
 	"github.com/outcrop/outcrop/internal/guardrail"
-	"github.com/outcrop/outcrop/internal/store"
 )
 
 func init() {
@@ -100,35 +97,13 @@ func runGuardrails(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("guardrails %s takes %d argument(s): %s: %w", c.name, c.nargs, c.args, ErrUsage)
 	}
-	cfg, err := guardrailsConfig(env, *cfgPath)
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	so, err := store.OptionsFrom(cfg, log)
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, so)
+	cfg, db, err := openStore(ctx, env, *cfgPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	reg := guardrail.NewRegistry(db, guardrail.RegistryOptions{Region: cfg.Server.Region, AccountID: cfg.Server.AccountID})
 	return c.run(ctx, env, reg, pos, o)
-}
-
-// guardrailsConfig loads the file at path, or the defaults when path is
-// empty.
-func guardrailsConfig(env *Env, path string) (*config.Config, error) {
-	if path == "" {
-		cfg := config.Default()
-		if h := env.Getenv("OUTCROP_HOME"); h != "" {
-			cfg.Home = h
-		}
-		return cfg, nil
-	}
-	return config.Load(path)
 }
 
 // readArg reads a file argument, or stdin for "-".
