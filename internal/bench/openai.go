@@ -66,11 +66,11 @@ type chatRequest struct {
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options,omitempty"`
-	// PerformanceConfig is Outcrop's extension carrying the Bedrock latency
+	// PerformanceConfig is Outcrop's performance_config extension carrying the Bedrock latency
 	// profile; other servers ignore unknown fields.
 	PerformanceConfig *struct {
 		Latency string `json:"latency"`
-	} `json:"performanceConfig,omitempty"`
+	} `json:"performance_config,omitempty"`
 }
 
 type chatUsage struct {
