@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/outcrop/outcrop/internal/gateway"
@@ -41,15 +39,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	setServedHeaders(w.Header(), resp.Served)
-	out, err := json.Marshal(chatResponse(c, received.Unix(), resp))
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(out) // a failed write means the client is gone
-	return nil
+	return WriteJSON(w, http.StatusOK, chatResponse(c, received.Unix(), resp))
 }
 
 // chatCall builds the gateway call of a chat completion. It is authorized

@@ -33,15 +33,7 @@ func (s *Server) converse(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	setServedHeaders(w.Header(), resp.Served)
-	out, err := json.Marshal(converseResponse(resp))
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(out) // a failed write means the client is gone
-	return nil
+	return WriteJSON(w, http.StatusOK, converseResponse(resp))
 }
 
 // converseStream serves POST /model/{modelId}/converse-stream.

@@ -230,8 +230,18 @@ func jsonTypeName(goKind string) string {
 }
 
 // WriteJSON writes v as a JSON response with the given status.
+// The body is marshalled first, so that a value that cannot be encoded
+// becomes an error response rather than a truncated 200, and so that
+// Content-Length can be set. A failed write means the client is gone and is
+// not reported.
 func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	out, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(out)
+	return nil
 }

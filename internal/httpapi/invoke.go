@@ -619,16 +619,8 @@ func (s *Server) invokeModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out, err := json.Marshal(anthropicResponseOf(resp, anthropicMessageID(c.RequestID), id))
-	if err != nil {
-		return err
-	}
 	setInvokeHeaders(w.Header(), resp.Served, resp.Usage, resp.Metrics)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(out) // a failed write means the client is gone
-	return nil
+	return WriteJSON(w, http.StatusOK, anthropicResponseOf(resp, anthropicMessageID(c.RequestID), id))
 }
 
 // invokeModelStream serves POST /model/{modelId}/invoke-with-response-stream:
