@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/outcrop/outcrop/internal/config"
 )
 
 // Config is the `routing:` section of the configuration file: the settings
@@ -90,24 +92,9 @@ type Breaker struct {
 	MaxCooldown Duration `yaml:"max_cooldown"`
 }
 
-// Duration is a time.Duration written as "250ms" or "5s" in YAML.
-type Duration time.Duration
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("invalid duration %q (use e.g. 250ms, 5s)", b)
-	}
-	if v < 0 {
-		return fmt.Errorf("duration %q is negative", b)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText writes the duration as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+// Duration is the configuration file's duration type ("250ms", "5s"), so
+// that the routing section parses durations exactly as the rest of the file.
+type Duration = config.Duration
 
 // withDefaults returns c with zero fields set to their defaults.
 func (c Config) withDefaults() Config {
