@@ -241,6 +241,11 @@ func (l *Log) write(batch []*Entry) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := l.db.Tx(ctx, func(tx *store.Tx) error {
+		st, err := tx.Prepare(ctx, insertEntry)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
 		for _, e := range batch {
 			e.mu.Lock()
 			prompt := ""
@@ -250,8 +255,8 @@ func (l *Log) write(batch []*Entry) {
 			args := []any{newID(), e.Time.UnixMilli(), e.RequestID, e.Principal, e.AuthMethod, e.KeyID, e.SourceIP, e.API, e.Method, e.Path,
 				e.Operation, e.Action, e.Resource, e.Model, e.Decision, e.Status, e.ErrorCode, e.InputTokens, e.OutputTokens, e.LatencyMs, prompt}
 			e.mu.Unlock()
-			if _, err := tx.Exec(ctx, insertEntry, args...); err != nil {
-				return err
+			if _, err := st.ExecContext(ctx, args...); err != nil {
+				return store.MapError(err)
 			}
 		}
 		return nil

@@ -271,6 +271,15 @@ func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 	return r, mapError(err)
 }
 
+// Prepare compiles a statement written with "?" placeholders for repeated
+// use within the transaction; it is closed with the transaction. Batched
+// writers use it so that the statement is parsed once per batch, not once
+// per row.
+func (tx *Tx) Prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	st, err := tx.SQL.PrepareContext(ctx, tx.Dialect.Rebind(query))
+	return st, mapError(err)
+}
+
 // Query runs a query written with "?" placeholders.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	rows, err := tx.SQL.QueryContext(ctx, tx.Dialect.Rebind(query), args...)
