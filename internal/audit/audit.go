@@ -132,6 +132,9 @@ type Log struct {
 	o    Options
 	log  *slog.Logger
 	ch   chan *Entry
+	// kick wakes the writer when a full batch is queued; otherwise it
+	// wakes on its ticker, so that a request does not wake it each time.
+	kick chan struct{}
 	stop chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
@@ -157,7 +160,7 @@ func New(db *store.DB, o Options) *Log {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	l := &Log{db: db, o: o, log: o.Logger.With("component", "audit"), ch: make(chan *Entry, o.Queue), stop: make(chan struct{}), flushReq: make(chan chan struct{})}
+	l := &Log{db: db, o: o, log: o.Logger.With("component", "audit"), ch: make(chan *Entry, o.Queue), kick: make(chan struct{}, 1), stop: make(chan struct{}), flushReq: make(chan chan struct{})}
 	l.wg.Add(2)
 	go l.writer() // ends when Close closes l.stop, after draining l.ch
 	go l.pruner() // ends when Close closes l.stop
@@ -177,8 +180,18 @@ func (l *Log) Record(e *Entry) {
 	case l.ch <- e:
 	case <-l.stop:
 		l.write([]*Entry{e})
+		return
+	}
+	if len(l.ch) >= batchSize {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
 	}
 }
+
+// batchSize is the number of entries written in one transaction.
+const batchSize = 128
 
 // Flush waits until every entry queued before the call is written.
 func (l *Log) Flush() {
@@ -192,7 +205,7 @@ func (l *Log) Flush() {
 
 func (l *Log) writer() {
 	defer l.wg.Done()
-	batch := make([]*Entry, 0, 128)
+	batch := make([]*Entry, 0, batchSize)
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	drain := func() {
@@ -200,7 +213,7 @@ func (l *Log) writer() {
 			select {
 			case e := <-l.ch:
 				batch = append(batch, e)
-				if len(batch) >= 128 {
+				if len(batch) >= batchSize {
 					l.write(batch)
 					batch = batch[:0]
 				}
@@ -215,12 +228,8 @@ func (l *Log) writer() {
 	}
 	for {
 		select {
-		case e := <-l.ch:
-			batch = append(batch, e)
-			if len(batch) >= 128 {
-				l.write(batch)
-				batch = batch[:0]
-			}
+		case <-l.kick:
+			drain()
 		case <-t.C:
 			drain()
 		case done := <-l.flushReq:

@@ -68,6 +68,10 @@ func (s *stream) Next() (llm.Event, error) {
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) {
+			// The provider's stream is closed before finish ends the
+			// attempt's context, so that a complete answer keeps its
+			// upstream connection for reuse. Close again is a no-op.
+			s.a.s.Close()
 			s.finish(nil)
 			return ev, err
 		}

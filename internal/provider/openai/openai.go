@@ -148,13 +148,20 @@ func (p *Provider) ConverseStream(ctx context.Context, req *llm.Request) (llm.St
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	resp, err := p.post(ctx, body, true)
+	// The upstream call follows the caller's context only until the answer
+	// is complete: the end of the body is then read in the background, after
+	// the caller's request may have ended, so that the connection is reused.
+	uctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	detach := context.AfterFunc(ctx, cancel)
+	resp, err := p.postCtx(uctx, ctx, body, true)
 	if err != nil {
+		detach()
 		cancel()
 		return nil, err
 	}
-	return newStream(ctx, cancel, resp.Body, req, !p.cfg.KeepThinkTags), nil
+	s := newStream(ctx, cancel, resp.Body, req, !p.cfg.KeepThinkTags)
+	s.detach = detach
+	return s, nil
 }
 
 // Converse makes a non-streaming chat completion.
@@ -181,7 +188,13 @@ func (p *Provider) Converse(ctx context.Context, req *llm.Request) (*llm.Respons
 // post sends a chat completions request and returns the response when the
 // upstream accepted it; any other status becomes an *llm.Error.
 func (p *Provider) post(ctx context.Context, body []byte, stream bool) (*http.Response, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, p.chatURL, bytes.NewReader(body))
+	return p.postCtx(ctx, ctx, body, stream)
+}
+
+// postCtx is post with the request running under rctx and its errors
+// classified (canceled, timed out) by the caller's ctx.
+func (p *Provider) postCtx(rctx, ctx context.Context, body []byte, stream bool) (*http.Response, error) {
+	hreq, err := http.NewRequestWithContext(rctx, http.MethodPost, p.chatURL, bytes.NewReader(body))
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindInternal, Message: "bad upstream URL", Err: err}
 	}

@@ -18,8 +18,9 @@ const maxLine = 4 << 20
 // stream reads an SSE chat completion and yields llm events. It is used by
 // one goroutine at a time, as llm.Stream requires.
 type stream struct {
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx    context.Context    // the caller's; it classifies read errors
+	cancel context.CancelFunc // ends the upstream request
+	detach func() bool        // stops ctx from ending the upstream request
 	body   io.ReadCloser
 	r      *bufio.Reader
 	t      translator
@@ -112,16 +113,17 @@ func (s *stream) readLine() ([]byte, error) {
 
 // Close cancels the upstream request and releases the connection. After a
 // complete answer the rest of the body (normally just the end of the
-// chunked encoding) is read in the background so that the connection goes
-// back to the pool; that goroutine ends at the body's end or, at the
-// latest, when the timer cancels the request a second later.
+// chunked encoding) is read in the background, detached from the caller's
+// context, so that the connection goes back to the pool; that goroutine
+// ends at the body's end or, at the latest, when the timer cancels the
+// request.
 func (s *stream) Close() error {
 	if s.closed {
 		return nil
 	}
 	s.closed = true
-	if errors.Is(s.err, io.EOF) && s.t.finished {
-		timer := time.AfterFunc(time.Second, s.cancel)
+	if errors.Is(s.err, io.EOF) && s.t.finished && (s.detach == nil || s.detach()) {
+		timer := time.AfterFunc(drainWait, s.cancel)
 		go func() {
 			io.Copy(io.Discard, io.LimitReader(s.r, 64<<10))
 			s.body.Close()
@@ -130,9 +132,16 @@ func (s *stream) Close() error {
 		}()
 		return nil
 	}
+	if s.detach != nil {
+		s.detach()
+	}
 	s.cancel()
 	return s.body.Close()
 }
+
+// drainWait is how long the end of a finished answer's body may take
+// before the connection is given up.
+const drainWait = time.Second
 
 var (
 	dataPrefix = []byte("data:")
