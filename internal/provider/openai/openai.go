@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/outcrop/outcrop/internal/h1"
 	"github.com/outcrop/outcrop/internal/llm"
 )
 
@@ -70,15 +71,22 @@ var (
 )
 
 // defaultClient is shared by providers that bring no client, so that they
-// share one connection pool.
-var defaultClient = &http.Client{Transport: &http.Transport{
-	Proxy:                 http.ProxyFromEnvironment,
-	DialContext:           (&netDialer).DialContext,
-	MaxIdleConnsPerHost:   64,
-	IdleConnTimeout:       90 * time.Second,
-	TLSHandshakeTimeout:   10 * time.Second,
-	ExpectContinueTimeout: time.Second,
-	ForceAttemptHTTP2:     true,
+// share one connection pool. Plain-http upstreams (local model servers) go
+// through h1's lean transport; https and proxied ones through net/http's.
+var defaultClient = &http.Client{Transport: &h1.Transport{
+	Fallback: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&netDialer).DialContext,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+	},
+	Proxy:          http.ProxyFromEnvironment,
+	Dial:           (&netDialer).DialContext,
+	MaxIdlePerHost: 64,
+	IdleTimeout:    90 * time.Second,
 }}
 
 // New returns a provider for cfg.
