@@ -41,9 +41,10 @@ type Transport struct {
 	MaxIdlePerHost int
 	// IdleTimeout closes connections idle for longer. Default 90 s.
 	IdleTimeout time.Duration
-	// ReadBufferSize and WriteBufferSize size each connection's buffers.
-	// Default 4 KB and 2 KB.
-	ReadBufferSize, WriteBufferSize int
+	// ReadBufferSize sizes each connection's read buffer. Default 4 KB.
+	// Requests are written through buffers shared by all connections, so
+	// that an open stream holds only its read buffer.
+	ReadBufferSize int
 
 	mu   sync.Mutex
 	idle map[string][]*conn
@@ -153,14 +154,11 @@ func (t *Transport) get(ctx context.Context, key string) (c *conn, reused bool, 
 	if err != nil {
 		return nil, false, err
 	}
-	rb, wb := t.ReadBufferSize, t.WriteBufferSize
+	rb := t.ReadBufferSize
 	if rb <= 0 {
 		rb = 4 << 10
 	}
-	if wb <= 0 {
-		wb = 2 << 10
-	}
-	return &conn{t: t, key: key, nc: nc, br: bufio.NewReaderSize(nc, rb), bw: bufio.NewWriterSize(nc, wb)}, false, nil
+	return &conn{t: t, key: key, nc: nc, br: bufio.NewReaderSize(nc, rb)}, false, nil
 }
 
 func (t *Transport) idleTimeout() time.Duration {
@@ -199,6 +197,9 @@ var defaultDialer = net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.S
 // response arrived.
 var errBeforeResponse = errors.New("h1: connection failed before the response")
 
+// writers are the buffers requests are written through.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 2<<10) }}
+
 // aLongTimeAgo is a deadline in the past, which fails pending I/O at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -208,7 +209,6 @@ type conn struct {
 	key    string
 	nc     net.Conn
 	br     *bufio.Reader
-	bw     *bufio.Writer
 	idleAt time.Time
 	dead   atomic.Bool // closed; never pooled again
 }
@@ -242,10 +242,15 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request) (*http.Response
 		}
 		return nil, err
 	}
-	if err := req.Write(c.bw); err != nil {
-		return fail(beforeResponse(err))
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(c.nc)
+	err := req.Write(bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	if err := c.bw.Flush(); err != nil {
+	bw.Reset(nil)
+	writers.Put(bw)
+	if err != nil {
 		return fail(beforeResponse(err))
 	}
 	var resp *http.Response
