@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/outcrop/outcrop/internal/provider/openai"
@@ -16,7 +18,14 @@ import (
 // answers every request with answer, streamed or not as asked.
 func chatUpstream(t *testing.T, answer string) *openai.Provider {
 	t.Helper()
+	return countingUpstream(t, answer, new(atomic.Int64))
+}
+
+// countingUpstream is chatUpstream that counts the requests in *calls.
+func countingUpstream(t *testing.T, answer string, calls *atomic.Int64) *openai.Provider {
+	t.Helper()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
 		body, _ := io.ReadAll(r.Body)
 		var req struct {
 			Stream bool `json:"stream"`
@@ -80,4 +89,78 @@ func TestLlamaGuardClassifier(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestModelEntityAnswers(t *testing.T) {
+	tests := []struct {
+		name, text, answer string
+		want               []string // "TYPE:marked text"
+	}{
+		{"lines", "Maria Garcia lives at 12 Elm Street, Springfield.", "NAME: Maria Garcia\nADDRESS: 12 Elm Street, Springfield",
+			[]string{"NAME:Maria Garcia", "ADDRESS:12 Elm Street, Springfield"}},
+		{"case and spacing", "eva kleist lives at 255 hersnapvej 18,\n københavn", "NAME: Eva KLEIST\nADDRESS: 255 Hersnapvej 18, København",
+			[]string{"NAME:eva kleist", "ADDRESS:255 hersnapvej 18,\n københavn"}},
+		{"capitalised words of a misspelt answer", "Kevin had given Alma his address", "NAME: Alma Smith",
+			[]string{"NAME:Alma"}},
+		{"adjacent words merge", "Stephan M Urner\n4844 Søndergade 52", "NAME: Stephanie M Urner",
+			[]string{"NAME:Urner"}},
+		{"lowercase text words are not guessed", "call alma tomorrow", "NAME: Alma Smith", nil},
+		{"invented", "What is the weather tomorrow?", "NAME: Tom Becker", nil},
+		{"none", "What is the weather tomorrow?", "NONE", nil},
+		{"json", "Ask Jane Doe.", `{"type":"NAME","text":"Jane Doe"}`, []string{"NAME:Jane Doe"}},
+		{"chatter", "The Propublica office", "The office is nice. Name: The", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &ModelEntityDetector{Provider: chatUpstream(t, tc.answer), Model: "m"}
+			spans, err := d.DetectEntities(context.Background(), tc.text, []string{"NAME", "ADDRESS"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, s := range spans {
+				got = append(got, s.Type+":"+tc.text[s.Start:s.End])
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEntityWindows(t *testing.T) {
+	text := strings.Repeat("Jane Doe was here. ", 200) // 3,800 bytes
+	var calls atomic.Int64
+	d := &ModelEntityDetector{Provider: countingUpstream(t, "NAME: Jane Doe", &calls), Model: "m"}
+	spans, err := d.DetectEntities(context.Background(), text, []string{"NAME"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 4 {
+		t.Errorf("%d model calls for %d bytes, want 4 windows of ≤ %d", calls.Load(), len(text), EntityWindow)
+	}
+	if len(spans) != 200 {
+		t.Errorf("%d spans, want 200 (a window cut inside a name?)", len(spans))
+	}
+}
+
+func FuzzFindEntity(f *testing.F) {
+	f.Add("Maria Garcia lives at 12 Elm Street", "NAME: maria  GARCIA\nADDRESS: 12 Elm")
+	f.Add("Ünal Öz\n\nİstanbul", "NAME: ünal öz x\nADDRESS: İSTANBUL")
+	f.Fuzz(func(t *testing.T, text, answer string) {
+		for _, e := range parseEntityAnswer(answer) {
+			for _, s := range findEntity(text, e.text) {
+				if s.Start < 0 || s.End > len(text) || s.Start >= s.End {
+					t.Fatalf("span %d..%d outside %d bytes", s.Start, s.End, len(text))
+				}
+			}
+		}
+		for off := 0; off < len(text); {
+			end := windowEnd(text, off, 64)
+			if end <= off || end > len(text) {
+				t.Fatalf("windowEnd(%d) = %d of %d", off, end, len(text))
+			}
+			off = end
+		}
+	})
 }

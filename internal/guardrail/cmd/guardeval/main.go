@@ -32,7 +32,7 @@ func main() {
 		debug     = flag.String("debug-pii", "", "print PII detection errors on this split (dev) and exit")
 		entURL    = flag.String("entity-url", "", "OpenAI-compatible base URL of a model for the NAME/ADDRESS measurement (e.g. http://127.0.0.1:11434/v1)")
 		entModel  = flag.String("entity-model", "smollm2:135m", "model name for -entity-url")
-		entN      = flag.Int("entity-n", 40, "sentences for the NAME/ADDRESS measurement")
+		entN      = flag.Int("entity-n", 0, "sentences of the split for the NAME/ADDRESS measurement (0 = all)")
 		split     = flag.String("split", "test", "split the classifier sections score: test (the report) or dev (model selection)")
 		entGGUF   = flag.String("entity-gguf", "", "GGUF model run in the built-in engine for the NAME/ADDRESS measurement")
 	)
