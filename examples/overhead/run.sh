@@ -1,39 +1,64 @@
 #!/usr/bin/env bash
 # run.sh: measure what Outcrop adds to latency in front of an instant
-# upstream, side by side with calling that upstream directly, at 500 and
-# 1,000 requests/s, JSON and streaming; then RSS idle and with 1,000 open
-# streams. Needs bin/outcrop (make build). Prints a table per run.
+# upstream (tools/instant), side by side with calling that upstream
+# directly and through a bare Go reverse proxy (tools/rproxy, the floor for
+# any Go proxy on the machine), at 500 and 1,000 requests/s, JSON and
+# streaming, with tools/loadgen (open loop: latency counts from each
+# request's scheduled time). Then RSS idle (fresh process) and with 1,000
+# open streams. Needs bin/outcrop (make build).
+#
+#   DUR=15s RATES="500 1000" ROUNDS=1 examples/overhead/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 eval "$(make -s env)"
-go build -o /tmp/instant ./tools/instant
-go build -o /tmp/loadgen ./tools/loadgen
+bin=$(mktemp -d)
+go build -o "$bin/instant" ./tools/instant
+go build -o "$bin/loadgen" ./tools/loadgen
+go build -o "$bin/rproxy" ./tools/rproxy
 DUR=${DUR:-15s}
-cleanup() { kill $(jobs -p) 2>/dev/null || true; }
+ROUNDS=${ROUNDS:-1}
+cleanup() { kill $(jobs -p) 2>/dev/null || true; rm -rf "$bin"; }
 trap cleanup EXIT
 
-/tmp/instant -addr 127.0.0.1:9100 -tokens 8 >/dev/null 2>&1 &
-bin/outcrop serve --config examples/overhead/outcrop.yaml >/dev/null 2>&1 &
-for i in $(seq 50); do curl -sf 127.0.0.1:18090/healthz >/dev/null && break; sleep 0.2; done
-pid=$(pgrep -f 'outcrop serve --config examples/overhead/outcrop.yaml' | head -1)
+rss() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
+start_outcrop() {
+  bin/outcrop serve --config examples/overhead/outcrop.yaml >/dev/null 2>&1 &
+  opid=$!
+  for i in $(seq 50); do curl -sf 127.0.0.1:18090/healthz >/dev/null && break; sleep 0.2; done
+}
 
-for rate in ${RATES-500 1000}; do
-  for stream in false true; do
-    for target in direct outcrop; do
-      url=http://127.0.0.1:9100/v1/chat/completions
-      [ $target = outcrop ] && url=http://127.0.0.1:18090/v1/chat/completions
-      echo "== $target rate=$rate stream=$stream"
-      /tmp/loadgen -url "$url" -model instant -rate $rate -duration $DUR -warmup 3s -stream=$stream | tail -1
+# RSS: a fresh server, idle, then holding 1,000 streams that the upstream
+# keeps open (one token a second).
+"$bin/instant" -addr 127.0.0.1:9100 -tokens 1000 -interval 1s >/dev/null 2>&1 &
+ipid=$!
+start_outcrop
+sleep 1
+idle=$(rss $opid)
+"$bin/loadgen" -url http://127.0.0.1:18090/v1/chat/completions -model instant -streams 1000 -hold 20s >/dev/null &
+hpid=$!
+sleep 12
+open=$(rss $opid)
+wait $hpid || true
+kill $opid $ipid; wait $opid $ipid 2>/dev/null || true
+echo "RSS idle ${idle} kB; with 1000 open streams ${open} kB; per stream $(( (open - idle) * 1024 / 1000 )) B"
+
+# Latency.
+"$bin/instant" -addr 127.0.0.1:9100 -tokens 8 >/dev/null 2>&1 &
+"$bin/rproxy" -addr 127.0.0.1:9101 -upstream http://127.0.0.1:9100 >/dev/null 2>&1 &
+start_outcrop
+declare -A url=([direct]=http://127.0.0.1:9100 [rproxy]=http://127.0.0.1:9101 [outcrop]=http://127.0.0.1:18090)
+for round in $(seq "$ROUNDS"); do
+  for rate in ${RATES-500 1000}; do
+    for stream in false true; do
+      declare -A p50 p99
+      for target in direct rproxy outcrop; do
+        line=$("$bin/loadgen" -url "${url[$target]}/v1/chat/completions" -model instant -rate "$rate" -duration "$DUR" -warmup 3s -stream="$stream" | tail -1)
+        p50[$target]=$(sed -E 's/.*p50=([0-9.]+).*/\1/' <<<"$line")
+        p99[$target]=$(sed -E 's/.*p99=([0-9.]+).*/\1/' <<<"$line")
+        echo "rate=$rate stream=$stream $target: $line"
+      done
+      awk -v r="$rate" -v s="$stream" -v d50="${p50[direct]}" -v d99="${p99[direct]}" -v r50="${p50[rproxy]}" -v r99="${p99[rproxy]}" -v o50="${p50[outcrop]}" -v o99="${p99[outcrop]}" \
+        'BEGIN { printf "rate=%s stream=%s added vs direct (ms): rproxy p50 %+.3f p99 %+.3f | outcrop p50 %+.3f p99 %+.3f\n", r, s, r50-d50, r99-d99, o50-d50, o99-d99 }'
     done
   done
 done
-
-rss() { awk '/VmRSS/ {print $2" kB"}' /proc/$pid/status; }
-echo "== RSS idle: $(rss)"
-kill %1; wait %1 2>/dev/null || true
-/tmp/instant -addr 127.0.0.1:9100 -tokens 1000 -interval 1s >/dev/null 2>&1 &
-sleep 1
-/tmp/loadgen -url http://127.0.0.1:18090/v1/chat/completions -model instant -streams 1000 -hold 20s &
-sleep 12
-echo "== RSS with 1000 open streams: $(rss)"
-wait %3 2>/dev/null || true
