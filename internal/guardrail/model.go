@@ -55,6 +55,7 @@ var entityShots = [][2]string{
 	{"Please send the parcel to Maria Lopez at 45 Elm Street, Austin, TX 78701.", "NAME: Maria Lopez\nADDRESS: 45 Elm Street, Austin, TX 78701"},
 	{"What is the weather tomorrow?", "NONE"},
 	{"Yesterday Tom Becker called about his account.", "NAME: Tom Becker"},
+	{"Ship it to 17 Rue Lepic\n Apt. 4\n Paris\n France 75018 by Friday.", "ADDRESS: 17 Rue Lepic\n Apt. 4\n Paris\n France 75018"},
 }
 
 // DetectEntities implements EntityDetector.

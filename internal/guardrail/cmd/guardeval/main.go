@@ -35,6 +35,7 @@ func main() {
 		entN      = flag.Int("entity-n", 0, "sentences of the split for the NAME/ADDRESS measurement (0 = all)")
 		split     = flag.String("split", "test", "split the classifier sections score: test (the report) or dev (model selection)")
 		entGGUF   = flag.String("entity-gguf", "", "GGUF model run in the built-in engine for the NAME/ADDRESS measurement")
+		entGGUFN  = flag.Int("entity-gguf-n", 100, "sentences of the split for -entity-gguf (0 = all)")
 	)
 	flag.Parse()
 	if *debug != "" {
@@ -53,7 +54,7 @@ func main() {
 		os.Exit(2)
 	}
 	reportSplit = *split
-	entity = entityOptions{*entURL, *entModel, *entGGUF, *entN}
+	entity = entityOptions{*entURL, *entModel, *entGGUF, *entN, *entGGUFN}
 	if err := run(*datasets, *pkgDir, *out, *bits, *profanity, *train, *report); err != nil {
 		fmt.Fprintln(os.Stderr, "guardeval:", err)
 		os.Exit(1)
@@ -63,7 +64,7 @@ func main() {
 // entityOptions configure the optional model-based NAME/ADDRESS section.
 type entityOptions struct {
 	url, model, gguf string
-	n                int
+	n, ggufN         int
 }
 
 var entity entityOptions

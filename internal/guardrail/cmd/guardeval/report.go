@@ -53,7 +53,7 @@ func writeReport(datasets, out string) error {
 	if err := piiSection(r, datasets); err != nil {
 		return err
 	}
-	if err := entitySection(r, datasets, entity.url, entity.model, entity.gguf, entity.n); err != nil {
+	if err := entitySection(r, datasets, entity.url, entity.model, entity.n, entity.gguf, entity.ggufN); err != nil {
 		return err
 	}
 	checksumSection(r)
