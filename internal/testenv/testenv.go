@@ -31,8 +31,18 @@ func Lookup(t testing.TB, name string) string {
 func GGUF(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_GGUF") }
 
 // OllamaURL returns the base URL (no /v1) of an Ollama server serving
-// the model "smollm2:135m".
+// the models OllamaModel and OllamaToolsModel.
 func OllamaURL(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_OLLAMA_URL") }
+
+// OllamaModel is SmolLM2-135M-Instruct under the GGUF's own chat template,
+// which has no tools: Ollama answers a request that offers tools with 400
+// "does not support tools".
+const OllamaModel = "smollm2:135m"
+
+// OllamaToolsModel is the same GGUF under a ChatML template with a tools
+// section (scripts/test-services.sh), so Ollama accepts tools, renders tool
+// calls and results, and parses <tool_call> JSON out of the answer.
+const OllamaToolsModel = "smollm2:135m-tools"
 
 // Python returns a python interpreter with test/interop/python/requirements.txt installed.
 func Python(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_PYTHON") }
