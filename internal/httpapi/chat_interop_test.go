@@ -58,7 +58,10 @@ func TestOpenAIPythonOllama(t *testing.T) {
 }
 
 // TestOpenAIPythonTools: tool calling with the OpenAI Python SDK; the
-// upstream replays tool-call streams (smollm2:135m cannot call tools).
+// upstream replays tool-call streams (two parallel calls, cached tokens),
+// because openai_chat.py's tools scenario expects the model to call a tool,
+// which SmolLM2-135M does not do even when offered tools (see
+// TestOpenAIGoToolsOllama for the real model).
 func TestOpenAIPythonTools(t *testing.T) {
 	testenv.Python(t)
 	p, up := fixtureProvider(t, "hand_tool_deltas", "hand_tool_deltas", "hand_reasoning_content")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +12,9 @@ import (
 	oai "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
+
+	"github.com/outcrop/outcrop/internal/provider/openai"
+	"github.com/outcrop/outcrop/internal/testenv"
 )
 
 // openaiGoClient is an unmodified openai-go client pointed at ts.
@@ -96,19 +100,26 @@ func TestOpenAIGoOllama(t *testing.T) {
 	})
 }
 
+// weatherToolParams offers get_weather(city) to openai-go.
+func weatherToolParams() []oai.ChatCompletionToolUnionParam {
+	return []oai.ChatCompletionToolUnionParam{oai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
+		Name:        "get_weather",
+		Description: oai.String("Get the current weather in a city."),
+		Parameters:  shared.FunctionParameters{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []string{"city"}},
+	})}
+}
+
 // TestOpenAIGoTools: openai-go tool calling, streamed and not, and the
-// round trip of the tool result. smollm2:135m on Ollama refuses tools, so
-// the upstream replays recorded-format tool-call streams.
+// round trip of the tool result, word for word: the upstream replays
+// recorded-format tool-call streams (two parallel calls, cached tokens),
+// which a 135M model cannot be made to produce. TestOpenAIGoToolsOllama
+// runs the same client against the real model.
 func TestOpenAIGoTools(t *testing.T) {
 	p, up := fixtureProvider(t, "hand_tool_deltas", "hand_tool_deltas", "hand_reasoning_content")
 	ts := chatServer(t, p, nil)
 	client := openaiGoClient(ts.URL)
 	ctx := context.Background()
-	tools := []oai.ChatCompletionToolUnionParam{oai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
-		Name:        "get_weather",
-		Description: oai.String("Get the current weather in a city."),
-		Parameters:  shared.FunctionParameters{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []string{"city"}},
-	})}
+	tools := weatherToolParams()
 	msgs := []oai.ChatCompletionMessageParamUnion{oai.UserMessage("Weather in Paris and Oslo?")}
 	params := oai.ChatCompletionNewParams{Model: testModel, Messages: msgs, Tools: tools,
 		ToolChoice: oai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: oai.String("required")}}
@@ -174,4 +185,105 @@ func TestOpenAIGoTools(t *testing.T) {
 	if strings.Join(roles, ",") != "user,assistant,tool,tool" || len(sent.Messages[1].ToolCalls) != 2 || sent.Messages[3].ToolCallID != "call_def" {
 		t.Errorf("upstream got messages %s", reqs[len(reqs)-1])
 	}
+}
+
+// TestOpenAIGoToolsOllama: openai-go tool calling against Outcrop serving
+// the real Ollama's SmolLM2 under the template that takes tools
+// (testenv.OllamaToolsModel), decoding greedily. The 135M model mostly
+// answers in prose; whichever it does, the answer must be well formed, and
+// the tool result round trip (the model's call, or one built by hand) must
+// reach it and come back as text.
+func TestOpenAIGoToolsOllama(t *testing.T) {
+	t.Parallel() // the time goes to waiting on the shared Ollama
+	p, err := openai.New(openai.Config{BaseURL: testenv.OllamaURL(t) + "/v1", Model: testenv.OllamaToolsModel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := chatServer(t, p, nil)
+	client := openaiGoClient(ts.URL)
+	ctx := context.Background()
+	msgs := []oai.ChatCompletionMessageParamUnion{oai.UserMessage("What is the weather in Paris? Use the get_weather tool.")}
+	params := oai.ChatCompletionNewParams{Model: testModel, Messages: msgs, Tools: weatherToolParams(),
+		MaxTokens: oai.Int(48), Temperature: oai.Float(0), Seed: oai.Int(1)}
+
+	// checkAnswer checks a tool-call answer or a prose one and says which.
+	checkAnswer := func(t *testing.T, msg oai.ChatCompletionMessage, finish string) string {
+		t.Helper()
+		if len(msg.ToolCalls) == 0 {
+			if msg.Content == "" || (finish != "stop" && finish != "length") {
+				t.Errorf("no tool call, content %q, finish_reason %q", msg.Content, finish)
+			}
+			return fmt.Sprintf("prose (finish %s): %q", finish, msg.Content)
+		}
+		if finish != "tool_calls" {
+			t.Errorf("finish_reason = %q with %d tool calls", finish, len(msg.ToolCalls))
+		}
+		for _, tc := range msg.ToolCalls {
+			var args map[string]any
+			if err := json.Unmarshal([]byte(tc.Function.Arguments), &args); err != nil || args == nil {
+				t.Errorf("arguments %q are not a JSON object: %v", tc.Function.Arguments, err)
+			}
+			if tc.ID == "" || tc.Function.Name != "get_weather" {
+				t.Errorf("tool call id %q, name %q", tc.ID, tc.Function.Name)
+			}
+		}
+		return fmt.Sprintf("%d tool call(s), first get_weather(%s)", len(msg.ToolCalls), msg.ToolCalls[0].Function.Arguments)
+	}
+
+	resp, err := client.Chat.Completions.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Choices) != 1 || resp.Usage.PromptTokens == 0 || resp.Usage.CompletionTokens == 0 {
+		t.Fatalf("response = %s", resp.RawJSON())
+	}
+	msg := resp.Choices[0].Message
+	t.Logf("completion: %s", checkAnswer(t, msg, resp.Choices[0].FinishReason))
+
+	t.Run("stream", func(t *testing.T) {
+		p := params
+		p.StreamOptions = oai.ChatCompletionStreamOptionsParam{IncludeUsage: oai.Bool(true)}
+		stream := client.Chat.Completions.NewStreaming(ctx, p)
+		var acc oai.ChatCompletionAccumulator
+		for stream.Next() {
+			acc.AddChunk(stream.Current())
+		}
+		if err := stream.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if len(acc.Choices) != 1 || acc.Usage.TotalTokens == 0 {
+			t.Fatalf("accumulated %+v, usage %+v", acc.Choices, acc.Usage)
+		}
+		t.Logf("stream: %s", checkAnswer(t, acc.Choices[0].Message, acc.Choices[0].FinishReason))
+	})
+
+	t.Run("round trip", func(t *testing.T) {
+		assistant, id := msg.ToParam(), ""
+		if len(msg.ToolCalls) > 0 {
+			id = msg.ToolCalls[0].ID
+		} else {
+			id = "call_1"
+			assistant = oai.ChatCompletionMessageParamUnion{OfAssistant: &oai.ChatCompletionAssistantMessageParam{
+				ToolCalls: []oai.ChatCompletionMessageToolCallUnionParam{{OfFunction: &oai.ChatCompletionMessageFunctionToolCallParam{
+					ID: id, Function: oai.ChatCompletionMessageFunctionToolCallFunctionParam{Name: "get_weather", Arguments: `{"city":"Paris"}`},
+				}}},
+			}}
+		}
+		p := params
+		p.Messages = append(msgs[:len(msgs):len(msgs)], assistant, oai.ToolMessage(`{"temp_c":21}`, id))
+		p.MaxTokens = oai.Int(16)
+		final, err := client.Chat.Completions.New(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := final.Choices[0]
+		if c.Message.Content == "" || len(c.Message.ToolCalls) != 0 || (c.FinishReason != "stop" && c.FinishReason != "length") {
+			t.Errorf("final = %s", final.RawJSON())
+		}
+		// The prompt holds the first one plus the call and its result.
+		if final.Usage.PromptTokens <= resp.Usage.PromptTokens {
+			t.Errorf("prompt tokens %d after the tool result, %d before", final.Usage.PromptTokens, resp.Usage.PromptTokens)
+		}
+		t.Logf("final (finish %s): %q", c.FinishReason, c.Message.Content)
+	})
 }

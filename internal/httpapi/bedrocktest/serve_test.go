@@ -13,10 +13,16 @@ import (
 	"github.com/outcrop/outcrop/internal/testenv"
 )
 
+// toolModel is the model ID whose deployment is the SmolLM2 template with
+// a tools section (testenv.OllamaToolsModel).
+const toolModel = "acme.tools-v1"
+
 // TestOutcropServeBedrock runs the unmodified AWS SDKs (Go, Python, JS)
 // against `outcrop serve` — the server internal/app builds from a YAML
-// configuration, on 127.0.0.1 with HTTP/1.1 and h2c — whose one model is
-// served by the real Ollama (SmolLM2-135M) through the openai provider.
+// configuration, on 127.0.0.1 with HTTP/1.1 and h2c — whose models are
+// served by the real Ollama (SmolLM2-135M) through the openai provider:
+// bedrocktest.Model under the GGUF's own template, toolModel under the one
+// that takes tools, which the Go SDK's tool-use subtests call.
 func TestOutcropServeBedrock(t *testing.T) {
 	upstream := testenv.OllamaURL(t)
 	cfg, err := config.Parse(fmt.Appendf(nil, `
@@ -28,8 +34,13 @@ models:
     deployments:
       - provider: openai
         base_url: %s/v1
-        model: smollm2:135m
-`, bedrocktest.Model, bedrocktest.SeedModelID, upstream))
+        model: %s
+  - id: %s
+    deployments:
+      - provider: openai
+        base_url: %s/v1
+        model: %s
+`, bedrocktest.Model, bedrocktest.SeedModelID, upstream, testenv.OllamaModel, toolModel, upstream, testenv.OllamaToolsModel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +65,7 @@ models:
 	})
 	url := "http://" + ln.Addr().String()
 
-	t.Run("aws-sdk-go-v2", func(t *testing.T) { bedrocktest.SDKSuite(t, url, true) })
+	t.Run("aws-sdk-go-v2", func(t *testing.T) { bedrocktest.SDKSuiteTools(t, url, true, toolModel) })
 	t.Run("boto3", func(t *testing.T) { bedrocktest.Boto3Suite(t, url, true) })
 	t.Run("aws-sdk-js-v3", func(t *testing.T) { bedrocktest.JSSuite(t, url, true) })
 }
