@@ -32,6 +32,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/ollama/ollama/llama"
@@ -274,7 +275,18 @@ func (e *Engine) Tokenize(text string) ([]int, error) {
 	if e.model == nil {
 		return nil, llm.Errorf(llm.KindUnavailable, "the local engine is closed")
 	}
-	return e.model.Tokenize(text, false, true)
+	return e.model.Tokenize(validUTF8(text), false, true)
+}
+
+// validUTF8 returns s with each run of invalid UTF-8 replaced by U+FFFD.
+// llama.cpp's tokenizer throws a C++ exception, which aborts the process,
+// on some invalid sequences (a 4-byte form above U+10FFFF, found by
+// FuzzEngine), so no text reaches it unchecked.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // Detokenize returns the text of tokens.
@@ -304,13 +316,13 @@ func (e *Engine) prompt(req *llm.Request) (tokens []int, cut int, err error) {
 		return nil, 0, err
 	}
 	bos := e.addBOS && (e.bosText == "" || !strings.HasPrefix(r.text, e.bosText))
-	tokens, err = e.model.Tokenize(r.text, bos, true)
+	tokens, err = e.model.Tokenize(validUTF8(r.text), bos, true)
 	if err != nil {
 		return nil, 0, llm.Errorf(llm.KindValidation, "tokenize prompt: %v", err)
 	}
 	if len(r.cuts) > 0 {
 		off := r.cuts[len(r.cuts)-1]
-		pre, err := e.model.Tokenize(r.text[:off], bos, true)
+		pre, err := e.model.Tokenize(validUTF8(r.text[:off]), bos, true)
 		if err == nil {
 			// Tokens can merge across the cut; keep only the part both
 			// tokenizations agree on.
