@@ -412,8 +412,47 @@ func AttackHeuristic(text string) bool {
 	if strings.Contains(text, "\xf3\xa0\x80") || strings.Contains(text, "\xf3\xa0\x81") {
 		return true // UTF-8 prefix of U+E0000..U+E007F
 	}
-	if !containsAny(asciiLower(text), attackKeys) {
+	if !containsAttackKey(text) {
 		return false
 	}
 	return attackRe.MatchString(text)
+}
+
+// attackKeyIndex lists attackKeys by first byte, upper and lower case.
+var attackKeyIndex = func() (idx [256][]string) {
+	for _, k := range attackKeys {
+		idx[k[0]] = append(idx[k[0]], k)
+		if c := k[0]; c >= 'a' && c <= 'z' {
+			idx[c-32] = append(idx[c-32], k)
+		}
+	}
+	return idx
+}()
+
+// containsAttackKey reports whether one of attackKeys occurs in text,
+// ignoring ASCII case, in one pass over the text.
+func containsAttackKey(text string) bool {
+	for i := 0; i < len(text); i++ {
+		for _, k := range attackKeyIndex[text[i]] {
+			if len(text)-i >= len(k) && equalASCIIFold(text[i:i+len(k)], k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// equalASCIIFold reports whether s equals the lower-case key k when s's
+// ASCII letters are lower-cased.
+func equalASCIIFold(s, k string) bool {
+	for j := 0; j < len(k); j++ {
+		c := s[j]
+		if c >= 'A' && c <= 'Z' {
+			c += 32
+		}
+		if c != k[j] {
+			return false
+		}
+	}
+	return true
 }

@@ -69,9 +69,9 @@ func DetectPII(text string, want TypeSet) []Span {
 	if want.has("IP_ADDRESS") || want.has("MAC_ADDRESS") {
 		d.hexColons()
 	}
-	for _, c := range contextRules {
-		if want.has(c.typ) {
-			d.contextRule(c)
+	for r, hits := range contextKeyHits(d.lower, want) {
+		if len(hits) > 0 {
+			d.contextRule(contextRules[r], hits)
 		}
 	}
 	return resolve(d.spans)
@@ -166,15 +166,6 @@ func containsWord(s, k string) bool {
 		}
 		off = i + 1
 	}
-}
-
-func containsAny(s string, keys []string) bool {
-	for _, k := range keys {
-		if strings.Contains(s, k) {
-			return true
-		}
-	}
-	return false
 }
 
 // Context words, lower case.
@@ -782,31 +773,43 @@ func (d *piiScan) awsAccessKeys() {
 // keeps the cost proportional to the number of keyword occurrences.
 const contextWindow = 160
 
-// contextRule runs rule c's pattern on the window after each occurrence of
-// one of its keys (as a whole word) and records accepted matches.
-// Overlapping windows are merged, so text dense with keys costs one regex
-// pass over the merged span, not one per occurrence.
-func (d *piiScan) contextRule(c contextRule) {
-	l := d.lower
+// contextRule runs rule c's pattern near each occurrence of one of its keys
+// (as a whole word) and records accepted matches. A rule whose pattern
+// starts with its keyword (c.atKey) is tried once, anchored, at each
+// occurrence: a failed attempt costs a few steps instead of a scan of the
+// window. Otherwise, and when a text has more than maxAnchoredKeys
+// occurrences (each anchored attempt has a fixed cost of a few
+// microseconds), the pattern runs on the window after each occurrence,
+// overlapping windows merged, so text dense with keys costs one regex pass
+// over the merged span, not one per occurrence.
+func (d *piiScan) contextRule(c contextRule, hits []keyHit) {
 	type span struct{ s, e int }
 	var wins []span
-	for _, k := range c.keys {
-		for off := 0; ; {
-			i := strings.Index(l[off:], k)
-			if i < 0 {
-				break
-			}
-			pos := off + i
-			off = pos + len(k)
-			if (pos > 0 && isAlpha(l[pos-1])) || (off < len(l) && isAlpha(l[off])) {
+	anchored := c.atKey != nil && len(hits) <= maxAnchoredKeys
+	for _, h := range hits {
+		if anchored {
+			// The pattern's leading \b needs a non-word byte before the
+			// key; an anchored attempt would see a text start there.
+			if h.pos > 0 && isWordChar(d.text[h.pos-1]) {
 				continue
 			}
-			base := pos
-			if c.after {
-				base = off
+			w := d.text[h.pos:min(h.pos+contextWindow, len(d.text))]
+			m := c.atKey.FindStringSubmatchIndex(w)
+			if m == nil {
+				continue
 			}
-			wins = append(wins, span{base, min(base+contextWindow, len(d.text))})
+			s, e := m[2*c.group], m[2*c.group+1]
+			if s < 0 || (c.valid != nil && !c.valid(w[s:e])) {
+				continue
+			}
+			d.add(h.pos+s, h.pos+e, c.typ, 0.9)
+			continue
 		}
+		base := h.pos
+		if c.after {
+			base = h.end
+		}
+		wins = append(wins, span{base, min(base+contextWindow, len(d.text))})
 	}
 	if len(wins) == 0 {
 		return
@@ -830,6 +833,55 @@ func (d *piiScan) contextRule(c contextRule) {
 			d.add(w.s+s, w.s+e, c.typ, 0.9)
 		}
 	}
+}
+
+func isWordChar(c byte) bool { return isAlnum(c) || c == '_' }
+
+// maxAnchoredKeys is how many key occurrences of one rule are tried one by
+// one before contextRule switches to merged windows.
+const maxAnchoredKeys = 32
+
+// keyHit is one whole-word occurrence of a context rule's key in the
+// lower-cased text.
+type keyHit struct{ pos, end int }
+
+// ruleKeys indexes every context rule's keys by first byte, so that one
+// pass over the text finds the keys of all rules.
+var ruleKeys = func() (idx [256][]struct {
+	rule int
+	key  string
+}) {
+	for r, c := range contextRules {
+		for _, k := range c.keys {
+			idx[k[0]] = append(idx[k[0]], struct {
+				rule int
+				key  string
+			}{r, k})
+		}
+	}
+	return idx
+}()
+
+// contextKeyHits returns, per context rule, the whole-word occurrences
+// of its keys in l (a lower-cased text), in text order. A key occurs as a
+// whole word when no ASCII letter touches either end.
+func contextKeyHits(l string, want TypeSet) [][]keyHit {
+	hits := make([][]keyHit, len(contextRules))
+	for pos := 0; pos < len(l); pos++ {
+		if pos > 0 && isAlpha(l[pos-1]) {
+			continue
+		}
+		for _, rk := range ruleKeys[l[pos]] {
+			end := pos + len(rk.key)
+			if end > len(l) || l[pos:end] != rk.key || (end < len(l) && isAlpha(l[end])) {
+				continue
+			}
+			if want.has(contextRules[rk.rule].typ) {
+				hits[rk.rule] = append(hits[rk.rule], keyHit{pos, end})
+			}
+		}
+	}
+	return hits
 }
 
 func isHex(c byte) bool { return isDigit(c) || ((c|32) >= 'a' && (c|32) <= 'f') }
@@ -906,6 +958,19 @@ type contextRule struct {
 	re    *regexp.Regexp
 	group int
 	valid func(string) bool
+	// atKey is re anchored at the start of its input, set (by init) for
+	// rules whose pattern begins with \b and one of the keys, so that every
+	// match starts at a key occurrence.
+	atKey *regexp.Regexp
+}
+
+func init() {
+	for i := range contextRules {
+		c := &contextRules[i]
+		if !c.after && c.typ != "AWS_SECRET_KEY" {
+			c.atKey = regexp.MustCompile(`^(?:` + c.re.String() + `)`)
+		}
+	}
 }
 
 func hasDigit(s string) bool { return strings.IndexAny(s, "0123456789") >= 0 }

@@ -87,7 +87,13 @@ type wordEntry struct {
 type wordSet struct {
 	m      map[uint64]wordEntry
 	maxLen int
+	// first has bit wordHash(w)&firstMask set for every first word w of an
+	// entry: a token whose bit is clear starts no entry, which spares the
+	// map lookups for nearly every token of ordinary text.
+	first [(firstMask + 1) / 64]uint64
 }
+
+const firstMask = 1<<16 - 1
 
 func newWordSet() *wordSet { return &wordSet{m: map[uint64]wordEntry{}} }
 
@@ -118,6 +124,8 @@ func (ws *wordSet) add(text string, index int) {
 	if _, dup := ws.m[k]; !dup {
 		ws.m[k] = wordEntry{text: text, index: index}
 	}
+	h := wordHash(toks[0].key) & firstMask
+	ws.first[h/64] |= 1 << (h % 64)
 	ws.maxLen = max(ws.maxLen, len(toks))
 }
 
@@ -135,6 +143,10 @@ func (ws *wordSet) match(text string, toks []token, hits []wordHit) []wordHit {
 	}
 	var hs [maxWordTokens]uint64
 	for i := 0; i < len(toks); i++ {
+		h0 := wordHash(toks[i].key)
+		if ws.first[(h0&firstMask)/64]&(1<<(h0&firstMask%64)) == 0 {
+			continue
+		}
 		n := min(ws.maxLen, len(toks)-i)
 		var k uint64
 		for j := 0; j < n; j++ {
