@@ -45,7 +45,11 @@ type outputFilter struct {
 func newOutputFilter(stops []string, tools bool) *outputFilter {
 	var s []string
 	for _, x := range stops {
-		if x != "" {
+		// The filtered text is valid UTF-8, so a valid stop sequence can
+		// only match at character boundaries. An invalid one could match
+		// inside a character (a lone continuation byte against the tail
+		// of U+FFFD, found by FuzzOutputFilter) and cut it in half.
+		if x = validUTF8(x); x != "" {
 			s = append(s, x)
 		}
 	}
