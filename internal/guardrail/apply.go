@@ -597,7 +597,9 @@ func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text 
 		}
 		if customOn || managedOn != nil {
 			st.policies.word = true
-			toks = tokenize(text, make([]token, 0, len(text)/5+8))
+			tp := tokenPool.Get().(*[]token)
+			toks = tokenize(text, (*tp)[:0])
+			defer func() { *tp = toks[:0]; tokenPool.Put(tp) }()
 		}
 		if customOn {
 			for _, h := range c.words.match(text, toks, nil) {
@@ -646,8 +648,10 @@ func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text 
 		st.policies.pii = true
 	}
 	var spans []Span
+	var lower string
 	if len(want) > 0 {
-		spans = DetectPII(text, want)
+		lower = asciiLower(text)
+		spans = detectPII(text, lower, want)
 	}
 	if len(modelTypes) > 0 && e.Entities != nil {
 		ms, err := e.Entities.DetectEntities(ctx, text, modelTypes)
@@ -664,7 +668,6 @@ func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text 
 			repls = append(repls, repl{s.Start, s.End, "{" + s.Type + "}"})
 		}
 	}
-	var lower string
 	for i, r := range p.Regexes {
 		if !sideEnabled(src, r.InputEnabled, r.OutputEnabled) {
 			continue

@@ -3,6 +3,7 @@ package guardrail
 import (
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -49,10 +50,15 @@ func (s TypeSet) has(t string) bool { return s == nil || s[t] }
 // context-introduced secrets (passwords, PINs, user names, driver IDs,
 // plates). Spans are sorted and do not overlap. It is safe for concurrent use.
 func DetectPII(text string, want TypeSet) []Span {
+	return detectPII(text, asciiLower(text), want)
+}
+
+// detectPII is DetectPII with text's ASCII-lower-cased copy supplied.
+func detectPII(text, lower string, want TypeSet) []Span {
 	if len(text) == 0 {
 		return nil
 	}
-	d := piiScan{text: text, lower: asciiLower(text), want: want}
+	d := piiScan{text: text, lower: lower, want: want}
 	d.numbers()
 	if want.has("EMAIL") {
 		d.emails()
@@ -119,20 +125,17 @@ func resolve(sp []Span) []Span {
 		}
 		return sp[i].Start < sp[j].Start
 	})
-	var out []Span
+	// out is kept sorted by start; its spans do not overlap, so it is
+	// sorted by end too, and the only span s can overlap is the first
+	// one ending after s starts.
+	out := make([]Span, 0, len(sp))
 	for _, s := range sp {
-		ok := true
-		for _, o := range out {
-			if s.Start < o.End && o.Start < s.End {
-				ok = false
-				break
-			}
+		i := sort.Search(len(out), func(k int) bool { return out[k].End > s.Start })
+		if i < len(out) && out[i].Start < s.End {
+			continue
 		}
-		if ok {
-			out = append(out, s)
-		}
+		out = slices.Insert(out, i, s)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	return out
 }
 
