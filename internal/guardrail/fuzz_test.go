@@ -144,7 +144,11 @@ func TestRegexCannotStall(t *testing.T) {
 func FuzzUserRegexWindows(f *testing.F) {
 	f.Add("ORD-123456 xORD-1 ORD-999999.", uint8(0))
 	f.Add("ord-123456\tORD-654321", uint8(4))
-	pats := []string{`\bORD-\d{6}\b`, `ORD-\d{6}`, `\BORD-\d+`, `(?:ORD|REF)-\d{6}`, `(?i)ord-\d{6}\b`, `(?i)\border\s*#?\d{4}`}
+	f.Add("Ticket #12345 ticket 9 xticket 4444 TICKET\t#1234567", uint8(6))
+	f.Add("abORD 12 ORDORD 3\nORD-1\nabcORD", uint8(7))
+	f.Add("\xffORD-1 é\u00e9ORD-22", uint8(8))
+	pats := []string{`\bORD-\d{6}\b`, `ORD-\d{6}`, `\BORD-\d+`, `(?:ORD|REF)-\d{6}`, `(?i)ord-\d{6}\b`, `(?i)\border\s*#?\d{4}`,
+		`(?i)\bticket\s*#?\d{4,8}\b`, `[a-z]{0,3}ORD\s*\d*`, `(?m)^ORD-\d+$`, `\bx?ORD(?:-\d)+`, `(ab)?ORD.*`}
 	us := make([]*userRegex, len(pats))
 	for i, p := range pats {
 		u, err := newUserRegex(p)

@@ -19,6 +19,12 @@ type userRegex struct {
 	// the pattern has text or line anchors. When bounded, the regex runs
 	// only on windows around the literal's occurrences.
 	maxLen int
+	// For an unbounded pattern whose matches start at most prefix bytes
+	// before the literal: at0 is the pattern anchored at the start of its
+	// input, at1 the same after one arbitrary rune (the byte before the
+	// candidate start, so that \b and (?m)^ see their real context).
+	prefix   int
+	at0, at1 *regexp.Regexp
 }
 
 func newUserRegex(p string) (*userRegex, error) {
@@ -30,8 +36,16 @@ func newUserRegex(p string) (*userRegex, error) {
 	u.maxLen = -1
 	if ast, err := syntax.Parse(p, syntax.Perl); err == nil {
 		ast = ast.Simplify()
-		u.lit, u.fold = requiredLiteral(ast)
+		u.lit, u.fold, u.prefix = requiredLiteral(ast)
 		u.maxLen = maxMatchLen(ast)
+	}
+	if u.lit != "" && u.maxLen < 0 && u.prefix >= 0 {
+		var err0, err1 error
+		u.at0, err0 = regexp.Compile(`^(?:` + p + `)`)
+		u.at1, err1 = regexp.Compile(`^(?s:.)(?:` + p + `)`)
+		if err0 != nil || err1 != nil {
+			u.at0, u.at1 = nil, nil
+		}
 	}
 	return u, nil
 }
@@ -74,22 +88,33 @@ func maxMatchLen(re *syntax.Regexp) int {
 }
 
 // requiredLiteral returns the longest literal that every match of re
-// contains (at least two bytes, ASCII only when case-folded).
-func requiredLiteral(re *syntax.Regexp) (string, bool) {
+// contains (at least two bytes, ASCII only when case-folded), and how many
+// bytes of a match can precede that literal (-1 if unbounded).
+func requiredLiteral(re *syntax.Regexp) (string, bool, int) {
 	switch re.Op {
 	case syntax.OpCapture:
 		return requiredLiteral(re.Sub[0])
 	case syntax.OpLiteral:
-		return literalOf(re)
+		l, f := literalOf(re)
+		return l, f, 0
 	case syntax.OpConcat:
-		best, fold := "", false
+		best, fold, pre := "", false, -1
+		before := 0 // bound on the bytes matched by re.Sub[:i]
 		for _, s := range re.Sub {
-			l, f := requiredLiteral(s)
+			l, f, p := requiredLiteral(s)
 			if len(l) > len(best) {
-				best, fold = l, f
+				best, fold, pre = l, f, -1
+				if before >= 0 && p >= 0 {
+					pre = before + p
+				}
+			}
+			if m := maxMatchLen(s); m < 0 || before < 0 {
+				before = -1
+			} else {
+				before += m
 			}
 		}
-		return best, fold
+		return best, fold, pre
 	case syntax.OpPlus:
 		return requiredLiteral(re.Sub[0])
 	case syntax.OpRepeat:
@@ -97,7 +122,7 @@ func requiredLiteral(re *syntax.Regexp) (string, bool) {
 			return requiredLiteral(re.Sub[0])
 		}
 	}
-	return "", false
+	return "", false, -1
 }
 
 func literalOf(re *syntax.Regexp) (string, bool) {
@@ -129,12 +154,15 @@ func (u *userRegex) findAll(text, lower string, n int) [][]int {
 	case !u.fold && !strings.Contains(text, u.lit):
 		return nil
 	}
-	if u.lit == "" || u.maxLen < 0 {
-		return u.re.FindAllStringIndex(text, n)
-	}
 	hay := text
 	if u.fold {
 		hay = lower
+	}
+	if u.lit != "" && u.maxLen < 0 && u.at0 != nil {
+		return u.findAtStarts(text, hay, n)
+	}
+	if u.lit == "" || u.maxLen < 0 {
+		return u.re.FindAllStringIndex(text, n)
 	}
 	// Windows around each occurrence, widened to whitespace (so \b at a
 	// window edge means what it means in the whole text) and merged.
@@ -173,6 +201,76 @@ func (u *userRegex) findAll(text, lower string, n int) [][]int {
 		flush()
 	}
 	return out
+}
+
+// maxAnchoredTries bounds the anchored attempts of findAtStarts. A failed
+// attempt of an unbounded pattern can read to the end of the text, so past
+// this many the whole-text scan (linear) is cheaper in the worst case.
+const maxAnchoredTries = 16
+
+// findAtStarts finds the matches of an unbounded pattern by trying it,
+// anchored, at each candidate start: the prefix bytes before each
+// occurrence of the literal and the occurrence itself, in increasing
+// order and never before the end of the previous match. Every match starts
+// at a candidate, so this finds what a left-to-right scan of the whole text
+// finds. With more than maxAnchoredTries candidates it scans the whole
+// text instead, so the worst case stays within a constant factor of that
+// scan.
+func (u *userRegex) findAtStarts(text, hay string, n int) [][]int {
+	var out [][]int
+	tries := 0
+	next := 0 // lowest start not tried yet and not inside a match
+	for off := 0; len(out) < n; {
+		i := strings.Index(hay[off:], u.lit)
+		if i < 0 {
+			break
+		}
+		pos := off + i
+		off = pos + 1
+		for s := max(pos-u.prefix, next); s <= pos; s++ {
+			if tries++; tries > maxAnchoredTries {
+				return u.re.FindAllStringIndex(text, n)
+			}
+			var m []int
+			if s == 0 {
+				m = u.at0.FindStringIndex(text)
+			} else if prev, ok := prevRune(text, s); !ok {
+				continue // inside a rune: no match starts here
+			} else if m = u.at1.FindStringIndex(text[prev:]); m != nil {
+				m[1] += prev
+			}
+			next = s + 1
+			if m == nil {
+				continue
+			}
+			out = append(out, []int{s, m[1]})
+			if m[1] > s {
+				next = m[1]
+			}
+			break
+		}
+	}
+	return out
+}
+
+// prevRune returns where the rune before byte offset s starts, as a
+// left-to-right decoding of text (one byte per invalid byte) sees it, and
+// whether s is a rune boundary of that decoding at all.
+func prevRune(text string, s int) (int, bool) {
+	j := s - 1
+	for j > 0 && j > s-4 && !utf8.RuneStart(text[j]) {
+		j--
+	}
+	if !utf8.RuneStart(text[j]) {
+		return s - 1, true // stray continuation bytes decode one by one
+	}
+	for {
+		_, size := utf8.DecodeRuneInString(text[j:])
+		if j+size >= s {
+			return j, j+size == s
+		}
+		j += size
+	}
 }
 
 func isSpaceByte(c byte) bool {

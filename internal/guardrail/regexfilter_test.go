@@ -26,7 +26,7 @@ func TestRequiredLiteral(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lit, fold := requiredLiteral(re.Simplify())
+		lit, fold, _ := requiredLiteral(re.Simplify())
 		if lit != tc.lit || fold != tc.fold {
 			t.Errorf("requiredLiteral(%q) = %q, %v; want %q, %v", tc.pattern, lit, fold, tc.lit, tc.fold)
 		}
