@@ -146,6 +146,7 @@ func FuzzUserRegexWindows(f *testing.F) {
 	f.Add("ord-123456\tORD-654321", uint8(4))
 	f.Add("Ticket #12345 ticket 9 xticket 4444 TICKET\t#1234567", uint8(6))
 	f.Add("abORD 12 ORDORD 3\nORD-1\nabcORD", uint8(7))
+	f.Add("TIC\u212aET #12345 ticket 1234", uint8(6))
 	f.Add("\xffORD-1 é\u00e9ORD-22", uint8(8))
 	pats := []string{`\bORD-\d{6}\b`, `ORD-\d{6}`, `\BORD-\d+`, `(?:ORD|REF)-\d{6}`, `(?i)ord-\d{6}\b`, `(?i)\border\s*#?\d{4}`,
 		`(?i)\bticket\s*#?\d{4,8}\b`, `[a-z]{0,3}ORD\s*\d*`, `(?m)^ORD-\d+$`, `\bx?ORD(?:-\d)+`, `(ab)?ORD.*`}

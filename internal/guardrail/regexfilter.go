@@ -15,6 +15,10 @@ type userRegex struct {
 	re   *regexp.Regexp
 	lit  string // required literal; empty if none was found
 	fold bool   // lit is lower-case ASCII and must be searched case-insensitively
+	// ks: lit is folded and has a k or an s, which also fold to the Kelvin
+	// sign and the long s; an ASCII search is exact only in texts without
+	// those two runes.
+	ks bool
 	// maxLen bounds the length in bytes of a match, -1 if unbounded or if
 	// the pattern has text or line anchors. When bounded, the regex runs
 	// only on windows around the literal's occurrences.
@@ -38,6 +42,7 @@ func newUserRegex(p string) (*userRegex, error) {
 		ast = ast.Simplify()
 		u.lit, u.fold, u.prefix = requiredLiteral(ast)
 		u.maxLen = maxMatchLen(ast)
+		u.ks = u.fold && strings.ContainsAny(u.lit, "ks")
 	}
 	if u.lit != "" && u.maxLen < 0 && u.prefix >= 0 {
 		var err0, err1 error
@@ -133,9 +138,7 @@ func literalOf(re *syntax.Regexp) (string, bool) {
 	if re.Flags&syntax.FoldCase != 0 {
 		s = strings.ToLower(s)
 		for i := 0; i < len(s); i++ {
-			// k and s also fold to non-ASCII runes (Kelvin sign, long s),
-			// which an ASCII search would miss.
-			if s[i] >= utf8.RuneSelf || s[i] == 'k' || s[i] == 's' {
+			if s[i] >= utf8.RuneSelf {
 				return "", false
 			}
 		}
@@ -147,6 +150,9 @@ func literalOf(re *syntax.Regexp) (string, bool) {
 // findAll returns the matches of u in text (lower is text with ASCII
 // letters lower-cased), at most n.
 func (u *userRegex) findAll(text, lower string, n int) [][]int {
+	if u.ks && (strings.Contains(text, "\u212a") || strings.Contains(text, "\u017f")) {
+		return u.re.FindAllStringIndex(text, n)
+	}
 	switch {
 	case u.lit == "":
 	case u.fold && !strings.Contains(lower, u.lit):

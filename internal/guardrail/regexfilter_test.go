@@ -14,7 +14,7 @@ func TestRequiredLiteral(t *testing.T) {
 	}{
 		{`\bORD-\d{6}\b`, "ORD-", false},
 		{`(?i)\border\s*#?\d{4,8}\b`, "order", true},
-		{`(?i)ticket`, "", false}, // k folds to the Kelvin sign
+		{`(?i)ticket`, "ticket", true}, // k also folds to the Kelvin sign: findAll checks for it
 		{`EMP[0-9]{5}`, "EMP", false},
 		{`a|bc`, "", false},
 		{`(?:abc)+x`, "abc", false},
@@ -47,8 +47,10 @@ func TestUserRegexWindows(t *testing.T) {
 		"ORD-123456 and xORD-654321 and ORD-111111x, ORD-222222.",
 		strings.Repeat("filler text ", 50) + "ORD-333333" + strings.Repeat(" more", 40) + " ORD-444444ORD-555555",
 		"ORD-12345", "", "ORD-",
+		"TIC\u212aET #12345, ticket 1234 and ord-\u017f 123456", "Ticket  #99999 and tickets 12345",
 	}
-	for _, p := range []string{`\bORD-\d{6}\b`, `ORD-\d{6}`, `\BORD-\d+`, `(?:ORD|REF)-\d{6}`, `(?i)ord-\d{6}\b`} {
+	for _, p := range []string{`\bORD-\d{6}\b`, `ORD-\d{6}`, `\BORD-\d+`, `(?:ORD|REF)-\d{6}`, `(?i)ord-\d{6}\b`,
+		`(?i)\bticket\s*#?\d{4,8}\b`, `(?i)tickets?`} {
 		u, err := newUserRegex(p)
 		if err != nil {
 			t.Fatal(err)
