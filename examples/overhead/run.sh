@@ -8,6 +8,10 @@
 # open streams. Needs bin/outcrop (make build).
 #
 #   DUR=15s RATES="500 1000" ROUNDS=1 examples/overhead/run.sh
+#
+# When oha (cargo install oha) is on PATH, the JSON runs are repeated with
+# it: a load generator in Rust that takes less of the shared CPU than
+# loadgen, with --latency-correction (no coordinated omission).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 eval "$(make -s env)"
@@ -57,6 +61,16 @@ for round in $(seq "$ROUNDS"); do
         p99[$target]=$(sed -E 's/.*p99=([0-9.]+).*/\1/' <<<"$line")
         echo "rate=$rate stream=$stream $target: $line"
       done
+      if [ "$stream" = false ] && command -v oha >/dev/null; then
+        body='{"model":"instant","stream":false,"max_tokens":8,"messages":[{"role":"user","content":"Say hello."}]}'
+        for target in direct rproxy outcrop; do
+          o=(oha --no-tui -q "$rate" --latency-correction -c 64 -m POST -H 'Content-Type: application/json' -d "$body" "${url[$target]}/v1/chat/completions")
+          "${o[@]}" -z 3s >/dev/null
+          "${o[@]}" -z "$DUR" --output-format json >"$bin/oha.json"
+          python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); p=d["latencyPercentiles"]; s=d["summary"]
+print("rate=%s stream=false %s (oha): success=%.4f e2e_ms p50=%.3f p90=%.3f p99=%.3f" % (sys.argv[2], sys.argv[3], s["successRate"], p["p50"]*1e3, p["p90"]*1e3, p["p99"]*1e3))' "$bin/oha.json" "$rate" "$target"
+        done
+      fi
       awk -v r="$rate" -v s="$stream" -v d50="${p50[direct]}" -v d99="${p99[direct]}" -v r50="${p50[rproxy]}" -v r99="${p99[rproxy]}" -v o50="${p50[outcrop]}" -v o99="${p99[outcrop]}" \
         'BEGIN { printf "rate=%s stream=%s added vs direct (ms): rproxy p50 %+.3f p99 %+.3f | outcrop p50 %+.3f p99 %+.3f\n", r, s, r50-d50, r99-d99, o50-d50, o99-d99 }'
     done
