@@ -695,6 +695,7 @@ func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text 
 	}
 	sort.Slice(repls, func(i, j int) bool { return repls[i].start < repls[j].start })
 	var b strings.Builder
+	b.Grow(len(text) + 16*len(repls))
 	pos := 0
 	for _, r := range repls {
 		if r.start < pos {

@@ -94,14 +94,28 @@ func (d *piiScan) add(start, end int, typ string, score float64) {
 }
 
 // asciiLower lower-cases ASCII letters only, so byte offsets are preserved.
+// It returns s itself when s has no upper-case ASCII letter, and otherwise
+// allocates once.
 func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 32
+	i := 0
+	for i < len(s) && (s[i] < 'A' || s[i] > 'Z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	start := 0
+	for ; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b.WriteString(s[start:i])
+			b.WriteByte(c + 32)
+			start = i + 1
 		}
 	}
-	return string(b)
+	b.WriteString(s[start:])
+	return b.String()
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
