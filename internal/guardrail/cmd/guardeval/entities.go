@@ -29,7 +29,11 @@ func entitySection(r *report, datasets, baseURL, model string, n int, gguf strin
 	r.p("The detector sends a system instruction, four worked examples (written for Outcrop, not from the data) and the\n")
 	r.p("sentence, reads `NAME:`/`ADDRESS:` lines, and marks each value where it occurs in the text ignoring case and\n")
 	r.p("spacing, or else its capitalised words (see `ModelEntityDetector`). The prompt and matching were chosen on the\n")
-	r.p("first 60–100 **dev** sentences; these figures are on **%s** sentences.\n\n", reportSplit)
+	r.p("first 60–100 **dev** sentences; these figures are on **%s** sentences. Reproduce (about 5 minutes on two\n", reportSplit)
+	r.p("idle cores; model files from `scripts/test-services.sh`):\n\n")
+	r.p("```sh\ngo run ./internal/guardrail/cmd/guardeval -report \\\n")
+	r.p("  -entity-gguf ~/.cache/outcrop/models/SmolLM2-135M-Instruct.Q4_1.gguf -entity-gguf-n 0 \\\n")
+	r.p("  -entity-url \"$OUTCROP_TEST_OLLAMA_URL/v1\" -entity-model smollm2:135m -entity-n 0\n```\n\n")
 	if gguf != "" {
 		eng, err := local.New(context.Background(), local.Config{Path: gguf, Slots: 1, ContextSize: 2048}, slog.New(slog.DiscardHandler))
 		if err != nil {
