@@ -36,12 +36,14 @@ func (s *Server) bedrockRoutes(mux *http.ServeMux) {
 
 // ModelARN returns the ARN a Bedrock call on modelID is authorized against:
 // modelID itself when it is an ARN, otherwise the foundation-model ARN in
-// the server's region and account.
-func ModelARN(region, account, modelID string) string {
+// the server's region. Like AWS's, foundation-model ARNs have no account
+// (arn:aws:bedrock:us-east-1::foundation-model/<id>), so that IAM policies
+// written for Bedrock match them unchanged.
+func ModelARN(region, modelID string) string {
 	if strings.HasPrefix(modelID, "arn:") {
 		return modelID
 	}
-	return "arn:aws:bedrock:" + region + ":" + account + ":foundation-model/" + modelID
+	return "arn:aws:bedrock:" + region + "::foundation-model/" + modelID
 }
 
 // bedrockModel resolves the path's model ID, or returns the
@@ -71,7 +73,7 @@ func (s *Server) bedrockCall(ctx context.Context, op, modelID string, req *llm.R
 		API:       "bedrock",
 		Op:        op,
 		Action:    action,
-		Resource:  ModelARN(s.d.Region, s.d.AccountID, modelID),
+		Resource:  ModelARN(s.d.Region, modelID),
 		Request:   req,
 		Stream:    stream,
 		RequestID: RequestID(ctx),
@@ -115,7 +117,7 @@ func (s *Server) listFoundationModels(w http.ResponseWriter, r *http.Request) er
 	if s.d.Router != nil {
 		for _, m := range s.d.Router.Models() {
 			sm := summary{
-				ModelArn:                   ModelARN(s.d.Region, s.d.AccountID, m.ID),
+				ModelArn:                   ModelARN(s.d.Region, m.ID),
 				ModelID:                    m.ID,
 				ModelName:                  m.ID,
 				ProviderName:               "Outcrop",

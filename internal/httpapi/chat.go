@@ -54,7 +54,7 @@ func (s *Server) chatCall(r *http.Request, cr *chatRequest) *gateway.Call {
 		API:       "openai",
 		Op:        "ChatCompletions",
 		Action:    action,
-		Resource:  ModelARN(s.d.Region, s.d.AccountID, cr.req.Model),
+		Resource:  ModelARN(s.d.Region, cr.req.Model),
 		Request:   cr.req,
 		Stream:    cr.stream,
 		RequestID: RequestID(r.Context()),

@@ -220,7 +220,7 @@ func TestChatCompletion(t *testing.T) {
 	// The gateway call: authorized as Bedrock InvokeModel on the model ARN.
 	c := rec.last()
 	if c.API != "openai" || c.Op != "ChatCompletions" || c.Action != ActionInvokeModel ||
-		c.Resource != "arn:aws:bedrock:eu-west-1:123456789012:foundation-model/acme-alias" || c.RequestID == "" || c.Stream {
+		c.Resource != "arn:aws:bedrock:eu-west-1::foundation-model/acme-alias" || c.RequestID == "" || c.Stream {
 		t.Errorf("call = %+v", c)
 	}
 	// What reached the upstream.

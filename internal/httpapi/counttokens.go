@@ -19,7 +19,7 @@ const HeaderTokenCount = "X-Outcrop-Token-Count"
 // It does not run the gateway pipeline (nothing is generated), so it is
 // authorized here, as bedrock:InvokeModel on the model's ARN.
 func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) error {
-	if err := s.a.Authorize(r, ActionInvokeModel, ModelARN(s.d.Region, s.d.AccountID, r.PathValue("modelId"))); err != nil {
+	if err := s.a.Authorize(r, ActionInvokeModel, ModelARN(s.d.Region, r.PathValue("modelId"))); err != nil {
 		return err
 	}
 	id, m, err := s.bedrockModel(r)
