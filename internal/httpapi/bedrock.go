@@ -14,6 +14,7 @@ import (
 const (
 	ActionInvokeModel       = "bedrock:InvokeModel"
 	ActionInvokeModelStream = "bedrock:InvokeModelWithResponseStream"
+	ActionCountTokens       = "bedrock:CountTokens"
 )
 
 // Response headers naming what served a request.

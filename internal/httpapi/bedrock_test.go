@@ -617,7 +617,7 @@ func TestCountTokensAndListingAreAuthorized(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Errorf("foundation-models: %d", resp.StatusCode)
 	}
-	want := "bedrock:InvokeModel arn:aws:bedrock:us-east-1::foundation-model/" + testModel + "|bedrock:ListFoundationModels *"
+	want := "bedrock:CountTokens arn:aws:bedrock:us-east-1::foundation-model/" + testModel + "|bedrock:ListFoundationModels *"
 	if got := strings.Join(seen, "|"); got != want {
 		t.Errorf("authorized %q, want %q", got, want)
 	}

@@ -17,9 +17,9 @@ const HeaderTokenCount = "X-Outcrop-Token-Count"
 
 // countTokens serves POST /model/{modelId}/count-tokens (bedrock-api.md §3.6).
 // It does not run the gateway pipeline (nothing is generated), so it is
-// authorized here, as bedrock:InvokeModel on the model's ARN.
+// authorized here, as bedrock:CountTokens on the model's ARN (AWS's action).
 func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) error {
-	if err := s.a.Authorize(r, ActionInvokeModel, ModelARN(s.d.Region, r.PathValue("modelId"))); err != nil {
+	if err := s.a.Authorize(r, ActionCountTokens, ModelARN(s.d.Region, r.PathValue("modelId"))); err != nil {
 		return err
 	}
 	id, m, err := s.bedrockModel(r)
