@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -28,9 +29,13 @@ func FuzzResponse(f *testing.F) {
 			return
 		}
 		tr := New(http.DefaultTransport)
+		var wg sync.WaitGroup
+		defer wg.Wait()
 		tr.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			client, server := net.Pipe()
+			wg.Add(1)
 			go func() { // ends when the client side is closed or both requests are answered
+				defer wg.Done()
 				defer server.Close()
 				br := bufio.NewReader(server)
 				for range 2 {
