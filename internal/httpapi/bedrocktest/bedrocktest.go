@@ -136,6 +136,7 @@ func SDKSuiteTools(t *testing.T, url string, real bool, toolModel string) {
 	})
 
 	t.Run("ConverseStream", func(t *testing.T) {
+		c := Client(url) // one client per event stream (smithy-go#714)
 		out, err := c.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
 			ModelId:           aws.String(testModel),
 			Messages:          []types.Message{UserText("Count from one to five.")},
@@ -287,6 +288,7 @@ func SDKSuiteTools(t *testing.T, url string, real bool, toolModel string) {
 	})
 
 	t.Run("ToolUseStream", func(t *testing.T) {
+		c := Client(url) // one client per event stream (smithy-go#714)
 		out, err := c.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
 			ModelId: aws.String(toolModel), Messages: []types.Message{UserText(toolPrompt)}, ToolConfig: weatherTools(), InferenceConfig: toolInference,
 		})
@@ -412,6 +414,7 @@ func SDKSuiteTools(t *testing.T, url string, real bool, toolModel string) {
 	})
 
 	t.Run("InvokeModelWithResponseStream", func(t *testing.T) {
+		c := Client(url) // one client per event stream (smithy-go#714)
 		out, err := c.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{
 			ModelId: aws.String(testModel), Body: []byte(anthropicBody), ContentType: aws.String("application/json"),
 		})
