@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/outcrop/outcrop/internal/provider/openai"
 	"github.com/outcrop/outcrop/internal/testenv"
 )
 
@@ -61,7 +62,7 @@ func TestOpenAIPythonOllama(t *testing.T) {
 // upstream replays tool-call streams (two parallel calls, cached tokens),
 // because openai_chat.py's tools scenario expects the model to call a tool,
 // which SmolLM2-135M does not do even when offered tools (see
-// TestOpenAIGoToolsOllama for the real model).
+// TestOpenAIPythonToolsOllama and TestOpenAIGoToolsOllama for the real model).
 func TestOpenAIPythonTools(t *testing.T) {
 	testenv.Python(t)
 	p, up := fixtureProvider(t, "hand_tool_deltas", "hand_tool_deltas", "hand_reasoning_content")
@@ -94,6 +95,61 @@ func TestOpenAIPythonTools(t *testing.T) {
 	}
 	if n := len(up.Requests()); n != 3 {
 		t.Errorf("upstream saw %d requests, want 3", n)
+	}
+}
+
+// TestOpenAIPythonToolsOllama: tools through the OpenAI Python SDK against
+// the real Ollama's tools-capable SmolLM2. A 135M model may answer in prose;
+// either answer must be well formed, and the tool-result turn must reach
+// the model (its prompt grows) and get a text answer.
+func TestOpenAIPythonToolsOllama(t *testing.T) {
+	testenv.Python(t)
+	t.Parallel() // the time goes to waiting on the shared Ollama
+	p, err := openai.New(openai.Config{BaseURL: testenv.OllamaURL(t) + "/v1", Model: testenv.OllamaToolsModel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := chatServer(t, p, nil)
+	var got struct {
+		Completion struct {
+			FinishReason string `json:"finish_reason"`
+			Content      *string
+			Calls        [][]any
+			PromptTokens int `json:"prompt_tokens"`
+		}
+		Stream struct {
+			FinishReason string `json:"finish_reason"`
+			Text         string
+			Calls        [][]any
+		}
+		Final struct {
+			Content      *string
+			FinishReason string `json:"finish_reason"`
+			PromptTokens int    `json:"prompt_tokens"`
+		}
+	}
+	openaiPython(t, ts.URL, "tools_live", &got)
+	c := got.Completion
+	switch {
+	case len(c.Calls) > 0:
+		if c.FinishReason != "tool_calls" || len(c.Calls[0]) != 3 || c.Calls[0][1] != "get_weather" {
+			t.Errorf("tool call answer = %+v", c)
+		}
+		t.Logf("the model called %v", c.Calls)
+	case c.Content == nil || *c.Content == "" || (c.FinishReason != "stop" && c.FinishReason != "length"):
+		t.Errorf("prose answer = %+v", c)
+	default:
+		t.Logf("the model answered in prose (%s): %q", c.FinishReason, *c.Content)
+	}
+	s := got.Stream
+	if s.FinishReason == "" || (len(s.Calls) == 0 && s.Text == "") {
+		t.Errorf("stream = %+v", s)
+	}
+	f := got.Final
+	if f.Content == nil || *f.Content == "" || f.PromptTokens <= c.PromptTokens {
+		t.Errorf("answer after the tool result = %+v (first prompt %d tokens)", f, c.PromptTokens)
+	} else {
+		t.Logf("after the tool result: %q", *f.Content)
 	}
 }
 

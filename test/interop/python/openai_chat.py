@@ -8,6 +8,9 @@ Scenarios:
   chat   - a plain completion, a streamed one with include_usage, the model
            list, and an unknown model (NotFoundError)
   tools  - tool calls, streamed and not, and the tool-result round trip
+  tools_live - the same against a real model that may answer in prose: it
+           reports what came back, and when no call came it sends the
+           tool-result turn a client would have sent after one
   stream_error - a stream that fails after its first chunk (APIError)
 """
 import json
@@ -117,6 +120,47 @@ def tools():
     return out
 
 
+def tools_live():
+    out = {}
+    msgs = [{"role": "user", "content": "What is the weather in Paris? Use the get_weather tool."}]
+    kw = dict(model=MODEL, tools=TOOLS, max_tokens=48, temperature=0, seed=1)
+    r = client.chat.completions.create(messages=msgs, **kw)
+    m = r.choices[0].message
+    out["completion"] = {
+        "finish_reason": r.choices[0].finish_reason,
+        "content": m.content,
+        "calls": [[c.id, c.function.name, json.loads(c.function.arguments)] for c in m.tool_calls or []],
+        "prompt_tokens": r.usage.prompt_tokens,
+    }
+    text, calls, finish = "", {}, None
+    for chunk in client.chat.completions.create(messages=msgs, stream=True, **kw):
+        for c in chunk.choices:
+            finish = c.finish_reason or finish
+            text += c.delta.content or ""
+            for tc in c.delta.tool_calls or []:
+                cur = calls.setdefault(tc.index, {"name": None, "arguments": ""})
+                if tc.function and tc.function.name:
+                    cur["name"] = tc.function.name
+                if tc.function and tc.function.arguments:
+                    cur["arguments"] += tc.function.arguments
+    out["stream"] = {"finish_reason": finish, "text": text, "calls": [[v["name"], v["arguments"]] for _, v in sorted(calls.items())]}
+    if m.tool_calls:
+        msgs.append(m.model_dump(exclude_none=True))
+        call_id = m.tool_calls[0].id
+    else:
+        call_id = "call_1"
+        msgs.append({"role": "assistant", "content": None, "tool_calls": [
+            {"id": call_id, "type": "function", "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})}}]})
+    msgs.append({"role": "tool", "tool_call_id": call_id, "content": json.dumps({"temp_c": 21})})
+    final = client.chat.completions.create(messages=msgs, **kw)
+    out["final"] = {
+        "content": final.choices[0].message.content,
+        "finish_reason": final.choices[0].finish_reason,
+        "prompt_tokens": final.usage.prompt_tokens,
+    }
+    return out
+
+
 def stream_error():
     text = ""
     try:
@@ -128,4 +172,4 @@ def stream_error():
         return {"text": text, "error": type(e).__name__}
 
 
-print(json.dumps({"chat": chat, "tools": tools, "stream_error": stream_error}[sys.argv[1]]()))
+print(json.dumps({"chat": chat, "tools": tools, "tools_live": tools_live, "stream_error": stream_error}[sys.argv[1]]()))
