@@ -20,6 +20,9 @@ type openaiOptions struct {
 	KeepThinkTags bool `yaml:"keep_think_tags"`
 	// MaxTokensField is max_tokens (default) or max_completion_tokens.
 	MaxTokensField string `yaml:"max_tokens_field"`
+	// DefaultMaxTokens caps answers of requests that set no limit (0:
+	// 4096, -1: no cap).
+	DefaultMaxTokens int `yaml:"default_max_tokens"`
 }
 
 // newProvider creates the provider of one deployment.
@@ -41,13 +44,14 @@ func (a *App) newProvider(ctx context.Context, d config.Deployment) (llm.Provide
 			return nil, fmt.Errorf("model: required for provider openai")
 		}
 		return openai.New(openai.Config{
-			BaseURL:        d.BaseURL,
-			Model:          d.Model,
-			APIKey:         key,
-			Headers:        o.Headers,
-			ContextWindow:  o.ContextWindow,
-			KeepThinkTags:  o.KeepThinkTags,
-			MaxTokensField: o.MaxTokensField,
+			BaseURL:          d.BaseURL,
+			Model:            d.Model,
+			APIKey:           key,
+			Headers:          o.Headers,
+			ContextWindow:    o.ContextWindow,
+			KeepThinkTags:    o.KeepThinkTags,
+			MaxTokensField:   o.MaxTokensField,
+			DefaultMaxTokens: o.DefaultMaxTokens,
 		})
 	case "local":
 		return a.newLocal(ctx, d)

@@ -53,6 +53,12 @@ type Config struct {
 	// limit: "max_tokens" (default, understood by every compatible server)
 	// or "max_completion_tokens" (OpenAI's reasoning models require it).
 	MaxTokensField string
+	// DefaultMaxTokens caps the answer of a request that sets no limit, as
+	// Bedrock applies a model's default maximum: without it, a model that
+	// never emits its end token generates until the upstream gives up
+	// (Ollama shifts its context and goes on). 0 means 4096; -1 sends no
+	// limit.
+	DefaultMaxTokens int
 }
 
 // Provider calls one model on one OpenAI-compatible upstream.
@@ -97,6 +103,9 @@ func New(cfg Config) (*Provider, error) {
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("openai provider: base_url %q must be an http:// or https:// URL", cfg.BaseURL)
+	}
+	if cfg.DefaultMaxTokens == 0 {
+		cfg.DefaultMaxTokens = 4096
 	}
 	switch cfg.MaxTokensField {
 	case "":

@@ -84,7 +84,7 @@ func (p *Provider) requestBody(req *llm.Request, stream bool) ([]byte, error) {
 		TopK:        req.Inference.TopK,
 		Seed:        req.Inference.Seed,
 		Stop:        req.Inference.StopSequences,
-		MaxTokens:   req.Inference.MaxTokens,
+		MaxTokens:   p.maxTokens(req),
 	}
 	if stream {
 		cr.StreamOptions = &streamOptions{IncludeUsage: true}
@@ -313,4 +313,13 @@ func assistantMessage(out []message, blocks []llm.Block) ([]message, error) {
 		m.Content = text.String()
 	}
 	return append(out, m), nil
+}
+
+// maxTokens is the request's output limit, or the deployment's default.
+func (p *Provider) maxTokens(req *llm.Request) *int {
+	if req.Inference.MaxTokens != nil || p.cfg.DefaultMaxTokens < 0 {
+		return req.Inference.MaxTokens
+	}
+	n := p.cfg.DefaultMaxTokens
+	return &n
 }

@@ -84,6 +84,9 @@ func TestRequestBody(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
 			cfg.BaseURL, cfg.Model = "http://127.0.0.1:1/v1", "m"
+			if cfg.DefaultMaxTokens == 0 {
+				cfg.DefaultMaxTokens = -1 // the default cap has its own test
+			}
 			p, err := New(cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -271,5 +274,37 @@ func BenchmarkChunkTranslation(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n+3), "ns/chunk")
 		})
+	}
+}
+
+// TestDefaultMaxTokens: a request without a limit gets the deployment's
+// default (4096 unless configured), -1 sends none, and a request's own
+// limit always wins.
+func TestDefaultMaxTokens(t *testing.T) {
+	five := 5
+	for _, tc := range []struct {
+		def  int
+		req  *int
+		want string
+	}{
+		{0, nil, `"max_tokens":4096`},
+		{100, nil, `"max_tokens":100`},
+		{-1, nil, ""},
+		{100, &five, `"max_tokens":5`},
+		{-1, &five, `"max_tokens":5`},
+	} {
+		p, err := New(Config{BaseURL: "http://127.0.0.1:1/v1", Model: "m", DefaultMaxTokens: tc.def})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := &llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Block{llm.TextBlock("hi")}}}}
+		req.Inference.MaxTokens = tc.req
+		body, err := p.requestBody(req, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.want == "" && strings.Contains(string(body), "max_tokens") || tc.want != "" && !strings.Contains(string(body), tc.want) {
+			t.Errorf("default %d, request %v: body %s, want %s", tc.def, tc.req, body, tc.want)
+		}
 	}
 }
