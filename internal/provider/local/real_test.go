@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -24,7 +25,10 @@ func realEngine(t testing.TB) *Engine {
 	t.Helper()
 	path := testenv.GGUF(t)
 	realOnce.Do(func() {
-		realEng, realErr = New(context.Background(), Config{Path: path, ContextSize: 4096, Slots: 2, Threads: benchThreads()}, nil)
+		// OUTCROP_BENCH_FA=1 turns flash attention on, for comparing it
+		// with the default in the benchmarks that use this engine.
+		fa := os.Getenv("OUTCROP_BENCH_FA") == "1"
+		realEng, realErr = New(context.Background(), Config{Path: path, ContextSize: 4096, Slots: 2, Threads: benchThreads(), FlashAttention: fa}, nil)
 	})
 	if realErr != nil {
 		t.Fatal(realErr)
