@@ -128,10 +128,10 @@ type Options struct {
 
 // Log writes audit entries to the store.
 type Log struct {
-	db   *store.DB
-	o    Options
-	log  *slog.Logger
-	ch   chan *Entry
+	db  *store.DB
+	o   Options
+	log *slog.Logger
+	ch  chan *Entry
 	// kick wakes the writer when a full batch is queued; otherwise it
 	// wakes on its ticker, so that a request does not wake it each time.
 	kick chan struct{}
