@@ -106,6 +106,16 @@ func (m *Memory) Add(_ context.Context, now time.Time, key string, window time.D
 func (m *Memory) Acquire(_ context.Context, now time.Time, keys []string, limits []int, id string, lease time.Duration) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if i := m.full(now, keys, limits); i >= 0 {
+		return i, nil
+	}
+	m.take(now, keys, id, lease)
+	return -1, nil
+}
+
+// full drops the expired leases of keys and returns the index of the first
+// key holding limits[i] slots, or -1. m.mu must be held.
+func (m *Memory) full(now time.Time, keys []string, limits []int) int {
 	for i, k := range keys {
 		held := m.slots[k]
 		for h, end := range held {
@@ -114,32 +124,28 @@ func (m *Memory) Acquire(_ context.Context, now time.Time, keys []string, limits
 			}
 		}
 		if len(held) >= limits[i] {
-			return i, nil
+			return i
 		}
 	}
+	return -1
+}
+
+// take leases a slot of every key to id. m.mu must be held.
+func (m *Memory) take(now time.Time, keys []string, id string, lease time.Duration) {
 	for _, k := range keys {
 		if m.slots[k] == nil {
 			m.slots[k] = map[string]time.Time{}
 		}
 		m.slots[k][id] = now.Add(lease)
 	}
-	return -1, nil
 }
 
 // Admit implements Backend.
 func (m *Memory) Admit(_ context.Context, now time.Time, keys []string, limits []int, id string, lease time.Duration, cs []Counter) (int, int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i, k := range keys {
-		held := m.slots[k]
-		for h, end := range held {
-			if !now.Before(end) {
-				delete(held, h)
-			}
-		}
-		if len(held) >= limits[i] {
-			return i, -1, nil
-		}
+	if i := m.full(now, keys, limits); i >= 0 {
+		return i, -1, nil
 	}
 	for i, c := range cs {
 		w := m.win(c.Key, windowStart(now, c.Window))
@@ -147,12 +153,7 @@ func (m *Memory) Admit(_ context.Context, now time.Time, keys []string, limits [
 			return -1, i, nil
 		}
 	}
-	for _, k := range keys {
-		if m.slots[k] == nil {
-			m.slots[k] = map[string]time.Time{}
-		}
-		m.slots[k][id] = now.Add(lease)
-	}
+	m.take(now, keys, id, lease)
 	for _, c := range cs {
 		m.windows[c.Key].n += c.Cost
 	}
