@@ -44,7 +44,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("--pprof: %w", err)
 		}
 		srv := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
+		go srv.Serve(ln) // ends when the deferred Close runs
 		defer srv.Close()
 		log.Info("pprof listening", "addr", ln.Addr().String())
 	}

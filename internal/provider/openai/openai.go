@@ -170,7 +170,7 @@ func (p *Provider) ConverseStream(ctx context.Context, req *llm.Request) (llm.St
 	// the caller's request may have ended, so that the connection is reused.
 	uctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	detach := context.AfterFunc(ctx, cancel)
-	resp, err := p.postCtx(uctx, ctx, body, true)
+	resp, err := p.post(uctx, ctx, body, true)
 	if err != nil {
 		detach()
 		cancel()
@@ -187,7 +187,7 @@ func (p *Provider) Converse(ctx context.Context, req *llm.Request) (*llm.Respons
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.post(ctx, body, false)
+	resp, err := p.post(ctx, ctx, body, false)
 	if err != nil {
 		return nil, err
 	}
@@ -204,13 +204,9 @@ func (p *Provider) Converse(ctx context.Context, req *llm.Request) (*llm.Respons
 
 // post sends a chat completions request and returns the response when the
 // upstream accepted it; any other status becomes an *llm.Error.
-func (p *Provider) post(ctx context.Context, body []byte, stream bool) (*http.Response, error) {
-	return p.postCtx(ctx, ctx, body, stream)
-}
-
-// postCtx is post with the request running under rctx and its errors
-// classified (canceled, timed out) by the caller's ctx.
-func (p *Provider) postCtx(rctx, ctx context.Context, body []byte, stream bool) (*http.Response, error) {
+// The request runs under rctx; its errors are classified (canceled, timed
+// out) by the caller's ctx.
+func (p *Provider) post(rctx, ctx context.Context, body []byte, stream bool) (*http.Response, error) {
 	hreq, err := http.NewRequestWithContext(rctx, http.MethodPost, p.chatURL, bytes.NewReader(body))
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindInternal, Message: "bad upstream URL", Err: err}
