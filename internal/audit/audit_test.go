@@ -131,7 +131,10 @@ func TestAuditPresidio(t *testing.T) {
 func TestRetention(t *testing.T) {
 	db := storetest.SQLite(t)
 	now := time.Now()
-	l := audit.New(db, audit.Options{Retention: time.Hour, Now: func() time.Time { return now }})
+	// The background pruner's retention is longer than the old entry's age,
+	// so only the explicit Prune below can delete it; with a one-hour
+	// retention the pruner's first pass raced the explicit one.
+	l := audit.New(db, audit.Options{Retention: 24 * time.Hour, Now: func() time.Time { return now }})
 	defer l.Close()
 	l.Record(&audit.Entry{Time: now.Add(-2 * time.Hour), Principal: "old"})
 	l.Record(&audit.Entry{Time: now, Principal: "new"})
