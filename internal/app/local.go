@@ -28,6 +28,7 @@ type localOptions struct {
 	MaxStandardWait    config.Duration `yaml:"max_standard_wait"`
 	DefaultMaxTokens   int             `yaml:"default_max_tokens"`
 	FlashAttention     bool            `yaml:"flash_attention"`
+	HugePages          *bool           `yaml:"huge_pages"`
 }
 
 // newLocal starts a built-in engine for d. d.Model is a model id from the
@@ -55,6 +56,7 @@ func (a *App) newLocal(ctx context.Context, d config.Deployment) (llm.Provider, 
 		MaxStandardWait:    time.Duration(o.MaxStandardWait),
 		DefaultMaxTokens:   o.DefaultMaxTokens,
 		FlashAttention:     o.FlashAttention,
+		NoHugePages:        o.HugePages != nil && !*o.HugePages,
 	}, a.log.With("component", "local", "deployment", d.Name))
 	if err != nil {
 		return nil, err

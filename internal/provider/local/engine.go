@@ -87,6 +87,8 @@ type Engine struct {
 
 	cacheTokens  atomic.Int64 // mirror of cache size for Stats
 	cacheEntries atomic.Int64
+	hugeBytes    atomic.Int64  // engine memory collapsed into huge pages
+	hugeDone     chan struct{} // closed when hugePages has returned
 }
 
 // New loads the model at cfg.Path and starts the engine's scheduler. A
@@ -142,6 +144,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Engine, error) 
 
 	backendOnce.Do(llama.BackendInit)
 	start := time.Now()
+	var before []span
+	if !cfg.NoHugePages {
+		before, _ = anonSpans()
+	}
 	// Weights are read into memory rather than mapped, as Ollama does on
 	// CPU: decoding streams through all of them for every token.
 	e.model, err = llama.LoadModelFromFile(cfg.Path, llama.ModelParams{UseMmap: false})
@@ -172,6 +178,15 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Engine, error) 
 		llama.FreeModel(e.model)
 		return nil, err
 	}
+	e.hugeDone = make(chan struct{})
+	if cfg.NoHugePages {
+		close(e.hugeDone)
+	} else {
+		// Collapsing copies the memory (about a second for 400 MB): it
+		// runs while the engine already serves, which is safe, as the
+		// kernel locks each page while it moves it.
+		go e.hugePages(before)
+	}
 	for i := 0; i < cfg.Slots; i++ {
 		e.slots = append(e.slots, &slot{id: i, next: -1, logitIdx: -1})
 	}
@@ -180,6 +195,31 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Engine, error) 
 		"kv_cells", cells, "threads", cfg.Threads, "took", time.Since(start).Round(time.Millisecond))
 	go e.run()
 	return e, nil
+}
+
+// hugePages backs the memory that loading the model and creating the
+// context mapped (weights, KV cache, compute buffers) with huge pages
+// (hugepages_linux.go). Failing to is not an error: decoding is slower.
+func (e *Engine) hugePages(before []span) {
+	defer close(e.hugeDone)
+	after, err := anonSpans()
+	if err != nil {
+		e.log.Debug("huge pages not requested", "error", err)
+		return
+	}
+	start := time.Now()
+	spans := newSpans(before, after)
+	var total uintptr
+	for _, s := range spans {
+		total += s.end - s.start
+	}
+	n, err := collapseHugePages(spans)
+	e.hugeBytes.Store(n)
+	if err != nil {
+		e.log.Info("engine memory partly on small pages", "huge_mib", n>>20, "mapped_mib", total>>20, "reason", err)
+		return
+	}
+	e.log.Debug("engine memory on huge pages", "huge_mib", n>>20, "mapped_mib", total>>20, "took", time.Since(start).Round(time.Millisecond))
 }
 
 // freeContext releases the llama.cpp context, which the Go wrapper cannot
@@ -207,6 +247,7 @@ func (e *Engine) Close() error {
 			r.fail(llm.Errorf(llm.KindUnavailable, "the local engine is shutting down"))
 		}
 		e.mu.Unlock()
+		<-e.hugeDone // it advises on the memory freed below
 		e.life.Lock()
 		defer e.life.Unlock()
 		e.batch.Free()
@@ -247,6 +288,7 @@ type Stats struct {
 	Rejected        uint64 // requests refused because the queue was full
 	CacheEntries    int    // prefixes in the prefix cache
 	CacheTokens     int    // tokens held by the prefix cache
+	HugePageBytes   int64  // engine memory backed by huge pages
 }
 
 // Stats returns the current queue depth, in-flight count and counters.
@@ -264,6 +306,7 @@ func (e *Engine) Stats() Stats {
 		Rejected:        e.rejected,
 		CacheEntries:    int(e.cacheEntries.Load()),
 		CacheTokens:     int(e.cacheTokens.Load()),
+		HugePageBytes:   e.hugeBytes.Load(),
 	}
 }
 

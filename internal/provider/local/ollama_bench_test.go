@@ -32,6 +32,11 @@ func benchThreads() int {
 	return 1
 }
 
+// benchNoHugePages reports whether $OUTCROP_BENCH_HUGEPAGES=0 asks the
+// real-model tests and benchmarks to leave the engine on small pages, for
+// comparing with the default.
+func benchNoHugePages() bool { return os.Getenv("OUTCROP_BENCH_HUGEPAGES") == "0" }
+
 // ollamaChat streams one /api/chat call and measures it like timed does.
 // The options match the engine's request: greedy, no repetition penalty
 // (Ollama's default is 1.1, the engine has none), the same thread count and
@@ -132,11 +137,12 @@ func benchVsOllama(b *testing.B, mode string) {
 	// engine's default instead (flash attention off).
 	fa := os.Getenv("OUTCROP_BENCH_FA") != "0"
 	e, err := New(context.Background(), Config{Path: path, Threads: threads, Slots: 1, ContextSize: 4096, BatchSize: 512,
-		PrefixCacheTokens: -1, FlashAttention: fa}, nil)
+		PrefixCacheTokens: -1, FlashAttention: fa, NoHugePages: benchNoHugePages()}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer e.Close()
+	<-e.hugeDone
 	const task = "Write a short story about a lighthouse keeper."
 	// call runs iteration i on one engine; k is 0 for the engine, 1 for Ollama.
 	call := func(k, i, maxTokens int) timing {

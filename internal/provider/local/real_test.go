@@ -28,7 +28,11 @@ func realEngine(t testing.TB) *Engine {
 		// OUTCROP_BENCH_FA=1 turns flash attention on, for comparing it
 		// with the default in the benchmarks that use this engine.
 		fa := os.Getenv("OUTCROP_BENCH_FA") == "1"
-		realEng, realErr = New(context.Background(), Config{Path: path, ContextSize: 4096, Slots: 2, Threads: benchThreads(), FlashAttention: fa}, nil)
+		realEng, realErr = New(context.Background(), Config{Path: path, ContextSize: 4096, Slots: 2, Threads: benchThreads(), FlashAttention: fa,
+			NoHugePages: benchNoHugePages()}, nil)
+		if realErr == nil {
+			<-realEng.hugeDone // measure the engine as it runs after startup
+		}
 	})
 	if realErr != nil {
 		t.Fatal(realErr)

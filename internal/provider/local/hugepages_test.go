@@ -1,0 +1,82 @@
+//go:build linux
+
+package local
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseAnonSpans(t *testing.T) {
+	maps := strings.Join([]string{
+		"00400000-00452000 r-xp 00000000 08:02 173521      /usr/bin/dbus-daemon",
+		"7f0000200000-7f0000600000 rw-p 00000000 00:00 0 ",
+		"7f0000000000-7f0000100000 rw-p 00000000 00:00 0",
+		"7f0000700000-7f0000800000 r--p 00000000 00:00 0",
+		"7f0000900000-7f0000a00000 rw-p 00000000 00:00 0                          [heap]",
+		"7f0000b00000-7f0000c00000 rw-p 00001000 08:02 99 /tmp/mapped.gguf",
+		"garbage line",
+		"7f0000d00000-7f0000c00000 rw-p 00000000 00:00 0",
+	}, "\n")
+	got := parseAnonSpans([]byte(maps))
+	want := []span{{0x7f0000000000, 0x7f0000100000}, {0x7f0000200000, 0x7f0000600000}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %x, want %x", got, want)
+	}
+}
+
+func TestNewSpans(t *testing.T) {
+	const mb = 1 << 20
+	base := uintptr(0x7f0000000000)
+	before := []span{{base, base + 8*mb}, {base + 100*mb, base + 101*mb}}
+	after := []span{
+		// An old region that grew by 10 MB on both sides (merged mappings).
+		{base - 10*mb, base + 18*mb},
+		// A new region too small to matter.
+		{base + 50*mb, base + 52*mb},
+		// A Go heap arena: 64 MiB aligned, a multiple of 64 MiB.
+		{0xc000000000, 0xc000000000 + 128*mb},
+		// An old region split by a new one in its middle is still covered.
+		{base + 100*mb, base + 101*mb},
+	}
+	got := newSpans(before, after)
+	want := []span{{base - 10*mb, base}, {base + 8*mb, base + 18*mb}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %x, want %x", got, want)
+	}
+}
+
+// TestRealHugePages checks that the engine's memory ends up on huge pages:
+// the engine reports what it collapsed, and the process's AnonHugePages
+// shows at least that much.
+func TestRealHugePages(t *testing.T) {
+	e := realEngine(t)
+	if benchNoHugePages() {
+		t.Skip("OUTCROP_BENCH_HUGEPAGES=0")
+	}
+	<-e.hugeDone
+	n := e.Stats().HugePageBytes
+	// Weights alone are about 90 MB; the KV cache of 2×4,096 cells more.
+	if n < 64<<20 {
+		t.Fatalf("HugePageBytes = %d, want the weights and KV cache (> 64 MiB)", n)
+	}
+	data, err := os.ReadFile("/proc/self/smaps_rollup")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "AnonHugePages:"); ok {
+			var kb int64
+			for _, c := range strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")) {
+				kb = kb*10 + int64(c-'0')
+			}
+			if kb<<10 < n {
+				t.Errorf("AnonHugePages %d kB, engine says %d bytes collapsed", kb, n)
+			}
+			return
+		}
+	}
+	t.Errorf("no AnonHugePages in smaps_rollup")
+}
