@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/outcrop/outcrop/internal/llm"
+	"github.com/outcrop/outcrop/internal/testenv"
 )
 
 // timing is what one streamed request measured.
@@ -147,4 +149,42 @@ func BenchmarkConcurrent(b *testing.B) {
 			b.ReportMetric(float64(tokens)/elapsed.Seconds(), "aggregate-tok/s")
 		})
 	}
+}
+
+// BenchmarkHugePages compares decoding with the engine's memory on huge
+// pages (the default) and on small pages: two engines on the same model in
+// this process, sent the same greedy 128-token request alternately, so
+// that both see the same machine. Reported: mean decode rate of each and
+// the per-pair ratio huge/small as median, min and max.
+func BenchmarkHugePages(b *testing.B) {
+	path := testenv.GGUF(b)
+	var engines [2]*Engine
+	for k, small := range []bool{false, true} {
+		e, err := New(context.Background(), Config{Path: path, Threads: benchThreads(), Slots: 1, ContextSize: 4096,
+			PrefixCacheTokens: -1, NoHugePages: small}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close()
+		<-e.hugeDone
+		engines[k] = e
+	}
+	b.Logf("huge pages: %d MiB vs %d MiB", engines[0].Stats().HugePageBytes>>20, engines[1].Stats().HugePageBytes>>20)
+	var rate [2]float64
+	var ratios []float64
+	for i := 0; i < b.N; i++ {
+		var got [2]float64
+		for j := 0; j < 2; j++ {
+			k := (i + j) % 2
+			got[k] = timed(b, engines[k], benchRequest("Write a short story about a lighthouse keeper.", 128)).decodeRate()
+			rate[k] += got[k]
+		}
+		ratios = append(ratios, got[0]/got[1])
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(rate[0]/float64(b.N), "huge-tok/s")
+	b.ReportMetric(rate[1]/float64(b.N), "small-tok/s")
+	b.ReportMetric(ratios[len(ratios)/2], "ratio-median")
+	b.ReportMetric(ratios[0], "ratio-min")
+	b.ReportMetric(ratios[len(ratios)-1], "ratio-max")
 }

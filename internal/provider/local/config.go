@@ -59,7 +59,8 @@ type Config struct {
 	// NoHugePages leaves the engine's memory on the system's default
 	// pages. By default the weights, KV cache and compute buffers are
 	// collapsed into 2 MiB transparent huge pages after loading (Linux
-	// 6.1+), which decodes about 15% faster (docs/PERFORMANCE.md).
+	// 6.1+), which decoded 4-8% faster here (docs/PERFORMANCE.md) for
+	// about 30 MB more RSS.
 	NoHugePages bool
 
 	// ignoreEOG keeps generating past end-of-generation tokens, so that

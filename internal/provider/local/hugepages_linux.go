@@ -14,8 +14,8 @@ import (
 // the cost of TLB misses is paid per token: with 4 KiB pages a 100 MB model
 // is 25,000 pages, and under a hypervisor every miss walks two page tables.
 // Backing the weights (and the KV cache) with 2 MiB transparent huge pages
-// made decoding about 15% faster on the development machine
-// (docs/PERFORMANCE.md). llama.cpp allocates those buffers with
+// made decoding 4-8% faster on the development machine (medians of paired
+// runs of BenchmarkHugePages, docs/PERFORMANCE.md). llama.cpp allocates those buffers with
 // posix_memalign, which never asks for huge pages, and the machine's THP
 // mode is usually "madvise", so the engine asks after the fact: it finds
 // the anonymous memory that loading the model and creating the context
