@@ -151,40 +151,83 @@ func BenchmarkConcurrent(b *testing.B) {
 	}
 }
 
-// BenchmarkHugePages compares decoding with the engine's memory on huge
-// pages (the default) and on small pages: two engines on the same model in
-// this process, sent the same greedy 128-token request alternately, so
-// that both see the same machine. Reported: mean decode rate of each and
-// the per-pair ratio huge/small as median, min and max.
-func BenchmarkHugePages(b *testing.B) {
-	path := testenv.GGUF(b)
-	var engines [2]*Engine
-	for k, small := range []bool{false, true} {
-		e, err := New(context.Background(), Config{Path: path, Threads: benchThreads(), Slots: 1, ContextSize: 4096,
-			PrefixCacheTokens: -1, NoHugePages: small}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer e.Close()
-		<-e.hugeDone
-		engines[k] = e
+// BenchmarkPaired compares two engine configurations on the same model in
+// this process, sending the same greedy request to each alternately (which
+// goes first alternates too), so that both see the same machine:
+//   - hugepages: memory on huge pages (the default) vs small pages;
+//   - flash/short: flash attention on vs off, 64-token prompt, 128 tokens;
+//   - flash/long: the same with a 1,772-token prompt and one output token
+//     (prefill).
+//
+// Each engine has one slot and a 4,096-token context. Reported: mean TTFT
+// and decode rate of each, and the per-pair ratios a/b of decode rate and
+// b/a of TTFT (above 1 means a is faster) as median, min and max.
+func BenchmarkPaired(b *testing.B) {
+	long := "variant " + strings.Repeat("The shop sells hammers, nails, screws, saws, drills and paint; staff answer questions about tools. ", 75)
+	for _, c := range []struct {
+		name     string
+		a, b     func(*Config)
+		an, bn   string
+		system   bool
+		maxToken int
+	}{
+		{"hugepages", func(*Config) {}, func(c *Config) { c.NoHugePages = true }, "huge", "small", false, 128},
+		{"flash/short", func(c *Config) { c.FlashAttention = true }, func(*Config) {}, "fa", "nofa", false, 128},
+		{"flash/long", func(c *Config) { c.FlashAttention = true }, func(*Config) {}, "fa", "nofa", true, 1},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var engines [2]*Engine
+			for k, tune := range []func(*Config){c.a, c.b} {
+				cfg := Config{Path: testenv.GGUF(b), Threads: benchThreads(), Slots: 1, ContextSize: 4096, PrefixCacheTokens: -1}
+				tune(&cfg)
+				e, err := New(context.Background(), cfg, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer e.Close()
+				<-e.hugeDone
+				engines[k] = e
+			}
+			var ttft, rate [2]float64
+			var decodeRatio, ttftRatio []float64
+			for i := 0; i < b.N; i++ {
+				var got [2]timing
+				for j := 0; j < 2; j++ {
+					k := (i + j) % 2
+					req := benchRequest("Write a short story about a lighthouse keeper.", c.maxToken)
+					if c.system {
+						// A fresh prefix each time: slots reuse their previous prompt.
+						req = benchRequest("Do you sell glue?", c.maxToken)
+						req.System = []llm.Block{llm.TextBlock(fmt.Sprintf("%d %d %s", i, k, long))}
+					}
+					got[k] = timed(b, engines[k], req)
+					ttft[k] += got[k].ttft.Seconds() * 1000
+					rate[k] += got[k].decodeRate()
+				}
+				if c.maxToken > 1 {
+					decodeRatio = append(decodeRatio, got[0].decodeRate()/got[1].decodeRate())
+				}
+				ttftRatio = append(ttftRatio, got[1].ttft.Seconds()/got[0].ttft.Seconds())
+			}
+			n := float64(b.N)
+			for k, name := range []string{c.an, c.bn} {
+				b.ReportMetric(ttft[k]/n, name+"-ttft-ms")
+				if c.maxToken > 1 {
+					b.ReportMetric(rate[k]/n, name+"-tok/s")
+				}
+			}
+			for _, r := range []struct {
+				name string
+				v    []float64
+			}{{"decode-ratio", decodeRatio}, {"ttft-ratio", ttftRatio}} {
+				if len(r.v) == 0 {
+					continue
+				}
+				slices.Sort(r.v)
+				b.ReportMetric(r.v[len(r.v)/2], r.name+"-median")
+				b.ReportMetric(r.v[0], r.name+"-min")
+				b.ReportMetric(r.v[len(r.v)-1], r.name+"-max")
+			}
+		})
 	}
-	b.Logf("huge pages: %d MiB vs %d MiB", engines[0].Stats().HugePageBytes>>20, engines[1].Stats().HugePageBytes>>20)
-	var rate [2]float64
-	var ratios []float64
-	for i := 0; i < b.N; i++ {
-		var got [2]float64
-		for j := 0; j < 2; j++ {
-			k := (i + j) % 2
-			got[k] = timed(b, engines[k], benchRequest("Write a short story about a lighthouse keeper.", 128)).decodeRate()
-			rate[k] += got[k]
-		}
-		ratios = append(ratios, got[0]/got[1])
-	}
-	slices.Sort(ratios)
-	b.ReportMetric(rate[0]/float64(b.N), "huge-tok/s")
-	b.ReportMetric(rate[1]/float64(b.N), "small-tok/s")
-	b.ReportMetric(ratios[len(ratios)/2], "ratio-median")
-	b.ReportMetric(ratios[0], "ratio-min")
-	b.ReportMetric(ratios[len(ratios)-1], "ratio-max")
 }

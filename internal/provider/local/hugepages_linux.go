@@ -15,7 +15,7 @@ import (
 // is 25,000 pages, and under a hypervisor every miss walks two page tables.
 // Backing the weights (and the KV cache) with 2 MiB transparent huge pages
 // made decoding 4-8% faster on the development machine (medians of paired
-// runs of BenchmarkHugePages, docs/PERFORMANCE.md). llama.cpp allocates those buffers with
+// runs of BenchmarkPaired/hugepages, docs/PERFORMANCE.md). llama.cpp allocates those buffers with
 // posix_memalign, which never asks for huge pages, and the machine's THP
 // mode is usually "madvise", so the engine asks after the fact: it finds
 // the anonymous memory that loading the model and creating the context
