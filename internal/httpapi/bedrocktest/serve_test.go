@@ -23,6 +23,11 @@ const toolModel = "acme.tools-v1"
 // served by the real Ollama (SmolLM2-135M) through the openai provider:
 // bedrocktest.Model under the GGUF's own template, toolModel under the one
 // that takes tools, which the Go SDK's tool-use subtests call.
+//
+// The seed's snippets set no maxTokens and ask for a story, which
+// SmolLM2-135M may tell for thousands of tokens: on a CI machine shared
+// with the rest of the run that took minutes. The deployments cap such
+// requests at 256 tokens (default_max_tokens), as an operator would.
 func TestOutcropServeBedrock(t *testing.T) {
 	upstream := testenv.OllamaURL(t)
 	cfg, err := config.Parse(fmt.Appendf(nil, `
@@ -35,11 +40,13 @@ models:
       - provider: openai
         base_url: %s/v1
         model: %s
+        options: {default_max_tokens: 256}
   - id: %s
     deployments:
       - provider: openai
         base_url: %s/v1
         model: %s
+        options: {default_max_tokens: 256}
 `, bedrocktest.Model, bedrocktest.SeedModelID, upstream, testenv.OllamaModel, toolModel, upstream, testenv.OllamaToolsModel))
 	if err != nil {
 		t.Fatal(err)

@@ -213,7 +213,7 @@ func (e *Engine) hugePages(before []span) {
 	for _, s := range spans {
 		total += s.end - s.start
 	}
-	n, err := collapseHugePages(spans)
+	n, err := collapseHugePages(spans, e.quit)
 	e.hugeBytes.Store(n)
 	if err != nil {
 		e.log.Info("engine memory partly on small pages", "huge_mib", n>>20, "mapped_mib", total>>20, "reason", err)
@@ -247,7 +247,7 @@ func (e *Engine) Close() error {
 			r.fail(llm.Errorf(llm.KindUnavailable, "the local engine is shutting down"))
 		}
 		e.mu.Unlock()
-		<-e.hugeDone // it advises on the memory freed below
+		<-e.hugeDone // it advises on the memory freed below; quit stops it
 		e.life.Lock()
 		defer e.life.Unlock()
 		e.batch.Free()

@@ -124,8 +124,9 @@ var errNoCollapse = errors.New("no memory collapsed (MADV_COLLAPSE needs Linux 6
 // pages, so that pages faulted in later are huge, and collapses the ones
 // already populated into huge pages, one at a time so that a page that
 // cannot be collapsed (never touched: EINVAL; no free huge page: EAGAIN or
-// ENOMEM) does not stop the others. It returns the bytes collapsed.
-func collapseHugePages(spans []span) (int64, error) {
+// ENOMEM) does not stop the others. It stops early, without an error,
+// once stop is closed. It returns the bytes collapsed.
+func collapseHugePages(spans []span, stop <-chan struct{}) (int64, error) {
 	var done int64
 	var failed error
 	for _, s := range spans {
@@ -138,6 +139,11 @@ func collapseHugePages(spans []span) (int64, error) {
 			return done, e
 		}
 		for a := start; a < end; a += hugePageSize {
+			select {
+			case <-stop:
+				return done, nil
+			default:
+			}
 			_, _, e := syscall.Syscall(syscall.SYS_MADVISE, a, hugePageSize, madvCollapse)
 			switch e {
 			case 0:

@@ -10,6 +10,6 @@ func anonSpans() ([]span, error) { return nil, nil }
 
 func newSpans(before, after []span) []span { return nil }
 
-func collapseHugePages([]span) (int64, error) {
+func collapseHugePages([]span, <-chan struct{}) (int64, error) {
 	return 0, errors.New("huge pages are only requested on Linux")
 }
