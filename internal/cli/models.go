@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/outcrop/outcrop/internal/modelstore"
+	"github.com/outcrop/outcrop/internal/provider/local"
 )
 
 func init() {
@@ -21,7 +23,9 @@ Commands:
   ls                                  list installed models
   pull <name|URL> [--id ID] [--sha256 HEX]
                                       download a GGUF model (resumable, verified)
-  import <file.gguf> [--id ID]        copy a local GGUF file into the store
+  import <file.gguf> [--id ID] [--quantize TYPE]
+                                      copy a local GGUF file into the store,
+                                      optionally converting its weights (q8_0, q4_0, ...)
   rm <id>                             remove an installed model
 
 Models live in $OUTCROP_HOME/models (default ~/.outcrop/models).
@@ -105,8 +109,9 @@ func modelsPull(ctx context.Context, env *Env, store *modelstore.Store, args []s
 }
 
 func modelsImport(env *Env, store *modelstore.Store, args []string) error {
-	fs := newFlagSet(env, "models import", "models import <file.gguf> [--id ID]")
+	fs := newFlagSet(env, "models import", "models import <file.gguf> [--id ID] [--quantize TYPE]")
 	id := fs.String("id", "", "install under this id (default: the file name without .gguf)")
+	quant := fs.String("quantize", "", "convert the weights to this format on import: "+strings.Join(local.QuantTypes(), ", "))
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -115,12 +120,40 @@ func modelsImport(env *Env, store *modelstore.Store, args []string) error {
 		fs.Usage()
 		return fmt.Errorf("models import needs one file: %w", ErrUsage)
 	}
-	m, err := store.Import(pos[0], *id)
+	var m modelstore.Model
+	if *quant == "" {
+		m, err = store.Import(pos[0], *id)
+	} else {
+		m, err = importQuantized(env, store, pos[0], *id, *quant)
+	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "imported %s (%s, sha256 %s) to %s\n", m.ID, humanBytes(m.Size), m.SHA256, m.Path)
 	return nil
+}
+
+// importQuantized converts src's weights to typ in a scratch directory and
+// imports the result.
+func importQuantized(env *Env, store *modelstore.Store, src, id, typ string) (modelstore.Model, error) {
+	if id == "" {
+		id = modelstore.IDFromName(src)
+	}
+	if err := modelstore.CheckID(id); err != nil {
+		return modelstore.Model{}, err
+	}
+	dir, err := os.MkdirTemp("", "outcrop-quantize-*")
+	if err != nil {
+		return modelstore.Model{}, err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, id+".gguf")
+	fmt.Fprintf(env.Stderr, "converting %s to %s\n", src, strings.ToLower(typ))
+	if err := local.Quantize(src, out, typ, 0); err != nil {
+		return modelstore.Model{}, err
+	}
+	abs, _ := filepath.Abs(src)
+	return store.ImportConverted(out, id, abs, strings.ToLower(typ))
 }
 
 func modelsRemove(env *Env, store *modelstore.Store, args []string) error {

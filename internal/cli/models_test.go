@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/outcrop/outcrop/internal/gguf"
 	"github.com/outcrop/outcrop/internal/gguf/ggufgen"
+	"github.com/outcrop/outcrop/internal/modelstore"
 )
 
 func TestModelsCommand(t *testing.T) {
@@ -50,5 +52,44 @@ func TestModelsCommand(t *testing.T) {
 	}
 	if _, err := run("import"); !errors.Is(err, ErrUsage) {
 		t.Errorf("import without file: %v, want ErrUsage", err)
+	}
+}
+
+// TestModelsImportQuantize converts a model on import: the stored file is
+// the converted one, and the manifest records the original file and the
+// format.
+func TestModelsImportQuantize(t *testing.T) {
+	home := t.TempDir()
+	src := filepath.Join(t.TempDir(), "tiny-f32.gguf")
+	if err := ggufgen.WriteFile(src, ggufgen.Options{Layers: 1, Embd: 32, FF: 64, Heads: 2, KVHeads: 1, Quant: "f32"}); err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Getenv: func(k string) string {
+		if k == "OUTCROP_HOME" {
+			return home
+		}
+		return ""
+	}}
+	if err := Run(context.Background(), env, []string{"models", "import", src, "--quantize", "q8_0"}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := modelstore.Open(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := store.Lookup("tiny-f32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gguf.Open(m.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ft, _ := g.Uint("general.file_type"); ft != 7 || m.Converted != "q8_0" || m.Source != src {
+		t.Errorf("file_type %d, manifest %+v; want 7 (q8_0), converted q8_0, source %s", ft, m, src)
+	}
+	err = Run(context.Background(), env, []string{"models", "import", src, "--quantize", "q9_9"})
+	if err == nil || !strings.Contains(err.Error(), `unknown type "q9_9"`) {
+		t.Errorf("unknown type: %v", err)
 	}
 }

@@ -47,6 +47,9 @@ type Model struct {
 	Added  time.Time `json:"added"`
 	Arch   string    `json:"architecture,omitempty"`
 	Name   string    `json:"name,omitempty"` // general.name from the GGUF
+	// Converted is the weight format the file was converted to on import
+	// (outcrop models import --quantize), empty for a file as it came.
+	Converted string `json:"converted,omitempty"`
 }
 
 // Store is a model directory.
@@ -185,6 +188,21 @@ func (s *Store) Import(src, id string) (Model, error) {
 	if id == "" {
 		id = IDFromName(src)
 	}
+	abs, _ := filepath.Abs(src)
+	return s.importFile(src, Model{ID: id, Source: abs})
+}
+
+// ImportConverted installs converted, a file made from source by
+// converting its weights to format, as id. The manifest records source as
+// where the model came from and format as Converted.
+func (s *Store) ImportConverted(converted, id, source, format string) (Model, error) {
+	return s.importFile(converted, Model{ID: id, Source: source, Converted: format})
+}
+
+// importFile copies src into the store under m.ID and installs it with the
+// manifest m, completed with what the copy measured.
+func (s *Store) importFile(src string, m Model) (Model, error) {
+	id := m.ID
 	if err := CheckID(id); err != nil {
 		return Model{}, err
 	}
@@ -213,9 +231,8 @@ func (s *Store) Import(src, id string) (Model, error) {
 	if err != nil {
 		return Model{}, fmt.Errorf("import %s: %w", src, err)
 	}
-	abs, _ := filepath.Abs(src)
-	m := Model{ID: id, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), Source: abs, Added: time.Now().UTC(),
-		Arch: g.Architecture(), Name: g.String("general.name")}
+	m.Size, m.SHA256, m.Added = n, hex.EncodeToString(h.Sum(nil)), time.Now().UTC()
+	m.Arch, m.Name = g.Architecture(), g.String("general.name")
 	return s.install(tmp.Name(), m)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -151,34 +152,50 @@ func BenchmarkConcurrent(b *testing.B) {
 	}
 }
 
+// pairCase is one comparison of BenchmarkPaired: configurations a and b,
+// named an and bn in the metrics.
+type pairCase struct {
+	name     string
+	a, b     func(*Config)
+	an, bn   string
+	system   bool // a long, fresh system prompt (prefill)
+	maxToken int
+}
+
 // BenchmarkPaired compares two engine configurations on the same model in
 // this process, sending the same greedy request to each alternately (which
 // goes first alternates too), so that both see the same machine:
 //   - hugepages: memory on huge pages (the default) vs small pages;
 //   - flash/short: flash attention on vs off, 64-token prompt, 128 tokens;
 //   - flash/long: the same with a 1,772-token prompt and one output token
-//     (prefill).
+//     (prefill);
+//   - file/short and file/long: the test model vs $OUTCROP_BENCH_GGUF_B,
+//     when set (the same model in another weight format, say).
 //
 // Each engine has one slot and a 4,096-token context. Reported: mean TTFT
 // and decode rate of each, and the per-pair ratios a/b of decode rate and
 // b/a of TTFT (above 1 means a is faster) as median, min and max.
 func BenchmarkPaired(b *testing.B) {
 	long := "variant " + strings.Repeat("The shop sells hammers, nails, screws, saws, drills and paint; staff answer questions about tools. ", 75)
-	for _, c := range []struct {
-		name     string
-		a, b     func(*Config)
-		an, bn   string
-		system   bool
-		maxToken int
-	}{
+	cases := []pairCase{
 		{"hugepages", func(*Config) {}, func(c *Config) { c.NoHugePages = true }, "huge", "small", false, 128},
 		{"flash/short", func(c *Config) { c.FlashAttention = true }, func(*Config) {}, "fa", "nofa", false, 128},
 		{"flash/long", func(c *Config) { c.FlashAttention = true }, func(*Config) {}, "fa", "nofa", true, 1},
-	} {
+	}
+	// OUTCROP_BENCH_GGUF_B compares the test model with another file of
+	// the same model (for example converted to another weight format).
+	if other := os.Getenv("OUTCROP_BENCH_GGUF_B"); other != "" {
+		toOther := func(c *Config) { c.Path = other }
+		cases = append(cases,
+			pairCase{"file/short", func(*Config) {}, toOther, "a", "b", false, 128},
+			pairCase{"file/long", func(*Config) {}, toOther, "a", "b", true, 1})
+	}
+	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			var engines [2]*Engine
 			for k, tune := range []func(*Config){c.a, c.b} {
-				cfg := Config{Path: testenv.GGUF(b), Threads: benchThreads(), Slots: 1, ContextSize: 4096, PrefixCacheTokens: -1}
+				cfg := Config{Path: testenv.GGUF(b), Threads: benchThreads(), Slots: 1, ContextSize: 4096, PrefixCacheTokens: -1,
+					NoHugePages: benchNoHugePages()}
 				tune(&cfg)
 				e, err := New(context.Background(), cfg, nil)
 				if err != nil {
