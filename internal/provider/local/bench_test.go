@@ -160,6 +160,10 @@ type pairCase struct {
 	an, bn   string
 	system   bool // a long, fresh system prompt (prefill)
 	maxToken int
+	// pool runs the engines as the server does (two slots and the prefix
+	// cache) and marks the system prompt with a cachePoint, so the KV pool
+	// holds other requests' prefixes, as on a server that has run a while.
+	pool bool
 }
 
 // BenchmarkPaired compares two engine configurations on the same model in
@@ -169,6 +173,9 @@ type pairCase struct {
 //   - flash/short: flash attention on vs off, 64-token prompt, 128 tokens;
 //   - flash/long: the same with a 1,772-token prompt and one output token
 //     (prefill);
+//   - flash/pool: flash attention on vs off on engines configured as the
+//     server's (two slots, prefix cache) whose KV pool holds the cached
+//     prefixes of earlier requests; fresh 1,772-token prompts, 64 tokens;
 //   - file/short and file/long: the test model vs $OUTCROP_BENCH_GGUF_B,
 //     when set (the same model in another weight format, say).
 //
@@ -178,17 +185,18 @@ type pairCase struct {
 func BenchmarkPaired(b *testing.B) {
 	long := "variant " + strings.Repeat("The shop sells hammers, nails, screws, saws, drills and paint; staff answer questions about tools. ", 75)
 	cases := []pairCase{
-		{"hugepages", func(*Config) {}, func(c *Config) { c.NoHugePages = true }, "huge", "small", false, 128},
-		{"flash/short", func(c *Config) { c.FlashAttention = true }, func(*Config) {}, "fa", "nofa", false, 128},
-		{"flash/long", func(c *Config) { c.FlashAttention = true }, func(*Config) {}, "fa", "nofa", true, 1},
+		{"hugepages", func(*Config) {}, func(c *Config) { c.NoHugePages = true }, "huge", "small", false, 128, false},
+		{"flash/short", func(c *Config) { c.FlashAttention = true }, func(*Config) {}, "fa", "nofa", false, 128, false},
+		{"flash/long", func(c *Config) { c.FlashAttention = true }, func(*Config) {}, "fa", "nofa", true, 1, false},
+		{"flash/pool", func(c *Config) { c.FlashAttention = true }, func(*Config) {}, "fa", "nofa", true, 64, true},
 	}
 	// OUTCROP_BENCH_GGUF_B compares the test model with another file of
 	// the same model (for example converted to another weight format).
 	if other := os.Getenv("OUTCROP_BENCH_GGUF_B"); other != "" {
 		toOther := func(c *Config) { c.Path = other }
 		cases = append(cases,
-			pairCase{"file/short", func(*Config) {}, toOther, "a", "b", false, 128},
-			pairCase{"file/long", func(*Config) {}, toOther, "a", "b", true, 1})
+			pairCase{"file/short", func(*Config) {}, toOther, "a", "b", false, 128, false},
+			pairCase{"file/long", func(*Config) {}, toOther, "a", "b", true, 1, false})
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -196,6 +204,9 @@ func BenchmarkPaired(b *testing.B) {
 			for k, tune := range []func(*Config){c.a, c.b} {
 				cfg := Config{Path: testenv.GGUF(b), Threads: benchThreads(), Slots: 1, ContextSize: 4096, PrefixCacheTokens: -1,
 					NoHugePages: benchNoHugePages()}
+				if c.pool {
+					cfg.Slots, cfg.PrefixCacheTokens = 2, 0
+				}
 				tune(&cfg)
 				e, err := New(context.Background(), cfg, nil)
 				if err != nil {
@@ -205,19 +216,31 @@ func BenchmarkPaired(b *testing.B) {
 				<-e.hugeDone
 				engines[k] = e
 			}
+			mk := func(i, k int) *llm.Request {
+				if !c.system {
+					return benchRequest("Write a short story about a lighthouse keeper.", c.maxToken)
+				}
+				// A fresh prefix each time: slots reuse their previous prompt.
+				req := benchRequest("Do you sell glue?", c.maxToken)
+				req.System = []llm.Block{llm.TextBlock(fmt.Sprintf("%d %d %s", i, k, long))}
+				if c.pool {
+					req.System = append(req.System, llm.Block{Kind: llm.KindCachePoint, CachePoint: &llm.CachePoint{}})
+				}
+				return req
+			}
+			if c.pool {
+				for k := range engines { // fill the pool with two cached prefixes
+					timed(b, engines[k], mk(-1, k))
+					timed(b, engines[k], mk(-2, k))
+				}
+			}
 			var ttft, rate [2]float64
 			var decodeRatio, ttftRatio []float64
 			for i := 0; i < b.N; i++ {
 				var got [2]timing
 				for j := 0; j < 2; j++ {
 					k := (i + j) % 2
-					req := benchRequest("Write a short story about a lighthouse keeper.", c.maxToken)
-					if c.system {
-						// A fresh prefix each time: slots reuse their previous prompt.
-						req = benchRequest("Do you sell glue?", c.maxToken)
-						req.System = []llm.Block{llm.TextBlock(fmt.Sprintf("%d %d %s", i, k, long))}
-					}
-					got[k] = timed(b, engines[k], req)
+					got[k] = timed(b, engines[k], mk(i, k))
 					ttft[k] += got[k].ttft.Seconds() * 1000
 					rate[k] += got[k].decodeRate()
 				}
