@@ -27,7 +27,7 @@ type localOptions struct {
 	StarvationLimit    int             `yaml:"starvation_limit"`
 	MaxStandardWait    config.Duration `yaml:"max_standard_wait"`
 	DefaultMaxTokens   int             `yaml:"default_max_tokens"`
-	FlashAttention     bool            `yaml:"flash_attention"`
+	FlashAttention     *bool           `yaml:"flash_attention"`
 	HugePages          *bool           `yaml:"huge_pages"`
 }
 
@@ -55,7 +55,7 @@ func (a *App) newLocal(ctx context.Context, d config.Deployment) (llm.Provider, 
 		StarvationLimit:    o.StarvationLimit,
 		MaxStandardWait:    time.Duration(o.MaxStandardWait),
 		DefaultMaxTokens:   o.DefaultMaxTokens,
-		FlashAttention:     o.FlashAttention,
+		NoFlashAttention:   o.FlashAttention != nil && !*o.FlashAttention,
 		NoHugePages:        o.HugePages != nil && !*o.HugePages,
 	}, a.log.With("component", "local", "deployment", d.Name))
 	if err != nil {

@@ -170,6 +170,7 @@ type pairCase struct {
 // this process, sending the same greedy request to each alternately (which
 // goes first alternates too), so that both see the same machine:
 //   - hugepages: memory on huge pages (the default) vs small pages;
+//     flash attention is on (the default) in every case but the flash ones;
 //   - flash/short: flash attention on vs off, 64-token prompt, 128 tokens;
 //   - flash/long: the same with a 1,772-token prompt and one output token
 //     (prefill);
@@ -184,11 +185,12 @@ type pairCase struct {
 // b/a of TTFT (above 1 means a is faster) as median, min and max.
 func BenchmarkPaired(b *testing.B) {
 	long := "variant " + strings.Repeat("The shop sells hammers, nails, screws, saws, drills and paint; staff answer questions about tools. ", 75)
+	noFA := func(c *Config) { c.NoFlashAttention = true }
 	cases := []pairCase{
 		{"hugepages", func(*Config) {}, func(c *Config) { c.NoHugePages = true }, "huge", "small", false, 128, false},
-		{"flash/short", func(c *Config) { c.FlashAttention = true }, func(*Config) {}, "fa", "nofa", false, 128, false},
-		{"flash/long", func(c *Config) { c.FlashAttention = true }, func(*Config) {}, "fa", "nofa", true, 1, false},
-		{"flash/pool", func(c *Config) { c.FlashAttention = true }, func(*Config) {}, "fa", "nofa", true, 64, true},
+		{"flash/short", func(*Config) {}, noFA, "fa", "nofa", false, 128, false},
+		{"flash/long", func(*Config) {}, noFA, "fa", "nofa", true, 1, false},
+		{"flash/pool", func(*Config) {}, noFA, "fa", "nofa", true, 64, true},
 	}
 	// OUTCROP_BENCH_GGUF_B compares the test model with another file of
 	// the same model (for example converted to another weight format).

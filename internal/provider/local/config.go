@@ -52,10 +52,14 @@ type Config struct {
 	// DefaultMaxTokens is the output limit of a request that sets none.
 	// Default 512. A request never generates past ContextSize.
 	DefaultMaxTokens int
-	// FlashAttention turns on llama.cpp's fused attention kernel. Default
-	// false: on CPU the kernel measured slower here (1.5× longer prefill of
-	// a 1,800-token prompt, no faster decoding), although Ollama enables it.
-	FlashAttention bool
+	// NoFlashAttention turns off llama.cpp's fused attention kernel, which
+	// is on by default, as in Ollama. On a server whose KV pool holds cached
+	// prefixes (its steady state) the kernel prefilled 1.25× and decoded
+	// 1.19× faster, since it skips the other sequences' cells; on short
+	// prompts it decoded 1.05× faster. Only a long prompt on an engine whose
+	// pool is empty prefilled faster without it (1.3-1.5×).
+	// docs/PERFORMANCE.md has the paired measurements.
+	NoFlashAttention bool
 	// NoHugePages leaves the engine's memory on the system's default
 	// pages. By default the weights, KV cache and compute buffers are
 	// collapsed into 2 MiB transparent huge pages after loading (Linux

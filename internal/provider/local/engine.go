@@ -158,9 +158,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Engine, error) 
 
 	nSeq := cfg.Slots + cfg.PrefixCacheEntries
 	cells := cfg.Slots*cfg.ContextSize + cfg.PrefixCacheTokens
-	fa := ml.FlashAttentionDisabled
-	if cfg.FlashAttention {
-		fa = ml.FlashAttentionEnabled
+	fa := ml.FlashAttentionEnabled
+	if cfg.NoFlashAttention {
+		fa = ml.FlashAttentionDisabled
 	}
 	cp := llama.NewContextParams(cells, cfg.BatchSize, nSeq, cfg.Threads, fa, "")
 	if err := tuneContextParams(&cp, cells, nSeq); err != nil {

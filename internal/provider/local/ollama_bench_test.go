@@ -133,11 +133,11 @@ func benchVsOllama(b *testing.B, mode string) {
 	threads := benchThreads()
 	// The engine is configured as Ollama's runner is: one sequence of 4,096
 	// cells (no prefix cache sequences) and flash attention on, which is
-	// what Ollama's "auto" picks on CPU. OUTCROP_BENCH_FA=0 runs the
-	// engine's default instead (flash attention off).
-	fa := os.Getenv("OUTCROP_BENCH_FA") != "0"
+	// what Ollama's "auto" picks on CPU and the engine's default.
+	// OUTCROP_BENCH_FA=0 turns it off.
+	noFA := os.Getenv("OUTCROP_BENCH_FA") == "0"
 	e, err := New(context.Background(), Config{Path: path, Threads: threads, Slots: 1, ContextSize: 4096, BatchSize: 512,
-		PrefixCacheTokens: -1, FlashAttention: fa, NoHugePages: benchNoHugePages()}, nil)
+		PrefixCacheTokens: -1, NoFlashAttention: noFA, NoHugePages: benchNoHugePages()}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

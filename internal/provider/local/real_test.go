@@ -25,10 +25,10 @@ func realEngine(t testing.TB) *Engine {
 	t.Helper()
 	path := testenv.GGUF(t)
 	realOnce.Do(func() {
-		// OUTCROP_BENCH_FA=1 turns flash attention on, for comparing it
+		// OUTCROP_BENCH_FA=0 turns flash attention off, for comparing it
 		// with the default in the benchmarks that use this engine.
-		fa := os.Getenv("OUTCROP_BENCH_FA") == "1"
-		realEng, realErr = New(context.Background(), Config{Path: path, ContextSize: 4096, Slots: 2, Threads: benchThreads(), FlashAttention: fa,
+		noFA := os.Getenv("OUTCROP_BENCH_FA") == "0"
+		realEng, realErr = New(context.Background(), Config{Path: path, ContextSize: 4096, Slots: 2, Threads: benchThreads(), NoFlashAttention: noFA,
 			NoHugePages: benchNoHugePages()}, nil)
 		if realErr == nil {
 			<-realEng.hugeDone // measure the engine as it runs after startup
