@@ -37,6 +37,10 @@ $(LLAMA_INC)/miniaudio/miniaudio.h:
 # Measured 2026-11-25 (2 shared cores, warm cache): the pure-Go packages'
 # own test time is seconds either way; the suite's wall time (11-18 min under
 # load) is the real-peer tests waiting on Ollama, so -race costs little.
+# The engine packages are tested one at a time (-p 1): their llama.cpp
+# threads and Ollama's spin at barriers, and two packages at once on 2 cores
+# took 99 s where one after the other took 40 s (2026-11-26; 325 s in one CI
+# run).
 # RACE= (empty) turns it off everywhere; TESTFLAGS adds flags (e.g. -run X).
 RACE ?= -race
 TESTFLAGS ?=
@@ -55,8 +59,8 @@ test: deps
 	  $(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) $$race || rc=1; \
 	fi; \
 	if [ -n "$$plain" ]; then \
-	  echo "$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) <$$(echo $$plain | wc -w) packages using the cgo engine>"; \
-	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) $$plain || rc=1; \
+	  echo "$(GO) test -p 1 -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) <$$(echo $$plain | wc -w) packages using the cgo engine>"; \
+	  $(GO) test -p 1 -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) $$plain || rc=1; \
 	fi; \
 	exit $$rc
 
