@@ -80,3 +80,32 @@ func TestRealHugePages(t *testing.T) {
 	}
 	t.Errorf("no AnonHugePages in smaps_rollup")
 }
+
+// FuzzParseAnonSpans: any text parses without panicking into sorted,
+// non-empty spans, and newSpans of anything against it stays inside it.
+func FuzzParseAnonSpans(f *testing.F) {
+	f.Add([]byte("7f0000200000-7f0000600000 rw-p 00000000 00:00 0 \n00400000-00452000 r-xp 00000000 08:02 173521 /usr/bin/x\n"))
+	f.Add([]byte("ffffffffffffffff-0 rw-p 0 0 0\n-\n1-2 rw-p 0 0 0\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		spans := parseAnonSpans(data)
+		for i, s := range spans {
+			if s.end <= s.start {
+				t.Fatalf("empty span %x", s)
+			}
+			if i > 0 && spans[i-1].start > s.start {
+				t.Fatalf("not sorted: %x", spans)
+			}
+		}
+		for _, n := range newSpans(nil, spans) {
+			inside := false
+			for _, s := range spans {
+				if n.start >= s.start && n.end <= s.end {
+					inside = true
+				}
+			}
+			if !inside {
+				t.Fatalf("new span %x outside %x", n, spans)
+			}
+		}
+	})
+}
