@@ -57,7 +57,7 @@ func (a *App) newLocal(ctx context.Context, d config.Deployment) (llm.Provider, 
 		DefaultMaxTokens:   o.DefaultMaxTokens,
 		NoFlashAttention:   o.FlashAttention != nil && !*o.FlashAttention,
 		NoHugePages:        o.HugePages != nil && !*o.HugePages,
-	}, a.log.With("component", "local", "deployment", d.Name))
+	}, a.log.With("deployment", d.Name)) // the engine adds component=local
 	if err != nil {
 		return nil, err
 	}
