@@ -148,7 +148,11 @@ type Guard struct {
 // InferenceConfig holds the sampling parameters. Nil pointers mean "the
 // model's default".
 type InferenceConfig struct {
-	MaxTokens     *int
+	MaxTokens *int
+	// MaxTokensCap bounds the output of a request that sets no MaxTokens:
+	// the model's limit, set by the gateway (quota.CheckRequest). The
+	// provider's own default applies when it is lower; 0 means no cap.
+	MaxTokensCap  int
 	Temperature   *float64
 	TopP          *float64
 	TopK          *int

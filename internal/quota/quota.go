@@ -90,8 +90,9 @@ type ModelLimits struct {
 	// MaxInputTokens caps the estimated input tokens (about 4 bytes of
 	// text per token). Default 200000.
 	MaxInputTokens int `yaml:"max_input_tokens"`
-	// MaxTokens caps the maxTokens a request may ask for; requests that
-	// ask for none are given this value. Default 8192.
+	// MaxTokens caps the maxTokens a request may ask for; a request that
+	// asks for none gets the deployment's default output limit, capped at
+	// this value. Default 8192.
 	MaxTokens int `yaml:"max_tokens"`
 }
 
@@ -188,7 +189,7 @@ func (l LimitsConfig) For(model string) ModelLimits {
 
 // CheckRequest applies model limits to r, returning a ValidationException
 // for a request over a limit. A request without maxTokens is given the
-// model's cap. It returns the estimated input tokens.
+// model's cap as MaxTokensCap, which bounds the deployment's default. It returns the estimated input tokens.
 func CheckRequest(lim ModelLimits, r *llm.Request) (int, error) {
 	if lim.MaxMessages > 0 && len(r.Messages) > lim.MaxMessages {
 		return 0, llm.Errorf(llm.KindValidation, "The request has %d messages; the limit for this model is %d.", len(r.Messages), lim.MaxMessages)
@@ -201,8 +202,10 @@ func CheckRequest(lim ModelLimits, r *llm.Request) (int, error) {
 		if mt := r.Inference.MaxTokens; mt != nil && *mt > lim.MaxTokens {
 			return est, llm.Errorf(llm.KindValidation, "The maximum tokens you requested (%d) exceeds the limit of %d for this model.", *mt, lim.MaxTokens)
 		} else if mt == nil {
-			v := lim.MaxTokens
-			r.Inference.MaxTokens = &v
+			// Not MaxTokens itself: the deployment's own default (an
+			// operator's default_max_tokens, the engine's 512) must still
+			// apply when it is lower.
+			r.Inference.MaxTokensCap = lim.MaxTokens
 		}
 	}
 	return est, nil

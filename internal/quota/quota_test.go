@@ -166,7 +166,7 @@ func TestLimits(t *testing.T) {
 	l := quota.LimitsConfig{ModelLimits: quota.ModelLimits{MaxMessages: 3, MaxInputTokens: 50, MaxTokens: 100},
 		Models: map[string]quota.ModelLimits{"small": {MaxTokens: 10}}}
 	big := 200
-	eleven := 11
+	eleven, nine := 11, 9
 	tests := []struct {
 		name    string
 		model   string
@@ -182,6 +182,7 @@ func TestLimits(t *testing.T) {
 		{name: "maxTokens over the cap", model: "m", msgs: 1, text: "hi", max: &big, wantErr: true},
 		{name: "per-model cap", model: "small", msgs: 1, text: "hi", max: &eleven, wantErr: true},
 		{name: "per-model default applied", model: "small", msgs: 1, text: "hi", wantMax: 10},
+		{name: "maxTokens within the cap", model: "small", msgs: 1, text: "hi", max: &nine, wantMax: 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -200,8 +201,10 @@ func TestLimits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Inference.MaxTokens == nil || *r.Inference.MaxTokens != tc.wantMax {
-				t.Errorf("maxTokens = %v, want %d", r.Inference.MaxTokens, tc.wantMax)
+			// A request without maxTokens keeps none (the deployment's
+			// default applies) and gets the model's limit as its cap.
+			if r.Inference.MaxTokens != tc.max || r.Inference.MaxTokensCap != tc.wantMax {
+				t.Errorf("maxTokens = %v, cap %d; want %v, cap %d", r.Inference.MaxTokens, r.Inference.MaxTokensCap, tc.max, tc.wantMax)
 			}
 		})
 	}

@@ -407,6 +407,9 @@ func (e *Engine) ConverseStream(ctx context.Context, req *llm.Request) (llm.Stre
 			len(toks), e.cfg.ContextSize)
 	}
 	maxTok := e.cfg.DefaultMaxTokens
+	if c := req.Inference.MaxTokensCap; c > 0 && c < maxTok {
+		maxTok = c
+	}
 	if req.Inference.MaxTokens != nil {
 		maxTok = *req.Inference.MaxTokens
 		if maxTok < 1 {

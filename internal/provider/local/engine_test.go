@@ -462,3 +462,26 @@ func TestClosed(t *testing.T) {
 		t.Errorf("Describe() = %+v", d)
 	}
 }
+
+// TestMaxTokensCap: the gateway's cap bounds the engine's default output
+// limit for a request that sets none, and never a request's own limit.
+func TestMaxTokensCap(t *testing.T) {
+	e := newTiny(t, Config{ignoreEOG: true, DefaultMaxTokens: 6})
+	for _, tc := range []struct {
+		max  *int
+		cap  int
+		want int
+	}{
+		{nil, 3, 3},
+		{nil, 100, 6},
+		{nil, 0, 6},
+		{ptr(4), 2, 4},
+	} {
+		r := userRequest("hello")
+		r.Inference.MaxTokens, r.Inference.MaxTokensCap = tc.max, tc.cap
+		resp := converse(t, e, r)
+		if resp.Usage.OutputTokens != tc.want || resp.StopReason != llm.StopMaxTokens {
+			t.Errorf("maxTokens %v, cap %d: %d tokens (%s), want %d", tc.max, tc.cap, resp.Usage.OutputTokens, resp.StopReason, tc.want)
+		}
+	}
+}

@@ -315,11 +315,18 @@ func assistantMessage(out []message, blocks []llm.Block) ([]message, error) {
 	return append(out, m), nil
 }
 
-// maxTokens is the request's output limit, or the deployment's default.
+// maxTokens is the request's output limit, or else the deployment's
+// default bounded by the gateway's cap.
 func (p *Provider) maxTokens(req *llm.Request) *int {
-	if req.Inference.MaxTokens != nil || p.cfg.DefaultMaxTokens < 0 {
+	if req.Inference.MaxTokens != nil {
 		return req.Inference.MaxTokens
 	}
-	n := p.cfg.DefaultMaxTokens
+	n, c := p.cfg.DefaultMaxTokens, req.Inference.MaxTokensCap
+	if c > 0 && (n < 0 || n > c) {
+		n = c
+	}
+	if n < 0 {
+		return nil
+	}
 	return &n
 }

@@ -279,32 +279,38 @@ func BenchmarkChunkTranslation(b *testing.B) {
 
 // TestDefaultMaxTokens: a request without a limit gets the deployment's
 // default (4096 unless configured), -1 sends none, and a request's own
-// limit always wins.
+// limit always wins. The gateway's cap (the model's limit) bounds the
+// default but not the request's own limit, which the gateway checked.
 func TestDefaultMaxTokens(t *testing.T) {
 	five := 5
 	for _, tc := range []struct {
 		def  int
 		req  *int
+		cap  int
 		want string
 	}{
-		{0, nil, `"max_tokens":4096`},
-		{100, nil, `"max_tokens":100`},
-		{-1, nil, ""},
-		{100, &five, `"max_tokens":5`},
-		{-1, &five, `"max_tokens":5`},
+		{0, nil, 0, `"max_tokens":4096`},
+		{100, nil, 0, `"max_tokens":100`},
+		{-1, nil, 0, ""},
+		{100, &five, 0, `"max_tokens":5`},
+		{-1, &five, 0, `"max_tokens":5`},
+		{256, nil, 8192, `"max_tokens":256`},
+		{0, nil, 1000, `"max_tokens":1000`},
+		{-1, nil, 8192, `"max_tokens":8192`},
+		{100, &five, 3, `"max_tokens":5`},
 	} {
 		p, err := New(Config{BaseURL: "http://127.0.0.1:1/v1", Model: "m", DefaultMaxTokens: tc.def})
 		if err != nil {
 			t.Fatal(err)
 		}
 		req := &llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Block{llm.TextBlock("hi")}}}}
-		req.Inference.MaxTokens = tc.req
+		req.Inference.MaxTokens, req.Inference.MaxTokensCap = tc.req, tc.cap
 		body, err := p.requestBody(req, true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if tc.want == "" && strings.Contains(string(body), "max_tokens") || tc.want != "" && !strings.Contains(string(body), tc.want) {
-			t.Errorf("default %d, request %v: body %s, want %s", tc.def, tc.req, body, tc.want)
+			t.Errorf("default %d, request %v, cap %d: body %s, want %s", tc.def, tc.req, tc.cap, body, tc.want)
 		}
 	}
 }
