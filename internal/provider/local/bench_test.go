@@ -121,7 +121,8 @@ func BenchmarkPrefixCache(b *testing.B) {
 // simultaneous streams (the engine has 4 slots here).
 func BenchmarkConcurrent(b *testing.B) {
 	path := realEngine(b).cfg.Path
-	e, err := New(context.Background(), Config{Path: path, Slots: 4, ContextSize: 1024, Threads: benchThreads()}, nil)
+	e, err := New(context.Background(), Config{Path: path, Slots: 4, ContextSize: 1024, Threads: benchThreads(),
+		NoFlashAttention: os.Getenv("OUTCROP_BENCH_FA") == "0"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
