@@ -127,6 +127,7 @@ func BenchmarkConcurrent(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer e.Close()
+	<-e.hugeDone
 	for _, n := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("streams=%d", n), func(b *testing.B) {
 			var tokens int
