@@ -39,8 +39,7 @@ $(LLAMA_INC)/miniaudio/miniaudio.h:
 # load) is the real-peer tests waiting on Ollama, so -race costs little.
 # The engine packages are tested one at a time (-p 1): their llama.cpp
 # threads and Ollama's spin at barriers, and two packages at once on 2 cores
-# took 99 s where one after the other took 40 s (2026-11-26; 325 s in one CI
-# run).
+# took 99 s where one after the other took 40 s (2026-11-26).
 # RACE= (empty) turns it off everywhere; TESTFLAGS adds flags (e.g. -run X).
 RACE ?= -race
 TESTFLAGS ?=
