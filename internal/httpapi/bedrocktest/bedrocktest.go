@@ -56,6 +56,42 @@ func Client(url string) *bedrockruntime.Client {
 	})
 }
 
+// sdkStream is what the Go SDK's event stream outputs have in common.
+type sdkStream[E any] interface {
+	Events() <-chan E
+	Err() error
+	Close() error
+}
+
+// collect opens an event stream with open and reads all of its events.
+// When the read fails because the SDK's HTTP transport closed its own
+// connection under the reader ("use of closed network connection" on the
+// client's socket; aws-sdk-go-v2#2737, not the server's doing), it opens
+// the stream once more; any other error, or that one twice, fails t.
+func collect[E any, S sdkStream[E]](t *testing.T, open func() (S, error)) []E {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		st, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var evs []E
+		for ev := range st.Events() {
+			evs = append(evs, ev)
+		}
+		err = st.Err()
+		st.Close()
+		if err == nil {
+			return evs
+		}
+		if attempt == 1 && strings.Contains(err.Error(), "use of closed network connection") {
+			t.Logf("the SDK's transport closed the connection under the stream, retrying once: %v", err)
+			continue
+		}
+		t.Fatal(err)
+	}
+}
+
 func weatherTools() *types.ToolConfiguration {
 	return &types.ToolConfiguration{Tools: []types.Tool{&types.ToolMemberToolSpec{Value: types.ToolSpecification{
 		Name:        aws.String("get_weather"),
@@ -137,23 +173,24 @@ func SDKSuiteTools(t *testing.T, url string, real bool, toolModel string) {
 
 	t.Run("ConverseStream", func(t *testing.T) {
 		c := Client(url) // one client per event stream (smithy-go#714)
-		out, err := c.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
-			ModelId:           aws.String(testModel),
-			Messages:          []types.Message{UserText("Count from one to five.")},
-			InferenceConfig:   &types.InferenceConfiguration{MaxTokens: maxTokens},
-			PerformanceConfig: &types.PerformanceConfiguration{Latency: types.PerformanceConfigLatencyOptimized},
+		evs := collect[types.ConverseStreamOutput](t, func() (*bedrockruntime.ConverseStreamEventStream, error) {
+			out, err := c.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
+				ModelId:           aws.String(testModel),
+				Messages:          []types.Message{UserText("Count from one to five.")},
+				InferenceConfig:   &types.InferenceConfiguration{MaxTokens: maxTokens},
+				PerformanceConfig: &types.PerformanceConfiguration{Latency: types.PerformanceConfigLatencyOptimized},
+			})
+			if err != nil {
+				return nil, err
+			}
+			return out.GetStream(), nil
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := out.GetStream()
-		defer st.Close()
 		var (
 			kinds []string
 			text  strings.Builder
 			meta  *types.ConverseStreamMetadataEvent
 		)
-		for ev := range st.Events() {
+		for _, ev := range evs {
 			switch v := ev.(type) {
 			case *types.ConverseStreamOutputMemberMessageStart:
 				kinds = append(kinds, "start")
@@ -177,9 +214,6 @@ func SDKSuiteTools(t *testing.T, url string, real bool, toolModel string) {
 			default:
 				t.Errorf("unexpected event %T", v)
 			}
-		}
-		if err := st.Err(); err != nil {
-			t.Fatal(err)
 		}
 		if got := strings.Join(kinds, " "); got != "start delta blockStop stop metadata" {
 			t.Errorf("event kinds = %q", got)
@@ -289,21 +323,22 @@ func SDKSuiteTools(t *testing.T, url string, real bool, toolModel string) {
 
 	t.Run("ToolUseStream", func(t *testing.T) {
 		c := Client(url) // one client per event stream (smithy-go#714)
-		out, err := c.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
-			ModelId: aws.String(toolModel), Messages: []types.Message{UserText(toolPrompt)}, ToolConfig: weatherTools(), InferenceConfig: toolInference,
+		evs := collect[types.ConverseStreamOutput](t, func() (*bedrockruntime.ConverseStreamEventStream, error) {
+			out, err := c.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
+				ModelId: aws.String(toolModel), Messages: []types.Message{UserText(toolPrompt)}, ToolConfig: weatherTools(), InferenceConfig: toolInference,
+			})
+			if err != nil {
+				return nil, err
+			}
+			return out.GetStream(), nil
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := out.GetStream()
-		defer st.Close()
 		var (
 			input, text strings.Builder
 			start       *types.ToolUseBlockStart
 			stop        types.StopReason
 			meta        *types.ConverseStreamMetadataEvent
 		)
-		for ev := range st.Events() {
+		for _, ev := range evs {
 			switch v := ev.(type) {
 			case *types.ConverseStreamOutputMemberContentBlockStart:
 				s, ok := v.Value.Start.(*types.ContentBlockStartMemberToolUse)
@@ -327,9 +362,6 @@ func SDKSuiteTools(t *testing.T, url string, real bool, toolModel string) {
 			case *types.ConverseStreamOutputMemberMetadata:
 				meta = &v.Value
 			}
-		}
-		if err := st.Err(); err != nil {
-			t.Fatal(err)
 		}
 		if meta == nil || meta.Usage == nil || *meta.Usage.OutputTokens == 0 {
 			t.Errorf("metadata = %+v", meta)
@@ -415,17 +447,18 @@ func SDKSuiteTools(t *testing.T, url string, real bool, toolModel string) {
 
 	t.Run("InvokeModelWithResponseStream", func(t *testing.T) {
 		c := Client(url) // one client per event stream (smithy-go#714)
-		out, err := c.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{
-			ModelId: aws.String(testModel), Body: []byte(anthropicBody), ContentType: aws.String("application/json"),
+		evs := collect[types.ResponseStream](t, func() (*bedrockruntime.InvokeModelWithResponseStreamEventStream, error) {
+			out, err := c.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{
+				ModelId: aws.String(testModel), Body: []byte(anthropicBody), ContentType: aws.String("application/json"),
+			})
+			if err != nil {
+				return nil, err
+			}
+			return out.GetStream(), nil
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := out.GetStream()
-		defer st.Close()
 		var types_ []string
 		var text strings.Builder
-		for ev := range st.Events() {
+		for _, ev := range evs {
 			chunk, ok := ev.(*types.ResponseStreamMemberChunk)
 			if !ok {
 				t.Fatalf("event %T", ev)
@@ -443,9 +476,6 @@ func SDKSuiteTools(t *testing.T, url string, real bool, toolModel string) {
 			if a.Delta.Type == "text_delta" {
 				text.WriteString(a.Delta.Text)
 			}
-		}
-		if err := st.Err(); err != nil {
-			t.Fatal(err)
 		}
 		want := "message_start content_block_start content_block_delta content_block_stop message_delta message_stop"
 		if got := strings.Join(types_, " "); got != want || text.Len() == 0 {
