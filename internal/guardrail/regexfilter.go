@@ -1,6 +1,7 @@
 package guardrail
 
 import (
+	"iter"
 	"regexp"
 	"regexp/syntax"
 	"strings"
@@ -182,13 +183,10 @@ func (u *userRegex) findAll(text, lower string, n int) [][]int {
 			out = append(out, []int{m[0] + ws, m[1] + ws})
 		}
 	}
-	for off := 0; len(out) < n; {
-		i := strings.Index(hay[off:], u.lit)
-		if i < 0 {
+	for pos := range occurrences(hay, u.lit) {
+		if len(out) >= n {
 			break
 		}
-		pos := off + i
-		off = pos + 1
 		a, b := max(pos-u.maxLen, 0), min(pos+len(u.lit)+u.maxLen, len(text))
 		for a > 0 && !isSpaceByte(text[a-1]) {
 			a--
@@ -209,6 +207,20 @@ func (u *userRegex) findAll(text, lower string, n int) [][]int {
 	return out
 }
 
+// occurrences yields the offset of every occurrence of lit in hay, in
+// increasing order, overlapping ones included.
+func occurrences(hay, lit string) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		for off := 0; ; {
+			i := strings.Index(hay[off:], lit)
+			if i < 0 || !yield(off+i) {
+				return
+			}
+			off += i + 1
+		}
+	}
+}
+
 // maxAnchoredTries bounds the anchored attempts of findAtStarts. A failed
 // attempt of an unbounded pattern can read to the end of the text, so past
 // this many the whole-text scan (linear) is cheaper in the worst case.
@@ -226,13 +238,10 @@ func (u *userRegex) findAtStarts(text, hay string, n int) [][]int {
 	var out [][]int
 	tries := 0
 	next := 0 // lowest start not tried yet and not inside a match
-	for off := 0; len(out) < n; {
-		i := strings.Index(hay[off:], u.lit)
-		if i < 0 {
+	for pos := range occurrences(hay, u.lit) {
+		if len(out) >= n {
 			break
 		}
-		pos := off + i
-		off = pos + 1
 		for s := max(pos-u.prefix, next); s <= pos; s++ {
 			if tries++; tries > maxAnchoredTries {
 				return u.re.FindAllStringIndex(text, n)
