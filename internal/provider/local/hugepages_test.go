@@ -5,6 +5,7 @@ package local
 import (
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -67,10 +68,10 @@ func TestRealHugePages(t *testing.T) {
 		t.Skip(err)
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "AnonHugePages:"); ok {
-			var kb int64
-			for _, c := range strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")) {
-				kb = kb*10 + int64(c-'0')
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "AnonHugePages:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatalf("smaps_rollup: %q: %v", line, err)
 			}
 			if kb<<10 < n {
 				t.Errorf("AnonHugePages %d kB, engine says %d bytes collapsed", kb, n)

@@ -28,14 +28,6 @@ typedef struct {
 
 outcrop_quantize_params llama_model_quantize_default_params(void);
 uint32_t llama_model_quantize(const char * fname_inp, const char * fname_out, const outcrop_quantize_params * params);
-
-static outcrop_quantize_params outcrop_quantize_defaults(void) {
-	return llama_model_quantize_default_params();
-}
-
-static uint32_t outcrop_quantize(const char * in, const char * out, outcrop_quantize_params p) {
-	return llama_model_quantize(in, out, &p);
-}
 */
 import "C"
 
@@ -96,7 +88,7 @@ func Quantize(in, out, typ string, threads int) error {
 		return errors.New("quantize: the output must be another file")
 	}
 	backendOnce.Do(llama.BackendInit)
-	p := C.outcrop_quantize_defaults()
+	p := C.llama_model_quantize_default_params()
 	if unsafe.Sizeof(p) != 56 || p.nthread != 0 || p.ftype != 9 || p.output_tensor_type != 40 || p.token_embedding_type != 40 ||
 		bool(p.allow_requantize) || !bool(p.quantize_output_tensor) || bool(p.only_copy) || bool(p.pure) || p.imatrix != nil {
 		return errors.New("quantize: llama.cpp's quantization parameters have an unexpected layout: unsupported llama.cpp version")
@@ -107,7 +99,7 @@ func Quantize(in, out, typ string, threads int) error {
 	cin, cout := C.CString(in), C.CString(out)
 	defer C.free(unsafe.Pointer(cin))
 	defer C.free(unsafe.Pointer(cout))
-	if rc := C.outcrop_quantize(cin, cout, p); rc != 0 {
+	if rc := C.llama_model_quantize(cin, cout, &p); rc != 0 {
 		os.Remove(out)
 		return fmt.Errorf("quantize %s to %s: llama.cpp failed (see its log)", in, typ)
 	}
