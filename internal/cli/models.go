@@ -136,18 +136,12 @@ func modelsImport(env *Env, store *modelstore.Store, args []string) error {
 // importQuantized converts src's weights to typ in a scratch directory and
 // imports the result.
 func importQuantized(env *Env, store *modelstore.Store, src, id, typ string) (modelstore.Model, error) {
-	if id == "" {
-		id = modelstore.IDFromName(src)
-	}
-	if err := modelstore.CheckID(id); err != nil {
-		return modelstore.Model{}, err
-	}
 	dir, err := os.MkdirTemp("", "outcrop-quantize-*")
 	if err != nil {
 		return modelstore.Model{}, err
 	}
 	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, id+".gguf")
+	out := filepath.Join(dir, "model.gguf")
 	fmt.Fprintf(env.Stderr, "converting %s to %s\n", src, strings.ToLower(typ))
 	if err := local.Quantize(src, out, typ, 0); err != nil {
 		return modelstore.Model{}, err

@@ -185,23 +185,25 @@ func (s *Store) Remove(id string) error {
 // file name when empty), replacing any model with that id. The file must
 // be a complete GGUF file.
 func (s *Store) Import(src, id string) (Model, error) {
-	if id == "" {
-		id = IDFromName(src)
-	}
 	abs, _ := filepath.Abs(src)
 	return s.importFile(src, Model{ID: id, Source: abs})
 }
 
 // ImportConverted installs converted, a file made from source by
-// converting its weights to format, as id. The manifest records source as
-// where the model came from and format as Converted.
+// converting its weights to format, as id (derived from source's name when
+// empty). The manifest records source as where the model came from and
+// format as Converted.
 func (s *Store) ImportConverted(converted, id, source, format string) (Model, error) {
 	return s.importFile(converted, Model{ID: id, Source: source, Converted: format})
 }
 
-// importFile copies src into the store under m.ID and installs it with the
-// manifest m, completed with what the copy measured.
+// importFile copies src into the store under m.ID (derived from the name
+// of m.Source when empty) and installs it with the manifest m, completed
+// with what the copy measured.
 func (s *Store) importFile(src string, m Model) (Model, error) {
+	if m.ID == "" {
+		m.ID = IDFromName(m.Source)
+	}
 	id := m.ID
 	if err := CheckID(id); err != nil {
 		return Model{}, err
