@@ -179,13 +179,22 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Engine, error) 
 		return nil, err
 	}
 	e.hugeDone = make(chan struct{})
-	if cfg.NoHugePages {
+	var spans []span
+	if !cfg.NoHugePages {
+		// What loading mapped is taken now, before anything else maps
+		// memory; collapsing it copies it (about a second for 400 MB), so
+		// that runs while the engine already serves, which is safe, as the
+		// kernel locks each page while it moves it.
+		if after, err := anonSpans(); err != nil {
+			e.log.Debug("huge pages not requested", "error", err)
+		} else {
+			spans = newSpans(before, after)
+		}
+	}
+	if len(spans) == 0 {
 		close(e.hugeDone)
 	} else {
-		// Collapsing copies the memory (about a second for 400 MB): it
-		// runs while the engine already serves, which is safe, as the
-		// kernel locks each page while it moves it.
-		go e.hugePages(before)
+		go e.hugePages(spans)
 	}
 	for i := 0; i < cfg.Slots; i++ {
 		e.slots = append(e.slots, &slot{id: i, next: -1, logitIdx: -1})
@@ -197,18 +206,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Engine, error) 
 	return e, nil
 }
 
-// hugePages backs the memory that loading the model and creating the
+// hugePages backs spans, the memory that loading the model and creating the
 // context mapped (weights, KV cache, compute buffers) with huge pages
 // (hugepages_linux.go). Failing to is not an error: decoding is slower.
-func (e *Engine) hugePages(before []span) {
+func (e *Engine) hugePages(spans []span) {
 	defer close(e.hugeDone)
-	after, err := anonSpans()
-	if err != nil {
-		e.log.Debug("huge pages not requested", "error", err)
-		return
-	}
 	start := time.Now()
-	spans := newSpans(before, after)
 	var total uintptr
 	for _, s := range spans {
 		total += s.end - s.start
