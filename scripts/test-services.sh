@@ -24,6 +24,9 @@
 #   OUTCROP_OLLAMA_PARALLEL [4]  requests Ollama decodes at once (OLLAMA_NUM_PARALLEL)
 #   OUTCROP_SERVICES_STARTED  file; `start` appends the name of every service
 #                             it launched (so a caller can stop only those).
+#   OUTCROP_DATASETS       [the first of ../shared/datasets, ../../shared/datasets
+#                          next to the checkout] the shared public datasets the
+#                          held-out quality tests read (OUTCROP_TEST_DATASETS)
 set -Eeuo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -411,8 +414,19 @@ stop_mlflow() { :; }
 
 # ---------------------------------------------------------------- commands
 
+# datasets_dir prints the shared datasets directory: $OUTCROP_DATASETS, or
+# shared/datasets beside the checkout (or beside its parent, for worktrees).
+datasets_dir() {
+  local d
+  for d in "${OUTCROP_DATASETS:-}" "$root/../shared/datasets" "$root/../../shared/datasets"; do
+    if [ -n "$d" ] && [ -d "$d" ]; then (cd "$d" && pwd); return; fi
+  done
+}
+
 print_env() {
   cgo_env
+  local datasets; datasets=$(datasets_dir)
+  [ -z "$datasets" ] || echo "export OUTCROP_TEST_DATASETS='$datasets'"
   cat <<EOF
 export OUTCROP_TEST_GGUF='$gguf'
 export OUTCROP_TEST_OLLAMA_URL='$(ollama_url)'
@@ -442,6 +456,8 @@ status() {
   if [ -x "$venv/bin/python" ]; then echo "python    ok    $venv/bin/python"; else echo "python    missing $venv"; rc=1; fi
   if [ -d "$node_dir/node_modules" ]; then echo "node      ok    $node_dir/node_modules"; else echo "node      missing $node_dir/node_modules"; rc=1; fi
   if [ -s "$gguf" ]; then echo "gguf      ok    $gguf"; else echo "gguf      missing $gguf"; rc=1; fi
+  local datasets; datasets=$(datasets_dir)
+  if [ -n "$datasets" ]; then echo "datasets  ok    $datasets"; else echo "datasets  missing (set OUTCROP_DATASETS)"; rc=1; fi
   echo "mlflow    TODO  (not started yet)"
   return $rc
 }

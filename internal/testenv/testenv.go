@@ -58,3 +58,8 @@ func PostgresDSN(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TE
 
 // MLflowURL returns the base URL of an MLflow tracking server.
 func MLflowURL(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_MLFLOW_URL") }
+
+// Datasets returns the directory of the shared public datasets
+// (openai-moderation, jailbreakbench, bipia, presidio-research, …; see its
+// SOURCES.md), which are never copied into the repository.
+func Datasets(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_DATASETS") }

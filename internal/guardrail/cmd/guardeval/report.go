@@ -49,6 +49,10 @@ func writeReport(datasets, out string) error {
 	r.p("Reproduce: `go run ./internal/guardrail/cmd/guardeval -train` (retrains `internal/guardrail/model.bin`\n")
 	r.p("deterministically in about two seconds on two cores), then `-report`. `-profanity` regenerates the managed word\n")
 	r.p("list. Latency is in docs/PERFORMANCE.md (section Guardrails).\n\n")
+	r.p("**Held to these figures.** `TestPublishedClassifierFigures` (`internal/guardrail/cmd/guardeval`, run by `make\n")
+	r.p("test-all` with the datasets) rescores the committed classifier on the test split and fails if any content-filter\n")
+	r.p("precision or recall, or any prompt-attack catch rate, is below the figure published here, or any false-positive\n")
+	r.p("rate above it.\n\n")
 	usageSection(r)
 	if err := piiSection(r, datasets); err != nil {
 		return err
