@@ -18,7 +18,7 @@ import (
 // cancelled the upstream call before that was read, the connection would be
 // closed and every request would pay for a new one.
 func TestUpstreamConnectionKept(t *testing.T) {
-	var opened, closed atomic.Int64
+	var opened, closed, idle atomic.Int64
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -32,6 +32,8 @@ func TestUpstreamConnectionKept(t *testing.T) {
 		switch s {
 		case http.StateNew:
 			opened.Add(1)
+		case http.StateIdle:
+			idle.Add(1)
 		case http.StateClosed:
 			closed.Add(1)
 		}
@@ -53,15 +55,30 @@ func TestUpstreamConnectionKept(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(b), "hi") {
 			t.Fatalf("request %d: status %d: %s", i, resp.StatusCode, b)
 		}
-		// Let the end of the body arrive before the next request, so that
-		// the pool has the connection back.
-		time.Sleep(20 * time.Millisecond)
+		// The upstream goes idle once it has written the end of the body;
+		// only then can the pool have the connection back, so the next
+		// request waits for that (on a new connection it would not know).
+		waitFor(t, fmt.Sprintf("upstream idle after request %d", i), func() bool {
+			return idle.Load()+closed.Load() >= int64(i+1)
+		})
 	}
-	time.Sleep(50 * time.Millisecond)
 	if n := closed.Load(); n != 0 {
 		t.Errorf("Outcrop closed %d of %d upstream connections after complete answers", n, opened.Load())
 	}
 	if n := opened.Load(); n != 1 {
 		t.Errorf("6 sequential requests opened %d upstream connections, want 1", n)
+	}
+}
+
+// waitFor polls cond every millisecond for up to ten seconds and fails t,
+// naming what it waited for, if cond never holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

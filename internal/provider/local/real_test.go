@@ -101,8 +101,10 @@ func TestRealStopSequence(t *testing.T) {
 	r.Inference.Temperature = ptr(0.0)
 	r.Inference.MaxTokens = ptr(60)
 	free := responseText(converse(t, e, r))
+	// At temperature 0 SmolLM2-135M-Instruct counts "1, 2, 3, 4, 5, …";
+	// another answer is a wrong answer from the engine, not a reason to skip.
 	if !strings.Contains(free, "5") {
-		t.Skipf("model did not count as expected: %q", free)
+		t.Fatalf("the model did not count to 5 at temperature 0: %q", free)
 	}
 	r.Inference.StopSequences = []string{"5"}
 	resp := converse(t, e, r)
