@@ -12,10 +12,14 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/outcrop/outcrop/internal/cli.Version=$(VERSION)
 
-.PHONY: build test env deps clean model services services-stop run test-all guardrail-report
+.PHONY: build test env deps apt-deps clean model services services-stop run test-all guardrail-report
 
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/outcrop ./cmd/outcrop
+
+# apt-deps installs the missing Debian/Ubuntu packages of .ci/apt.txt.
+apt-deps:
+	./scripts/apt-deps.sh
 
 # deps installs the two Debian headers and the miniaudio header the vendored
 # llama.cpp needs (scripts/llama-deps.sh).
@@ -50,6 +54,7 @@ test: deps
 	$(GO) vet ./...
 	@set -e; \
 	list=$$($(GO) list -test -f '{{if .ForTest}}{{else if eq .Name "main"}}{{.ImportPath}}{{range .Deps}} {{.}}{{end}}{{end}}' ./... | sed -n 's/^\([^ ]*\)\.test /\1 /p'); \
+	if [ -z "$$list" ]; then echo "make test: no test packages found (go list -test failed or its output changed)" >&2; exit 1; fi; \
 	race=$$(echo "$$list" | awk '{for (i = 2; i <= NF; i++) if ($$i == "$(ENGINE_PKG)") next; print $$1}'); \
 	plain=$$(echo "$$list" | awk '{for (i = 2; i <= NF; i++) if ($$i == "$(ENGINE_PKG)") {print $$1; next}}'); \
 	rc=0; \
@@ -93,9 +98,14 @@ run: build
 	@./bin/outcrop models ls 2>/dev/null | grep -q smollm2-135m-instruct || ./scripts/model.sh
 	./bin/outcrop serve $(if $(CONFIG),--config $(CONFIG),)
 
-# test-all starts the real peers the tests need (scripts/test-services.sh)
-# and runs the whole suite with them required, as CI does.
-test-all: deps
+# test-all is the whole suite as CI runs it (.ci/run calls it), from a fresh
+# Debian/Ubuntu machine: it installs the missing apt packages of .ci/apt.txt
+# (scripts/apt-deps.sh, sudo when not root), the llama.cpp headers, starts
+# the real peers the tests need (scripts/test-services.sh) and runs `make
+# test` with them required.
+test-all:
+	./scripts/apt-deps.sh
+	$(MAKE) deps
 	./scripts/test-services.sh start
 	eval "$$(./scripts/test-services.sh env)" && OUTCROP_TEST_REQUIRE=1 $(MAKE) test
 
