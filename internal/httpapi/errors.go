@@ -109,6 +109,12 @@ func (a *Adapter) logCause(r *http.Request, e *llm.Error) {
 
 // WriteBedrockError writes err as a Bedrock error response.
 func (a *Adapter) WriteBedrockError(w http.ResponseWriter, r *http.Request, err error) {
+	a.writeBedrockError(w, r, err, BedrockStatus)
+}
+
+// writeBedrockError writes err in the Bedrock shape with the status that
+// status gives its kind (the runtime and the control planes differ).
+func (a *Adapter) writeBedrockError(w http.ResponseWriter, r *http.Request, err error, status func(*llm.Error) int) {
 	e := llm.AsError(err)
 	a.logCause(r, e)
 	h := w.Header()
@@ -117,7 +123,7 @@ func (a *Adapter) WriteBedrockError(w http.ResponseWriter, r *http.Request, err 
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+999_999_999)/1_000_000_000)))
 	}
-	w.WriteHeader(BedrockStatus(e))
+	w.WriteHeader(status(e))
 	body := map[string]any{"message": SafeMessage(e)}
 	if e.Kind == llm.KindModelError && e.UpstreamStatus != 0 {
 		body["originalStatusCode"] = e.UpstreamStatus
