@@ -66,15 +66,13 @@ func (f *outputFilter) push(b []byte) ([]piece, bool) {
 	return f.text(text)
 }
 
-// flush ends the output: incomplete bytes become U+FFFD, held text is
-// released and an unterminated tool call is parsed if possible.
+// flush ends the output: held text is released and an unterminated tool
+// call is parsed if possible. Bytes still pending are the start of a
+// character the generation was cut in (max_tokens reached mid-character):
+// they are dropped, never shown as U+FFFD.
 func (f *outputFilter) flush() []piece {
 	var out []piece
-	if !f.stopped && len(f.raw) > 0 {
-		p, _ := f.text(strings.ToValidUTF8(string(f.raw), "\uFFFD"))
-		out = append(out, p...)
-		f.raw = nil
-	}
+	f.raw = nil
 	if f.stopped {
 		return out
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/testenv"
@@ -147,4 +148,65 @@ func TestRealTooLong(t *testing.T) {
 	if !errors.As(err, &le) || le.Kind != llm.KindValidation || !strings.Contains(le.Message, "4096") {
 		t.Fatalf("err = %v, want ValidationException naming the context window", err)
 	}
+}
+
+// cutPrompt is answered at temperature 0 by SmolLM2-135M-Instruct with
+// Chinese characters whose first token holds only part of a character's
+// UTF-8 bytes, so max_tokens 1 cuts the answer mid-character.
+const cutPrompt = "Translate to Chinese: hello"
+
+// TestRealCutCharacterDropped: generation cut by max_tokens inside a
+// multi-byte character ends before that character, with no U+FFFD, in the
+// collected response and in every streamed delta.
+func TestRealCutCharacterDropped(t *testing.T) {
+	e := realEngine(t)
+	mk := func(max int) *llm.Request {
+		r := userRequest(cutPrompt)
+		r.Inference.Temperature = ptr(0.0)
+		r.Inference.MaxTokens = ptr(max)
+		return r
+	}
+	full := responseText(converse(t, e, mk(8)))
+	if first, _ := utf8.DecodeRuneInString(full); first < utf8.RuneSelf {
+		t.Fatalf("the answer to %q at temperature 0 is %q; the test needs one that starts with a multi-byte character", cutPrompt, full)
+	}
+	for _, max := range []int{1, 2} {
+		s, err := e.ConverseStream(context.Background(), mk(max))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var deltas []string
+		resp, err := llm.Collect(tapText(s, &deltas))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := responseText(resp)
+		if strings.ContainsRune(got, utf8.RuneError) || !utf8.ValidString(got) || !strings.HasPrefix(full, got) {
+			t.Errorf("max_tokens %d: %q, want a prefix of %q made of whole characters", max, got, full)
+		}
+		for _, d := range deltas {
+			if strings.ContainsRune(d, utf8.RuneError) {
+				t.Errorf("max_tokens %d: streamed delta %q", max, d)
+			}
+		}
+		if resp.StopReason != llm.StopMaxTokens || resp.Usage.OutputTokens != max {
+			t.Errorf("max_tokens %d: stop %s after %d tokens", max, resp.StopReason, resp.Usage.OutputTokens)
+		}
+	}
+}
+
+// textTap is a stream that records the text of every delta it passes on.
+type textTap struct {
+	llm.Stream
+	deltas *[]string
+}
+
+func tapText(s llm.Stream, deltas *[]string) llm.Stream { return &textTap{s, deltas} }
+
+func (t *textTap) Next() (llm.Event, error) {
+	ev, err := t.Stream.Next()
+	if err == nil && ev.Type == llm.EventBlockDelta {
+		*t.deltas = append(*t.deltas, ev.Text)
+	}
+	return ev, err
 }

@@ -21,10 +21,11 @@ import (
 	"github.com/outcrop/outcrop/internal/testenv"
 )
 
-// TestSDKZeroConfig serves the default model with no configuration (the
-// real SmolLM2 file installed in a scratch home) and talks to it with the
-// unmodified AWS Go SDK: Converse and ConverseStream.
-func TestSDKZeroConfig(t *testing.T) {
+// serveZeroConfig serves the default model with no configuration (the real
+// SmolLM2 file installed in a scratch home) on a loopback port until the
+// test ends, and returns its address.
+func serveZeroConfig(t *testing.T) string {
+	t.Helper()
 	gguf := testenv.GGUF(t)
 	home := t.TempDir()
 	store, err := modelstore.Open(home)
@@ -42,7 +43,7 @@ func TestSDKZeroConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
+	t.Cleanup(func() { a.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -50,14 +51,24 @@ func TestSDKZeroConfig(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
+}
 
-	client := bedrockruntime.New(bedrockruntime.Options{
+// bedrockClient is the unmodified AWS Go SDK's Bedrock runtime client for addr.
+func bedrockClient(addr string) *bedrockruntime.Client {
+	return bedrockruntime.New(bedrockruntime.Options{
 		Region:           "us-east-1",
-		BaseEndpoint:     aws.String("http://" + ln.Addr().String()),
+		BaseEndpoint:     aws.String("http://" + addr),
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
 		RetryMaxAttempts: 1,
 	})
+}
+
+// TestSDKZeroConfig serves the default model with no configuration and
+// talks to it with the unmodified AWS Go SDK: Converse and ConverseStream.
+func TestSDKZeroConfig(t *testing.T) {
+	client := bedrockClient(serveZeroConfig(t))
 	msgs := []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "What is the capital of France? Answer in one word."}}}}
 	inf := &types.InferenceConfiguration{MaxTokens: aws.Int32(16), Temperature: aws.Float32(0)}
 
