@@ -3,6 +3,7 @@ package openai
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	"github.com/outcrop/outcrop/internal/llm"
 )
@@ -109,6 +110,11 @@ func (c *completion) response(req *llm.Request, splitThink bool) (*llm.Response,
 	if reasoning != "" {
 		r.Message.Content = append(r.Message.Content, llm.Block{Kind: llm.KindReasoning, Reasoning: &llm.Reasoning{Text: reasoning}})
 	}
+	r.StopReason = stopReason(ch.FinishReason, ch.StopReason, req)
+	if r.StopReason == llm.StopMaxTokens {
+		// A character cut by max_tokens, sent as U+FFFD (see translator.cut).
+		text = strings.TrimRight(text, "\uFFFD")
+	}
 	if text != "" {
 		r.Message.Content = append(r.Message.Content, llm.TextBlock(text))
 	}
@@ -123,7 +129,6 @@ func (c *completion) response(req *llm.Request, splitThink bool) (*llm.Response,
 		}
 		r.Message.Content = append(r.Message.Content, llm.Block{Kind: llm.KindToolUse, ToolUse: &llm.ToolUse{ID: id, Name: tc.Function.Name, Input: json.RawMessage(args)}})
 	}
-	r.StopReason = stopReason(ch.FinishReason, ch.StopReason, req)
 	if r.StopReason == llm.StopEndTurn && len(m.ToolCalls) > 0 {
 		// Some servers (older Ollama) report "stop" with tool calls.
 		r.StopReason = llm.StopToolUse

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/outcrop/outcrop/internal/llm"
@@ -189,6 +190,12 @@ type translator struct {
 	toolBlock map[int]int    // upstream tool_call index → block index
 	toolIDs   map[int]string // upstream tool_call index → its id
 
+	// cut is a run of U+FFFD that ended the text so far. Servers that
+	// detokenize without holding back an incomplete UTF-8 sequence (vLLM)
+	// send U+FFFD for a character cut by max_tokens: cut is dropped if the
+	// answer ends there for that reason, released before anything else.
+	cut string
+
 	finishReason string
 	vllmStop     json.RawMessage
 	usage        *llm.Usage
@@ -276,8 +283,32 @@ func (t *translator) delta(d *delta) {
 }
 
 // emit adds a text or reasoning delta, opening a block of that kind if the
-// open one is of another kind.
+// open one is of another kind. Text ending in U+FFFD keeps that end back
+// until more output shows it was not a cut character (see cut).
 func (t *translator) emit(kind llm.DeltaKind, s string) {
+	if kind == llm.DeltaText {
+		s = t.cut + s
+		kept := strings.TrimRight(s, "\uFFFD")
+		t.cut = s[len(kept):]
+		if s = kept; s == "" {
+			return
+		}
+	} else {
+		t.releaseCut()
+	}
+	t.emitNow(kind, s)
+}
+
+// releaseCut emits the held U+FFFD run: more output followed it.
+func (t *translator) releaseCut() {
+	if t.cut != "" {
+		s := t.cut
+		t.cut = ""
+		t.emitNow(llm.DeltaText, s)
+	}
+}
+
+func (t *translator) emitNow(kind llm.DeltaKind, s string) {
 	want := blockText
 	if kind == llm.DeltaReasoning {
 		want = blockReasoning
@@ -301,6 +332,7 @@ func (t *translator) toolDelta(tc *toolCall) {
 		up = *tc.Index
 	}
 	t.sawTool = true
+	t.releaseCut()
 	bi, seen := t.toolBlock[up]
 	// A new id under a known index is a new call: some servers number
 	// every call 0.
@@ -347,8 +379,11 @@ func (t *translator) finish() {
 	if t.splitThink {
 		t.think.flush(t.emit)
 	}
-	t.closeBlock()
 	sr := stopReason(t.finishReason, t.vllmStop, t.req)
+	if sr != llm.StopMaxTokens {
+		t.releaseCut()
+	}
+	t.closeBlock()
 	if sr == llm.StopEndTurn && t.sawTool {
 		sr = llm.StopToolUse
 	}
