@@ -56,6 +56,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 func (a *App) build(ctx context.Context) error {
 	cfg, log := a.cfg, a.log
 	a.metrics = telemetry.New()
+	if _, err := a.egressPolicy(); err != nil { // a bad allow-list stops startup
+		return err
+	}
 
 	// The store comes first: security and guardrails keep their state in it.
 	sopts, err := store.OptionsFrom(cfg, log)

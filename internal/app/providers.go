@@ -11,6 +11,8 @@ import (
 
 // openaiOptions are the `options` of an openai deployment.
 type openaiOptions struct {
+	// httpOptions: proxy, ca_file, timeouts, pool size (cloud.go).
+	httpOptions `yaml:",inline"`
 	// Headers are sent with every upstream request.
 	Headers map[string]string `yaml:"headers"`
 	// ContextWindow is the model's context size in tokens (0 = unknown).
@@ -43,7 +45,12 @@ func (a *App) newProvider(ctx context.Context, d config.Deployment) (llm.Provide
 		if d.Model == "" {
 			return nil, fmt.Errorf("model: required for provider openai")
 		}
+		hc, err := a.openaiClient(o.httpOptions)
+		if err != nil {
+			return nil, err
+		}
 		return openai.New(openai.Config{
+			HTTPClient:       hc,
 			BaseURL:          d.BaseURL,
 			Model:            d.Model,
 			APIKey:           key,
@@ -55,6 +62,8 @@ func (a *App) newProvider(ctx context.Context, d config.Deployment) (llm.Provide
 		})
 	case "local":
 		return a.newLocal(ctx, d)
+	case "anthropic":
+		return a.newCloudProvider(ctx, d)
 	}
-	return nil, fmt.Errorf("unknown provider %q (known: openai, local)", d.Provider)
+	return nil, fmt.Errorf("unknown provider %q (known: openai, local, anthropic)", d.Provider)
 }

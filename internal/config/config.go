@@ -52,6 +52,9 @@ type Config struct {
 	Guardrails yaml.Node `yaml:"guardrails"`
 	Routing    yaml.Node `yaml:"routing"`
 	Engine     yaml.Node `yaml:"engine"`
+	// Egress is the allow-list of hosts Outcrop may connect to (decoded by
+	// internal/egress; see docs/PROVIDERS.md). Empty allows every host.
+	Egress yaml.Node `yaml:"egress"`
 
 	// path is the file the config was loaded from, for messages.
 	path string

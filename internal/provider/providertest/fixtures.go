@@ -30,7 +30,15 @@ type NewHTTPProvider func(t *testing.T, baseURL, model string) llm.Provider
 // that wire format. It also checks, for every fixture, the invariants of
 // CheckEvents and that errors are classified *llm.Error values.
 func RunFixtures(t *testing.T, newProvider NewHTTPProvider) {
-	for _, f := range LoadFixtures(t) {
+	RunFixturesDir(t, TestdataDir(), newProvider)
+}
+
+// RunFixturesDir is RunFixtures over the fixtures in dir, for providers
+// with a wire format of their own (Anthropic, Gemini): newProvider then
+// receives the upstream's root URL with "/v1" appended, and the provider
+// posts to whatever path its API uses.
+func RunFixturesDir(t *testing.T, dir string, newProvider NewHTTPProvider) {
+	for _, f := range LoadFixturesDir(t, dir) {
 		t.Run(f.Name, func(t *testing.T) {
 			up := NewUpstream(t, f)
 			p := newProvider(t, up.URL, up.Model)
@@ -50,8 +58,10 @@ func RunFixtures(t *testing.T, newProvider NewHTTPProvider) {
 }
 
 // FixtureRequest is the request the suite sends for a fixture: a short
-// user prompt, with the fixture's stop sequence and max_tokens options, and
-// a weather tool when the fixture name mentions "tool".
+// user prompt, with the fixture's stop sequence and max_tokens options, its
+// "additional" option as additionalModelRequestFields, a cache point after
+// the system prompt when "cache: system" is set, and a weather tool when
+// the fixture name mentions "tool".
 func FixtureRequest(f *Fixture) *llm.Request {
 	req := &llm.Request{
 		Model:    "test-model",
@@ -64,6 +74,12 @@ func FixtureRequest(f *Fixture) *llm.Request {
 	if s := f.Option("max_tokens", ""); s != "" {
 		n, _ := strconv.Atoi(s)
 		req.Inference.MaxTokens = &n
+	}
+	if s := f.Option("additional", ""); s != "" {
+		req.Additional = []byte(s)
+	}
+	if f.Option("cache", "") == "system" {
+		req.System = append(req.System, llm.Block{Kind: llm.KindCachePoint, CachePoint: &llm.CachePoint{}})
 	}
 	if strings.Contains(f.Name, "tool") {
 		req.Tools = &llm.ToolConfig{Tools: []llm.Tool{WeatherTool}, Choice: llm.ToolChoice{Mode: llm.ToolChoiceAuto}}
@@ -160,6 +176,9 @@ func RenderEvent(ev llm.Event) string {
 	case llm.EventBlockDelta:
 		kind := map[llm.DeltaKind]string{llm.DeltaText: "text", llm.DeltaToolInput: "toolInput", llm.DeltaReasoning: "reasoning",
 			llm.DeltaReasoningSignature: "signature", llm.DeltaReasoningRedacted: "redacted"}[ev.Delta]
+		if ev.Delta == llm.DeltaReasoningRedacted {
+			return fmt.Sprintf("delta %d %s %s", ev.Index, kind, strconv.Quote(string(ev.Redacted)))
+		}
 		return fmt.Sprintf("delta %d %s %s", ev.Index, kind, strconv.Quote(ev.Text))
 	case llm.EventBlockStop:
 		return fmt.Sprintf("blockStop %d", ev.Index)

@@ -29,6 +29,8 @@ import (
 //	max_tokens: 12               the request's output token limit
 //	close-after: 2               close the stream after this many events and
 //	                             check that the upstream saw the disconnect
+//	additional: {"thinking":…}   the request's additionalModelRequestFields
+//	cache: system                a cache point after the system prompt
 //	recorded: ollama v0.17.4 …   provenance; absent for hand-made fixtures
 //	-- request --
 //	the body that was sent when the fixture was recorded (informational)
@@ -75,9 +77,16 @@ func TestdataDir() string {
 // LoadFixtures reads every testdata/*.txt fixture.
 func LoadFixtures(t testing.TB) []*Fixture {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(TestdataDir(), "*.txt"))
+	return LoadFixturesDir(t, TestdataDir())
+}
+
+// LoadFixturesDir reads every *.txt fixture in dir, for providers that keep
+// fixtures of their own wire format beside their code.
+func LoadFixturesDir(t testing.TB, dir string) []*Fixture {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "*.txt"))
 	if err != nil || len(paths) == 0 {
-		t.Fatalf("no fixtures in %s: %v", TestdataDir(), err)
+		t.Fatalf("no fixtures in %s: %v", dir, err)
 	}
 	var out []*Fixture
 	for _, p := range paths {
@@ -189,22 +198,27 @@ func ensureNL(s string) string {
 	return s
 }
 
-// Upstream is a fake OpenAI-compatible server on 127.0.0.1 that answers
-// every POST …/chat/completions with the next fixture (the last one
-// repeats) and GET …/models with a list holding Model. It is a real HTTP
-// server: providers reach it through their ordinary transport.
+// Upstream is a fake server on 127.0.0.1 that answers every POST with the
+// next fixture (the last one repeats) and GET …/models with an
+// OpenAI-style list holding Model. The POST's path is not checked, so the
+// same server replays any provider's wire format (chat completions,
+// Anthropic messages, Gemini generateContent); Calls records what was
+// asked. It is a real HTTP server: providers reach it through their
+// ordinary transport.
 type Upstream struct {
 	// URL is the base URL to configure providers with, ending in /v1.
 	URL string
 	// Model is the model name listed by /v1/models.
 	Model string
 
-	srv *httptest.Server
+	srv  *httptest.Server
+	pick func(Call) *Fixture // nil: the fixtures in turn
 
 	mu           sync.Mutex // guards the fields below
 	fixtures     []*Fixture
 	next         int
 	requests     [][]byte
+	calls        []Call
 	disconnected int
 	finished     int
 }
@@ -220,11 +234,38 @@ func NewUpstream(t testing.TB, fixtures ...*Fixture) *Upstream {
 	return u
 }
 
+// NewUpstreamFunc starts a fake upstream that answers each POST with the
+// fixture pick chooses for it (by path, headers or body), so that one
+// server can stand in for a provider across the conformance suite's varied
+// requests. A nil fixture is answered with a 500.
+func NewUpstreamFunc(t testing.TB, pick func(Call) *Fixture) *Upstream {
+	t.Helper()
+	u := NewUpstream(t)
+	u.pick = pick
+	return u
+}
+
 // Requests returns the bodies received so far.
 func (u *Upstream) Requests() [][]byte {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return append([][]byte(nil), u.requests...)
+}
+
+// Call is one request the upstream received.
+type Call struct {
+	Method string
+	// Path is the request URI: path and query.
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
+// Calls returns the requests received so far, in order.
+func (u *Upstream) Calls() []Call {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]Call(nil), u.calls...)
 }
 
 // Disconnected returns how many responses the client abandoned before the
@@ -241,7 +282,7 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"object":"list","data":[{"id":%q,"object":"model","created":0,"owned_by":"providertest"}]}`, u.Model)
 		return
-	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/chat/completions"):
+	case r.Method == http.MethodPost:
 	default:
 		http.NotFound(w, r)
 		return
@@ -249,8 +290,12 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	u.mu.Lock()
 	u.requests = append(u.requests, body)
+	call := Call{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body}
+	u.calls = append(u.calls, call)
 	var f *Fixture
-	if len(u.fixtures) > 0 {
+	if u.pick != nil {
+		f = u.pick(call)
+	} else if len(u.fixtures) > 0 {
 		i := u.next
 		if i >= len(u.fixtures) {
 			i = len(u.fixtures) - 1

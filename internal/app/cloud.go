@@ -1,0 +1,141 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/outcrop/outcrop/internal/config"
+	"github.com/outcrop/outcrop/internal/egress"
+	"github.com/outcrop/outcrop/internal/h1"
+	"github.com/outcrop/outcrop/internal/llm"
+	"github.com/outcrop/outcrop/internal/provider/anthropic"
+)
+
+// httpOptions are the connection settings every hosted provider's
+// `options` accept (docs/PROVIDERS.md).
+type httpOptions struct {
+	// Proxy is an http(s):// proxy URL; empty uses HTTPS_PROXY/NO_PROXY,
+	// "none" connects directly.
+	Proxy string `yaml:"proxy"`
+	// CAFile is a PEM file trusted in addition to the system roots.
+	CAFile string `yaml:"ca_file"`
+	// ConnectTimeout bounds TCP connect plus TLS handshake. Default 10s.
+	ConnectTimeout config.Duration `yaml:"connect_timeout"`
+	// ResponseHeaderTimeout bounds the wait for response headers; 0 waits
+	// as long as the attempt's timeout allows.
+	ResponseHeaderTimeout config.Duration `yaml:"response_header_timeout"`
+	// MaxIdleConns is the keep-alive pool size per host. Default 32.
+	MaxIdleConns int `yaml:"max_idle_conns"`
+}
+
+func (o httpOptions) egress() egress.Options {
+	return egress.Options{Proxy: o.Proxy, CAFile: o.CAFile, ConnectTimeout: o.ConnectTimeout.D(),
+		ResponseHeaderTimeout: o.ResponseHeaderTimeout.D(), MaxIdleConnsPerHost: o.MaxIdleConns}
+}
+
+func (o httpOptions) isZero() bool { return o == httpOptions{} }
+
+// egressPolicy decodes the `egress` section.
+func (a *App) egressPolicy() (*egress.Policy, error) {
+	var c egress.Config
+	if err := config.Decode(a.cfg.Egress, &c); err != nil {
+		return nil, fmt.Errorf("egress: %w", err)
+	}
+	return egress.New(c, a.log)
+}
+
+// httpClient builds a deployment's HTTP client under the egress policy.
+func (a *App) httpClient(o httpOptions) (*http.Client, error) {
+	pol, err := a.egressPolicy()
+	if err != nil {
+		return nil, err
+	}
+	return pol.Client(o.egress())
+}
+
+// openaiClient returns the client of an openai deployment: nil (the
+// provider's shared default) unless egress is restricted or connection
+// options are set; plain-http upstreams then still go through h1.
+func (a *App) openaiClient(o httpOptions) (*http.Client, error) {
+	pol, err := a.egressPolicy()
+	if err != nil {
+		return nil, err
+	}
+	if !pol.Restricted() && o.isZero() {
+		return nil, nil
+	}
+	t, err := pol.Transport(o.egress())
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: &h1.Transport{
+		Fallback:       t,
+		Proxy:          t.Proxy,
+		Dial:           t.DialContext,
+		MaxIdlePerHost: t.MaxIdleConnsPerHost,
+		IdleTimeout:    90 * time.Second,
+	}}, nil
+}
+
+// secretRef resolves a hosted provider's credential, which must be a
+// reference (env:NAME or file:/path) so that no key sits in the
+// configuration file; empty stays empty.
+func secretRef(name string, s config.Secret) (string, error) {
+	v := string(s)
+	if v == "" {
+		return "", nil
+	}
+	if !strings.HasPrefix(v, "env:") && !strings.HasPrefix(v, "file:") {
+		return "", fmt.Errorf("%s: must be a reference (env:NAME or file:/path), not a literal value", name)
+	}
+	val, err := s.Resolve()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	return val, nil
+}
+
+// anthropicOptions are the `options` of an anthropic deployment.
+type anthropicOptions struct {
+	httpOptions `yaml:",inline"`
+	// Version is the anthropic-version header. Default 2023-06-01.
+	Version string `yaml:"version"`
+	// Beta lists anthropic-beta features sent with every request.
+	Beta []string `yaml:"beta"`
+	// Headers are extra headers sent with every request.
+	Headers map[string]string `yaml:"headers"`
+	// DefaultMaxTokens is max_tokens for requests that set none. Default 4096.
+	DefaultMaxTokens int `yaml:"default_max_tokens"`
+	// ContextWindow is the model's context size in tokens (0 = unknown).
+	ContextWindow int `yaml:"context_window"`
+}
+
+// newCloudProvider creates the provider of a deployment on a hosted API.
+func (a *App) newCloudProvider(ctx context.Context, d config.Deployment) (llm.Provider, error) {
+	if d.Model == "" {
+		return nil, fmt.Errorf("model: required for provider %s", d.Provider)
+	}
+	switch d.Provider {
+	case "anthropic":
+		var o anthropicOptions
+		if err := config.Decode(d.Options, &o); err != nil {
+			return nil, fmt.Errorf("options: %w", err)
+		}
+		key, err := secretRef("api_key", d.APIKey)
+		if err != nil {
+			return nil, err
+		}
+		hc, err := a.httpClient(o.httpOptions)
+		if err != nil {
+			return nil, err
+		}
+		return anthropic.New(anthropic.Config{
+			BaseURL: d.BaseURL, Model: d.Model, APIKey: key, Version: o.Version, Beta: o.Beta,
+			HTTPClient: hc, Headers: o.Headers, DefaultMaxTokens: o.DefaultMaxTokens, ContextWindow: o.ContextWindow,
+		})
+	}
+	return nil, fmt.Errorf("unknown provider %q", d.Provider)
+}

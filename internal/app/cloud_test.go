@@ -1,0 +1,291 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/document"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	oai "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/outcrop/outcrop/internal/config"
+	"github.com/outcrop/outcrop/internal/provider/providertest"
+)
+
+// cloudCase is one hosted provider behind Outcrop's front doors: a fake
+// upstream replaying its recorded traffic (a tool call, a reasoning answer,
+// a cache read) and what clients must see.
+type cloudCase struct {
+	name       string
+	deployment string // YAML of the deployment, %s is the upstream URL
+	fixtures   string // directory of the provider's fixtures
+	// pick chooses the fixture for an upstream call: "tool", "think" or
+	// "cache" (file names without .txt in want).
+	pick  func(c providertest.Call) string
+	files map[string]string // pick result → fixture file
+	// Expected answers.
+	toolID                string
+	toolUsage             [2]int // input, output
+	thinkText, thinkSig   string
+	cacheRead, cacheInput int
+	checkCall             func(t *testing.T, calls []providertest.Call)
+}
+
+var cloudCases = []cloudCase{
+	{
+		name: "anthropic",
+		deployment: `
+      - provider: anthropic
+        base_url: %s/v1
+        model: claude-sonnet-4-5
+        api_key: env:OUTCROP_TEST_ANTHROPIC_KEY`,
+		fixtures: "../provider/anthropic/testdata",
+		pick: func(c providertest.Call) string {
+			b := string(c.Body)
+			switch {
+			case strings.Contains(b, `"tools"`):
+				return "tool"
+			case strings.Contains(b, `"thinking"`):
+				return "think"
+			}
+			// The cache fixture reports a cache read; the OpenAI API has
+			// no cache points, so its requests get it without one.
+			return "cache"
+		},
+		files:     map[string]string{"tool": "stream_tool", "think": "stream_thinking", "cache": "stream_cache_read"},
+		toolID:    "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+		toolUsage: [2]int{472, 89},
+		thinkText: "I need to find the GCD of 1071 and 462 using the Euclidean algorithm.\n\n1071 = 2 × 462 + 147\n462 = 3 × 147 + 21\n147 = 7 × 21 + 0",
+		thinkSig:  "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds3NaDaddcbaEdF1hBvJRvHVNCXlGBbPDrMz9+E1BgvmDGr13vigIIUVKxsj8FYD+RW9B",
+		cacheRead: 1854, cacheInput: 1875,
+		checkCall: func(t *testing.T, calls []providertest.Call) {
+			var cached bool
+			for _, c := range calls {
+				cached = cached || strings.Contains(string(c.Body), `"system":[{"type":"text","text":"You are terse.","cache_control":{"type":"ephemeral"}}]`)
+				if c.Path != "/v1/messages" || c.Header.Get("X-Api-Key") != "sk-ant-from-env" || c.Header.Get("Anthropic-Version") != "2023-06-01" {
+					t.Errorf("upstream call %s with key %q version %q", c.Path, c.Header.Get("X-Api-Key"), c.Header.Get("Anthropic-Version"))
+				}
+			}
+			if !cached {
+				t.Errorf("no upstream call carried the system prompt's cache point as cache_control")
+			}
+		},
+	},
+}
+
+var weatherSchema = document.NewLazyDocument(map[string]any{
+	"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []string{"city"},
+})
+
+// TestCloudProvidersThroughFrontDoors: the aws-sdk-go-v2 Converse and
+// ConverseStream calls (tools, reasoning, cache points) and the OpenAI SDK
+// reach each hosted provider and come back with its stop reasons and usage,
+// cache reads included.
+func TestCloudProvidersThroughFrontDoors(t *testing.T) {
+	t.Setenv("OUTCROP_TEST_ANTHROPIC_KEY", "sk-ant-from-env")
+	for _, tc := range cloudCases {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := map[string]*providertest.Fixture{}
+			for k, f := range tc.files {
+				fx[k] = providertest.LoadFixture(t, filepath.Join(tc.fixtures, f+".txt"))
+			}
+			up := providertest.NewUpstreamFunc(t, func(c providertest.Call) *providertest.Fixture { return fx[tc.pick(c)] })
+			base := strings.TrimSuffix(up.URL, "/v1")
+			addr, stop, done := startApp(t, "listen: 127.0.0.1:0\nmodels:\n  - id: cloud\n    deployments:"+fmt.Sprintf(tc.deployment, base)+"\n")
+			defer func() { stop(); <-done }()
+			ctx := context.Background()
+			br := bedrockruntime.New(bedrockruntime.Options{
+				Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), RetryMaxAttempts: 1,
+				Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
+			})
+			user := []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "What is the weather in Paris?"}}}}
+
+			t.Run("ConverseTools", func(t *testing.T) {
+				out, err := br.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("cloud"), Messages: user,
+					ToolConfig: &types.ToolConfiguration{Tools: []types.Tool{&types.ToolMemberToolSpec{Value: types.ToolSpecification{
+						Name: aws.String("get_weather"), InputSchema: &types.ToolInputSchemaMemberJson{Value: weatherSchema}}}}}})
+				if err != nil {
+					t.Fatalf("Converse: %v", err)
+				}
+				if out.StopReason != types.StopReasonToolUse {
+					t.Errorf("stop reason = %s, want tool_use", out.StopReason)
+				}
+				msg := out.Output.(*types.ConverseOutputMemberMessage).Value
+				var found bool
+				for _, b := range msg.Content {
+					if tu, ok := b.(*types.ContentBlockMemberToolUse); ok {
+						found = true
+						var in map[string]any
+						tu.Value.Input.UnmarshalSmithyDocument(&in)
+						if *tu.Value.ToolUseId != tc.toolID || *tu.Value.Name != "get_weather" || in["city"] != "Paris" {
+							t.Errorf("toolUse = %s %s %v", *tu.Value.ToolUseId, *tu.Value.Name, in)
+						}
+					}
+				}
+				if !found {
+					t.Errorf("no toolUse block in %+v", msg.Content)
+				}
+				if *out.Usage.InputTokens != int32(tc.toolUsage[0]) || *out.Usage.OutputTokens != int32(tc.toolUsage[1]) {
+					t.Errorf("usage = %d/%d, want %v", *out.Usage.InputTokens, *out.Usage.OutputTokens, tc.toolUsage)
+				}
+			})
+
+			t.Run("ConverseStreamReasoning", func(t *testing.T) {
+				st, err := br.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String("cloud"), Messages: user,
+					AdditionalModelRequestFields: document.NewLazyDocument(map[string]any{"thinking": map[string]any{"type": "enabled", "budget_tokens": 2048}})})
+				if err != nil {
+					t.Fatalf("ConverseStream: %v", err)
+				}
+				s := st.GetStream()
+				defer s.Close()
+				var reasoning, sig, text strings.Builder
+				var stopReason types.StopReason
+				for ev := range s.Events() {
+					switch v := ev.(type) {
+					case *types.ConverseStreamOutputMemberContentBlockDelta:
+						switch d := v.Value.Delta.(type) {
+						case *types.ContentBlockDeltaMemberText:
+							text.WriteString(d.Value)
+						case *types.ContentBlockDeltaMemberReasoningContent:
+							switch r := d.Value.(type) {
+							case *types.ReasoningContentBlockDeltaMemberText:
+								reasoning.WriteString(r.Value)
+							case *types.ReasoningContentBlockDeltaMemberSignature:
+								sig.WriteString(r.Value)
+							}
+						}
+					case *types.ConverseStreamOutputMemberMessageStop:
+						stopReason = v.Value.StopReason
+					}
+				}
+				if err := s.Err(); err != nil {
+					t.Fatalf("stream: %v", err)
+				}
+				if reasoning.String() != tc.thinkText || sig.String() != tc.thinkSig || text.Len() == 0 || stopReason != types.StopReasonEndTurn {
+					t.Errorf("reasoning %q sig %q text %q stop %s", reasoning.String(), sig.String(), text.String(), stopReason)
+				}
+			})
+
+			t.Run("ConverseCachePoint", func(t *testing.T) {
+				out, err := br.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("cloud"), Messages: user,
+					System: []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: "You are terse."},
+						&types.SystemContentBlockMemberCachePoint{Value: types.CachePointBlock{Type: types.CachePointTypeDefault}}}})
+				if err != nil {
+					t.Fatalf("Converse: %v", err)
+				}
+				u := out.Usage
+				if aws.ToInt32(u.CacheReadInputTokens) != int32(tc.cacheRead) || aws.ToInt32(u.CacheWriteInputTokens) != 0 || *u.InputTokens != int32(tc.cacheInput) {
+					t.Errorf("usage = in %d cacheRead %d cacheWrite %d, want in %d cacheRead %d", *u.InputTokens, aws.ToInt32(u.CacheReadInputTokens), aws.ToInt32(u.CacheWriteInputTokens), tc.cacheInput, tc.cacheRead)
+				}
+			})
+
+			oc := oai.NewClient(option.WithBaseURL("http://"+addr+"/v1/"), option.WithAPIKey("sk-outcrop-test"), option.WithMaxRetries(0))
+			tools := []oai.ChatCompletionToolUnionParam{oai.ChatCompletionFunctionTool(oai.FunctionDefinitionParam{Name: "get_weather",
+				Parameters: oai.FunctionParameters{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}}})}
+			t.Run("OpenAITools", func(t *testing.T) {
+				resp, err := oc.Chat.Completions.New(ctx, oai.ChatCompletionNewParams{Model: "cloud", Tools: tools,
+					Messages: []oai.ChatCompletionMessageParamUnion{oai.UserMessage("What is the weather in Paris?")}})
+				if err != nil {
+					t.Fatalf("chat completion: %v", err)
+				}
+				c := resp.Choices[0]
+				if c.FinishReason != "tool_calls" || len(c.Message.ToolCalls) != 1 || c.Message.ToolCalls[0].Function.Name != "get_weather" || c.Message.ToolCalls[0].ID != tc.toolID {
+					t.Errorf("choice = %+v", c)
+				}
+				var args map[string]any
+				if json.Unmarshal([]byte(c.Message.ToolCalls[0].Function.Arguments), &args); args["city"] != "Paris" {
+					t.Errorf("arguments = %s", c.Message.ToolCalls[0].Function.Arguments)
+				}
+				if resp.Usage.PromptTokens != int64(tc.toolUsage[0]) || resp.Usage.CompletionTokens != int64(tc.toolUsage[1]) {
+					t.Errorf("usage = %+v", resp.Usage)
+				}
+			})
+			t.Run("OpenAIStreamCached", func(t *testing.T) {
+				s := oc.Chat.Completions.NewStreaming(ctx, oai.ChatCompletionNewParams{Model: "cloud",
+					StreamOptions: oai.ChatCompletionStreamOptionsParam{IncludeUsage: oai.Bool(true)},
+					Messages:      []oai.ChatCompletionMessageParamUnion{oai.SystemMessage("You are terse."), oai.UserMessage("Hi")}})
+				var acc oai.ChatCompletionAccumulator
+				for s.Next() {
+					acc.AddChunk(s.Current())
+				}
+				if err := s.Err(); err != nil {
+					t.Fatalf("stream: %v", err)
+				}
+				if acc.Usage.PromptTokensDetails.CachedTokens != int64(tc.cacheRead) || acc.Choices[0].FinishReason != "stop" {
+					t.Errorf("usage %+v finish %q", acc.Usage, acc.Choices[0].FinishReason)
+				}
+			})
+			tc.checkCall(t, up.Calls())
+		})
+	}
+}
+
+func TestSecretRef(t *testing.T) {
+	t.Setenv("OUTCROP_TEST_SECRET", "from-env")
+	file := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(file, []byte("from-file\n"), 0o600)
+	tests := []struct {
+		in      config.Secret
+		want    string
+		wantErr bool
+	}{
+		{"", "", false},
+		{"env:OUTCROP_TEST_SECRET", "from-env", false},
+		{config.Secret("file:" + file), "from-file", false},
+		{"sk-ant-literal", "", true},
+		{"env:OUTCROP_TEST_UNSET_SECRET", "", true},
+	}
+	for _, tc := range tests {
+		got, err := secretRef("api_key", tc.in)
+		if got != tc.want || (err != nil) != tc.wantErr {
+			t.Errorf("secretRef(%s) = %q, %v; want %q, error %t", tc.in, got, err, tc.want, tc.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), "sk-ant-literal") {
+			t.Errorf("error %q shows the literal secret", err)
+		}
+	}
+}
+
+// TestEgressRefusesUpstream: with an allow-list that does not name the
+// upstream, a call fails cleanly (a retryable 503-class error, never a
+// hang) and the upstream receives nothing.
+func TestEgressRefusesUpstream(t *testing.T) {
+	t.Setenv("OUTCROP_TEST_ANTHROPIC_KEY", "k")
+	up := providertest.NewUpstream(t, providertest.LoadFixture(t, "../provider/anthropic/testdata/stream_text.txt"))
+	addr, stop, done := startApp(t, fmt.Sprintf(`
+listen: 127.0.0.1:0
+egress:
+  allow: [api.anthropic.com]
+models:
+  - id: cloud
+    deployments:
+      - provider: anthropic
+        base_url: %s
+        model: claude-sonnet-4-5
+        api_key: env:OUTCROP_TEST_ANTHROPIC_KEY
+`, up.URL))
+	defer func() { stop(); <-done }()
+	br := bedrockruntime.New(bedrockruntime.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
+	})
+	_, err := br.Converse(context.Background(), &bedrockruntime.ConverseInput{ModelId: aws.String("cloud"),
+		Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "hi"}}}}})
+	var unavailable *types.ServiceUnavailableException
+	if !errors.As(err, &unavailable) {
+		t.Fatalf("Converse error = %v, want ServiceUnavailableException", err)
+	}
+	if n := len(up.Calls()); n != 0 {
+		t.Errorf("the refused upstream received %d calls", n)
+	}
+}
