@@ -1,0 +1,30 @@
+// Package flow is Outcrop's Bedrock Flows engine: the flow definition model
+// (order-preserving JSON values), the validator behind PrepareFlow and
+// ValidateFlowDefinition (Bedrock's validation types and detail shapes),
+// the $.data input-expression evaluator, the condition language, and the
+// execution engine.
+//
+// # The engine
+//
+// The semantic core is Plan.Step, a pure function of (plan, state, event)
+// returning the next state and the commands to carry out: Run an effectful
+// node (Prompt, Agent, InlineCode, Storage, Retrieval, KnowledgeBase), emit
+// a flowOutputEvent, a trace, a flowMultiTurnInputRequestEvent, or the
+// completion. Input, Output, Condition, Iterator and Collector nodes are
+// evaluated inside Step. Nodes run when all their data inputs have values
+// and, when they are the target of Conditional connections, one of those
+// conditions was taken; a node behind an untaken condition, or fed by a
+// skipped node, is skipped (dead-branch propagation). Conditions are tried
+// in order and the first true one is taken, else the default.
+//
+// State is plain JSON. An executor persists the state returned by Step
+// together with the commands before it acts on them, so after a crash the
+// persisted state says exactly which outputs were emitted and which runs
+// were outstanding (Plan.Recover re-issues those, with the user's answer of
+// a resumed multi-turn node).
+//
+// Iteration is one level deep: nodes downstream of an Iterator (up to a
+// Collector) run once per item, keyed "node#i"; Output nodes inside the
+// iteration emit once per item; the Collector gathers the items that were
+// not skipped, in item order.
+package flow
