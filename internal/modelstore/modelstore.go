@@ -183,26 +183,38 @@ func (s *Store) Remove(id string) error {
 
 // Import copies the GGUF file src into the store as id (derived from the
 // file name when empty), replacing any model with that id. The file must
-// be a complete GGUF file.
-func (s *Store) Import(src, id string) (Model, error) {
-	abs, _ := filepath.Abs(src)
-	return s.importFile(src, Model{ID: id, Source: abs})
+// be a complete GGUF file. source is where the file came from, recorded in
+// the manifest and shown by `outcrop models ls` (a package and version, a
+// URL); empty means src's absolute path, which is only useful when src is
+// not a temporary file.
+func (s *Store) Import(src, id, source string) (Model, error) {
+	return s.importFile(src, src, Model{ID: id, Source: sourceOf(src, source)})
 }
 
-// ImportConverted installs converted, a file made from source by
-// converting its weights to format, as id (derived from source's name when
-// empty). The manifest records source as where the model came from and
-// format as Converted.
-func (s *Store) ImportConverted(converted, id, source, format string) (Model, error) {
-	return s.importFile(converted, Model{ID: id, Source: source, Converted: format})
+// ImportConverted installs converted, a file made from the file orig by
+// converting its weights to format, as id (derived from orig's name when
+// empty). The manifest records source (orig's absolute path when empty) as
+// where the model came from and format as Converted.
+func (s *Store) ImportConverted(converted, orig, id, source, format string) (Model, error) {
+	return s.importFile(converted, orig, Model{ID: id, Source: sourceOf(orig, source), Converted: format})
+}
+
+// sourceOf is the recorded source of the file path: source when given,
+// else the path made absolute.
+func sourceOf(path, source string) string {
+	if source != "" {
+		return source
+	}
+	abs, _ := filepath.Abs(path)
+	return abs
 }
 
 // importFile copies src into the store under m.ID (derived from the name
-// of m.Source when empty) and installs it with the manifest m, completed
-// with what the copy measured.
-func (s *Store) importFile(src string, m Model) (Model, error) {
+// of the file named, the original of a converted src, when empty) and
+// installs it with the manifest m, completed with what the copy measured.
+func (s *Store) importFile(src, named string, m Model) (Model, error) {
 	if m.ID == "" {
-		m.ID = IDFromName(m.Source)
+		m.ID = IDFromName(named)
 	}
 	id := m.ID
 	if err := CheckID(id); err != nil {

@@ -42,14 +42,14 @@ func TestImportListRemove(t *testing.T) {
 	if err := os.WriteFile(src, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m, err := s.Import(src, "")
+	m, err := s.Import(src, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m.ID != "tiny-model.q8_0" || m.SHA256 != digest(data) || m.Size != int64(len(data)) || m.Arch != "llama" {
 		t.Errorf("Import = %+v", m)
 	}
-	if _, err := s.Import(src, modelstore.DefaultModelID); err != nil {
+	if _, err := s.Import(src, modelstore.DefaultModelID, ""); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Lookup(modelstore.DefaultModelID)
@@ -83,11 +83,11 @@ func TestImportRejects(t *testing.T) {
 	}
 	for _, name := range []string{"notes.gguf", "cut.gguf", "absent.gguf"} {
 		path := filepath.Join(dir, name)
-		if _, err := s.Import(path, ""); err == nil || !strings.Contains(err.Error(), path) {
+		if _, err := s.Import(path, "", ""); err == nil || !strings.Contains(err.Error(), path) {
 			t.Errorf("Import(%s) = %v, want an error naming the file", name, err)
 		}
 	}
-	if _, err := s.Import(filepath.Join(dir, "notes.gguf"), "Bad ID!"); !errors.Is(err, modelstore.ErrInvalidID) {
+	if _, err := s.Import(filepath.Join(dir, "notes.gguf"), "Bad ID!", ""); !errors.Is(err, modelstore.ErrInvalidID) {
 		t.Errorf("Import with bad id = %v, want ErrInvalidID", err)
 	}
 	if list, _ := s.List(); len(list) != 0 {
