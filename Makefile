@@ -12,7 +12,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/outcrop/outcrop/internal/cli.Version=$(VERSION)
 
-.PHONY: build test env deps apt-deps clean model services services-stop run test-all guardrail-report
+.PHONY: build test env deps apt-deps clean model services services-stop run test-all guardrail-report wordnet
 
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/outcrop ./cmd/outcrop
@@ -108,6 +108,12 @@ test-all:
 	$(MAKE) deps
 	./scripts/test-services.sh start
 	eval "$$(./scripts/test-services.sh env)" && OUTCROP_TEST_REQUIRE=1 $(MAKE) test
+
+# wordnet installs the WordNet 3.0 database METEOR's synonym stage reads
+# (internal/eval) from Debian's wordnet-base package into
+# ~/.cache/outcrop/wordnet/dict (scripts/wordnet.sh; idempotent).
+wordnet:
+	./scripts/wordnet.sh
 
 # guardrail-report retrains the guardrail classifier on the datasets' train
 # splits, scores the held-out splits and rewrites docs/GUARDRAILS.md.

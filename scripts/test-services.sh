@@ -12,7 +12,9 @@
 #   postgres  15432  PostgreSQL 15 from apt, database outcrop_test, trust auth on loopback
 #   python    -      venv with test/interop/python/requirements.txt
 #   node      -      node_modules for test/interop/js (npm ci)
-#   mlflow    -      TODO: not started yet (see start_mlflow)
+#   mlflow    15000  MLflow tracking server (pip, pinned in the Python requirements),
+#                    SQLite backend, artifacts proxied (--serve-artifacts) under $state/mlflow
+#   wordnet   -      WordNet 3.0 dict from Debian's wordnet-base (scripts/wordnet.sh)
 #
 # `env` prints the `export` lines the tests read (see internal/testenv):
 #   eval "$(scripts/test-services.sh env)"
@@ -21,6 +23,7 @@
 #   OUTCROP_CACHE          [$HOME/.cache/outcrop]  binaries, GGUF, venv
 #   OUTCROP_SERVICES_DIR   [$OUTCROP_CACHE/services] pid files, logs, data
 #   OUTCROP_OLLAMA_PORT [11555], OUTCROP_REDIS_PORT [16379], OUTCROP_POSTGRES_PORT [15432]
+#   OUTCROP_MLFLOW_PORT [15000]
 #   OUTCROP_OLLAMA_PARALLEL [4]  requests Ollama decodes at once (OLLAMA_NUM_PARALLEL)
 #   OUTCROP_SERVICES_STARTED  file; `start` appends the name of every service
 #                             it launched (so a caller can stop only those).
@@ -35,6 +38,8 @@ state=${OUTCROP_SERVICES_DIR:-$cache/services}
 ollama_port=${OUTCROP_OLLAMA_PORT:-11555}
 redis_port=${OUTCROP_REDIS_PORT:-16379}
 pg_port=${OUTCROP_POSTGRES_PORT:-15432}
+mlflow_port=${OUTCROP_MLFLOW_PORT:-15000}
+wordnet_dir=$cache/wordnet/dict
 
 ollama_version=0.17.4
 ollama_bin=$cache/bin/ollama
@@ -48,7 +53,7 @@ pg_db=outcrop_test
 pg_user=outcrop
 pg_bin=/usr/lib/postgresql/15/bin
 
-all_services=(ollama redis postgres python node mlflow)
+all_services=(ollama redis postgres python node wordnet mlflow)
 
 log() { printf '[test-services %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { printf '[test-services] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -405,12 +410,49 @@ ensure_node() {
 
 # ---------------------------------------------------------------- MLflow
 
-# TODO(mlflow): start a real MLflow tracking server (pip `mlflow`, pinned in a
-# requirements file) on 127.0.0.1:15000 with a sqlite backend and artifact root
-# under $state/mlflow, poll /health, and export OUTCROP_TEST_MLFLOW_URL in
-# print_env. Not needed yet: nothing calls testenv.MLflowURL so far.
-start_mlflow() { :; }
-stop_mlflow() { :; }
+# The server runs from the Python venv (mlflow is pinned in
+# test/interop/python/requirements.txt, so the tests' MLflow client is the
+# same release). No --default-artifact-root: new experiments get
+# mlflow-artifacts:/ locations and artifacts go through the server's proxy.
+mlflow_url() { echo "http://127.0.0.1:$mlflow_port"; }
+mlflow_up() { curl -fsS --max-time 2 "$(mlflow_url)/health" 2>/dev/null | grep -q OK; }
+
+start_mlflow() {
+  local dir=$state/mlflow pidfile=$state/mlflow/server.pid
+  if mlflow_up; then log "mlflow already up on $(mlflow_url)"; return 0; fi
+  ensure_python
+  [ -x "$venv/bin/mlflow" ] || die "mlflow missing from $venv (test/interop/python/requirements.txt)"
+  mkdir -p "$dir/artifacts"
+  log "starting mlflow on $(mlflow_url)"
+  rm -f "$pidfile"
+  # shellcheck disable=SC2016 # $$ is the inner shell's pid
+  setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" "$venv/bin/mlflow" server \
+    --host 127.0.0.1 --port "$mlflow_port" --workers 1 \
+    --backend-store-uri "sqlite:///$dir/mlflow.db" \
+    --artifacts-destination "$dir/artifacts" --serve-artifacts \
+    >>"$dir/server.log" 2>&1 </dev/null &
+  if ! wait_for mlflow 300 mlflow_up; then
+    tail -20 "$dir/server.log" >&2 || true
+    die "mlflow did not answer on $(mlflow_url)/health within 300 s (log: $dir/server.log)"
+  fi
+  started mlflow
+}
+
+# The server forks workers into its own session; stop them all.
+stop_mlflow() {
+  local pidfile=$state/mlflow/server.pid pid
+  if pid_alive "$pidfile"; then
+    pid=$(cat "$pidfile")
+    kill -- "-$pid" 2>/dev/null || true
+  fi
+  stop_pid mlflow "$pidfile"
+}
+
+ensure_wordnet() {
+  [ -s "$wordnet_dir/data.noun" ] && [ -s "$wordnet_dir/lexnames" ] && return 0
+  log "installing WordNet 3.0 into $wordnet_dir"
+  OUTCROP_CACHE=$cache "$root/scripts/wordnet.sh" >/dev/null || die "scripts/wordnet.sh failed"
+}
 
 # ---------------------------------------------------------------- commands
 
@@ -434,7 +476,8 @@ export OUTCROP_TEST_PYTHON='$venv/bin/python'
 export OUTCROP_TEST_NODE_MODULES='$node_dir'
 export OUTCROP_TEST_REDIS_URL='redis://127.0.0.1:$redis_port/0'
 export OUTCROP_TEST_POSTGRES_DSN='postgres://$pg_user@127.0.0.1:$pg_port/$pg_db?sslmode=disable'
-# TODO(mlflow): export OUTCROP_TEST_MLFLOW_URL='http://127.0.0.1:15000'
+export OUTCROP_TEST_MLFLOW_URL='$(mlflow_url)'
+export OUTCROP_TEST_WORDNET='$wordnet_dir'
 EOF
 }
 
@@ -458,7 +501,8 @@ status() {
   if [ -s "$gguf" ]; then echo "gguf      ok    $gguf"; else echo "gguf      missing $gguf"; rc=1; fi
   local datasets; datasets=$(datasets_dir)
   if [ -n "$datasets" ]; then echo "datasets  ok    $datasets"; else echo "datasets  missing (set OUTCROP_DATASETS)"; rc=1; fi
-  echo "mlflow    TODO  (not started yet)"
+  if mlflow_up; then echo "mlflow    up    $(mlflow_url)"; else echo "mlflow    down  $(mlflow_url)"; rc=1; fi
+  if [ -s "$wordnet_dir/lexnames" ]; then echo "wordnet   ok    $wordnet_dir"; else echo "wordnet   missing $wordnet_dir"; rc=1; fi
   return $rc
 }
 
@@ -469,6 +513,7 @@ start_one() {
     postgres) start_postgres ;;
     python) ensure_python ;;
     node) ensure_node ;;
+    wordnet) ensure_wordnet ;;
     mlflow) start_mlflow ;;
     *) die "unknown service $1 (known: ${all_services[*]})" ;;
   esac
@@ -479,7 +524,7 @@ stop_one() {
     ollama) stop_ollama ;;
     redis) stop_redis ;;
     postgres) stop_postgres ;;
-    python | node) ;; # nothing runs
+    python | node | wordnet) ;; # nothing runs
     mlflow) stop_mlflow ;;
     *) die "unknown service $1 (known: ${all_services[*]})" ;;
   esac

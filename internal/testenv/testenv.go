@@ -63,3 +63,7 @@ func MLflowURL(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST
 // (openai-moderation, jailbreakbench, bipia, presidio-research, …; see its
 // SOURCES.md), which are never copied into the repository.
 func Datasets(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_DATASETS") }
+
+// WordNet returns a WordNet 3.0 dict directory (scripts/wordnet.sh, `make
+// wordnet`) with NLTK's lexnames file.
+func WordNet(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_WORDNET") }
