@@ -12,6 +12,7 @@ import (
 	"github.com/outcrop/outcrop/internal/h1"
 	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/provider/anthropic"
+	"github.com/outcrop/outcrop/internal/provider/bedrock"
 )
 
 // httpOptions are the connection settings every hosted provider's
@@ -113,6 +114,28 @@ type anthropicOptions struct {
 	ContextWindow int `yaml:"context_window"`
 }
 
+// bedrockOptions are the `options` of a bedrock deployment.
+type bedrockOptions struct {
+	httpOptions `yaml:",inline"`
+	// Region is the AWS region. Default: AWS_REGION or the profile's, else
+	// us-east-1.
+	Region string `yaml:"region"`
+	// Profile is a shared-config profile for the standard credential chain.
+	Profile string `yaml:"profile"`
+	// AccessKeyID, SecretAccessKey and SessionToken are static SigV4
+	// credentials (references); empty uses the standard chain.
+	AccessKeyID     config.Secret `yaml:"access_key_id"`
+	SecretAccessKey config.Secret `yaml:"secret_access_key"`
+	SessionToken    config.Secret `yaml:"session_token"`
+	// Guardrails passes guardrailConfig and guardContent to Bedrock
+	// instead of leaving them to Outcrop's guardrail stage.
+	Guardrails bool `yaml:"guardrails"`
+	// MaxAttempts is the SDK's attempts per call. Default 1.
+	MaxAttempts int `yaml:"max_attempts"`
+	// ContextWindow is the model's context size in tokens (0 = unknown).
+	ContextWindow int `yaml:"context_window"`
+}
+
 // newCloudProvider creates the provider of a deployment on a hosted API.
 func (a *App) newCloudProvider(ctx context.Context, d config.Deployment) (llm.Provider, error) {
 	if d.Model == "" {
@@ -135,6 +158,34 @@ func (a *App) newCloudProvider(ctx context.Context, d config.Deployment) (llm.Pr
 		return anthropic.New(anthropic.Config{
 			BaseURL: d.BaseURL, Model: d.Model, APIKey: key, Version: o.Version, Beta: o.Beta,
 			HTTPClient: hc, Headers: o.Headers, DefaultMaxTokens: o.DefaultMaxTokens, ContextWindow: o.ContextWindow,
+		})
+	case "bedrock":
+		var o bedrockOptions
+		if err := config.Decode(d.Options, &o); err != nil {
+			return nil, fmt.Errorf("options: %w", err)
+		}
+		var secrets [4]string
+		for i, s := range []struct {
+			name string
+			ref  config.Secret
+		}{{"api_key", d.APIKey}, {"access_key_id", o.AccessKeyID}, {"secret_access_key", o.SecretAccessKey}, {"session_token", o.SessionToken}} {
+			v, err := secretRef(s.name, s.ref)
+			if err != nil {
+				return nil, err
+			}
+			secrets[i] = v
+		}
+		if (secrets[1] == "") != (secrets[2] == "") {
+			return nil, fmt.Errorf("options: access_key_id and secret_access_key go together")
+		}
+		hc, err := a.httpClient(o.httpOptions)
+		if err != nil {
+			return nil, err
+		}
+		return bedrock.New(ctx, bedrock.Config{
+			Region: o.Region, Model: d.Model, Endpoint: d.BaseURL, APIKey: secrets[0],
+			AccessKeyID: secrets[1], SecretAccessKey: secrets[2], SessionToken: secrets[3], Profile: o.Profile,
+			Guardrails: o.Guardrails, MaxAttempts: o.MaxAttempts, HTTPClient: hc, ContextWindow: o.ContextWindow,
 		})
 	}
 	return nil, fmt.Errorf("unknown provider %q", d.Provider)

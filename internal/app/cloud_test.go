@@ -37,7 +37,8 @@ type cloudCase struct {
 	toolID                string
 	toolUsage             [2]int // input, output
 	thinkText, thinkSig   string
-	cacheRead, cacheInput int
+	cacheRead, cacheWrite int
+	cacheInput            int
 	checkCall             func(t *testing.T, calls []providertest.Call)
 }
 
@@ -83,6 +84,51 @@ var cloudCases = []cloudCase{
 	},
 }
 
+func init() {
+	cloudCases = append(cloudCases, cloudCase{
+		name: "bedrock",
+		deployment: `
+      - provider: bedrock
+        base_url: %s
+        model: us.anthropic.claude-3-5-haiku-20241022-v1:0
+        options:
+          region: us-west-2
+          access_key_id: env:OUTCROP_TEST_AWS_KEY_ID
+          secret_access_key: env:OUTCROP_TEST_AWS_SECRET`,
+		fixtures: "../provider/bedrock/testdata",
+		pick: func(c providertest.Call) string {
+			b := string(c.Body)
+			switch {
+			case strings.Contains(b, `"toolConfig"`):
+				return "tool"
+			case strings.Contains(b, `"thinking"`):
+				return "think"
+			}
+			return "cache"
+		},
+		files:     map[string]string{"tool": "stream_tool", "think": "stream_reasoning", "cache": "stream_cache"},
+		toolID:    "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q",
+		toolUsage: [2]int{389, 62},
+		thinkText: "The user wants a greeting. Keep it short.",
+		thinkSig:  "ErcBCkgIAhABGAIiQMq1Y3Wl0n5g7JtX2bq1",
+		cacheRead: 1854, cacheWrite: 120, cacheInput: 1995,
+		checkCall: func(t *testing.T, calls []providertest.Call) {
+			var cached bool
+			for _, c := range calls {
+				cached = cached || strings.Contains(string(c.Body), `"system":[{"text":"You are terse."},{"cachePoint":{"type":"default"}}]`)
+				auth := c.Header.Get("Authorization")
+				if c.Path != "/model/us.anthropic.claude-3-5-haiku-20241022-v1%3A0/converse-stream" ||
+					!strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKIDFROMENV/") || !strings.Contains(auth, "/us-west-2/bedrock/") {
+					t.Errorf("upstream call %s signed %q", c.Path, auth)
+				}
+			}
+			if !cached {
+				t.Errorf("no upstream call carried the system prompt's cache point")
+			}
+		},
+	})
+}
+
 var weatherSchema = document.NewLazyDocument(map[string]any{
 	"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []string{"city"},
 })
@@ -93,6 +139,8 @@ var weatherSchema = document.NewLazyDocument(map[string]any{
 // cache reads included.
 func TestCloudProvidersThroughFrontDoors(t *testing.T) {
 	t.Setenv("OUTCROP_TEST_ANTHROPIC_KEY", "sk-ant-from-env")
+	t.Setenv("OUTCROP_TEST_AWS_KEY_ID", "AKIDFROMENV")
+	t.Setenv("OUTCROP_TEST_AWS_SECRET", "secret-from-env")
 	for _, tc := range cloudCases {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := map[string]*providertest.Fixture{}
@@ -184,7 +232,7 @@ func TestCloudProvidersThroughFrontDoors(t *testing.T) {
 					t.Fatalf("Converse: %v", err)
 				}
 				u := out.Usage
-				if aws.ToInt32(u.CacheReadInputTokens) != int32(tc.cacheRead) || aws.ToInt32(u.CacheWriteInputTokens) != 0 || *u.InputTokens != int32(tc.cacheInput) {
+				if aws.ToInt32(u.CacheReadInputTokens) != int32(tc.cacheRead) || aws.ToInt32(u.CacheWriteInputTokens) != int32(tc.cacheWrite) || *u.InputTokens != int32(tc.cacheInput) {
 					t.Errorf("usage = in %d cacheRead %d cacheWrite %d, want in %d cacheRead %d", *u.InputTokens, aws.ToInt32(u.CacheReadInputTokens), aws.ToInt32(u.CacheWriteInputTokens), tc.cacheInput, tc.cacheRead)
 				}
 			})
@@ -221,7 +269,7 @@ func TestCloudProvidersThroughFrontDoors(t *testing.T) {
 				if err := s.Err(); err != nil {
 					t.Fatalf("stream: %v", err)
 				}
-				if acc.Usage.PromptTokensDetails.CachedTokens != int64(tc.cacheRead) || acc.Choices[0].FinishReason != "stop" {
+				if acc.Usage.PromptTokensDetails.CachedTokens != int64(tc.cacheRead) || acc.Usage.PromptTokens != int64(tc.cacheInput) || acc.Choices[0].FinishReason != "stop" {
 					t.Errorf("usage %+v finish %q", acc.Usage, acc.Choices[0].FinishReason)
 				}
 			})
@@ -288,4 +336,103 @@ models:
 	if n := len(up.Calls()); n != 0 {
 		t.Errorf("the refused upstream received %d calls", n)
 	}
+}
+
+// TestFailoverAnthropicToBedrock: a model served by Anthropic with a Bedrock
+// fallback keeps answering when Anthropic is overloaded. A 529 status, and
+// an overloaded error event before the first token, fail over for
+// streaming and non-streaming clients alike; a stream that breaks after
+// its first token ends with a clean in-stream exception, and the next
+// request fails over.
+func TestFailoverAnthropicToBedrock(t *testing.T) {
+	t.Setenv("OUTCROP_TEST_ANTHROPIC_KEY", "k")
+	t.Setenv("OUTCROP_TEST_AWS_KEY_ID", "AKIDFROMENV")
+	t.Setenv("OUTCROP_TEST_AWS_SECRET", "s")
+	adir, bdir := "../provider/anthropic/testdata/", "../provider/bedrock/testdata/"
+	load := providertest.LoadFixture
+	// Anthropic's answers, in order: 529; overloaded before any content;
+	// a stream cut after its first token; 529 from then on.
+	ant := providertest.NewUpstream(t, load(t, adir+"error_529.txt"), load(t, adir+"stream_overloaded_before_content.txt"),
+		load(t, adir+"stream_overloaded_midstream.txt"), load(t, adir+"error_529.txt"))
+	bed := providertest.NewUpstream(t, load(t, bdir+"stream_text.txt"))
+	addr, stop, done := startApp(t, fmt.Sprintf(`
+listen: 127.0.0.1:0
+models:
+  - id: claude
+    fallbacks: [claude-on-bedrock]
+    deployments:
+      - provider: anthropic
+        base_url: %s
+        model: claude-3-5-haiku-latest
+        api_key: env:OUTCROP_TEST_ANTHROPIC_KEY
+  - id: claude-on-bedrock
+    deployments:
+      - provider: bedrock
+        base_url: %s
+        model: us.anthropic.claude-3-5-haiku-20241022-v1:0
+        options:
+          access_key_id: env:OUTCROP_TEST_AWS_KEY_ID
+          secret_access_key: env:OUTCROP_TEST_AWS_SECRET
+`, ant.URL, strings.TrimSuffix(bed.URL, "/v1")))
+	defer func() { stop(); <-done }()
+	ctx := context.Background()
+	br := bedrockruntime.New(bedrockruntime.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
+	})
+	msgs := []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "Hello"}}}}
+	const bedrockText = "Hello! How can I help?"
+
+	// 1. Non-streaming client, Anthropic answers 529: Bedrock answers.
+	out, err := br.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("claude"), Messages: msgs})
+	if err != nil {
+		t.Fatalf("Converse after a 529: %v", err)
+	}
+	if got := out.Output.(*types.ConverseOutputMemberMessage).Value.Content[0].(*types.ContentBlockMemberText).Value; got != bedrockText || out.StopReason != types.StopReasonEndTurn {
+		t.Errorf("Converse after a 529 = %q (%s), want Bedrock's answer", got, out.StopReason)
+	}
+
+	// 2. Streaming client, overloaded before any content: Bedrock streams.
+	if text, err := streamText(ctx, br, msgs); err != nil || text != bedrockText {
+		t.Errorf("stream after an early overload = %q, %v; want Bedrock's answer", text, err)
+	}
+
+	// 3. Streaming client, the stream breaks after its first token: a clean
+	// in-stream exception after the text already sent.
+	text, err := streamText(ctx, br, msgs)
+	var unavailable *types.ServiceUnavailableException
+	if text != "Hel" || !errors.As(err, &unavailable) {
+		t.Errorf("stream cut mid-way = %q, %v; want \"Hel\" then ServiceUnavailableException", text, err)
+	}
+
+	// 4. The next request fails over.
+	if text, err := streamText(ctx, br, msgs); err != nil || text != bedrockText {
+		t.Errorf("stream after the cut = %q, %v; want Bedrock's answer", text, err)
+	}
+	if n := len(ant.Calls()); n != 4 {
+		t.Errorf("Anthropic received %d calls, want 4", n)
+	}
+	if n := len(bed.Calls()); n != 3 {
+		t.Errorf("Bedrock received %d calls, want 3", n)
+	}
+}
+
+// streamText runs ConverseStream and returns the text streamed and the
+// stream's error.
+func streamText(ctx context.Context, br *bedrockruntime.Client, msgs []types.Message) (string, error) {
+	st, err := br.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String("claude"), Messages: msgs})
+	if err != nil {
+		return "", err
+	}
+	s := st.GetStream()
+	defer s.Close()
+	var b strings.Builder
+	for ev := range s.Events() {
+		if d, ok := ev.(*types.ConverseStreamOutputMemberContentBlockDelta); ok {
+			if t, ok := d.Value.Delta.(*types.ContentBlockDeltaMemberText); ok {
+				b.WriteString(t.Value)
+			}
+		}
+	}
+	return b.String(), s.Err()
 }

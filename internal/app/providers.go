@@ -62,8 +62,8 @@ func (a *App) newProvider(ctx context.Context, d config.Deployment) (llm.Provide
 		})
 	case "local":
 		return a.newLocal(ctx, d)
-	case "anthropic":
+	case "anthropic", "bedrock":
 		return a.newCloudProvider(ctx, d)
 	}
-	return nil, fmt.Errorf("unknown provider %q (known: openai, local, anthropic)", d.Provider)
+	return nil, fmt.Errorf("unknown provider %q (known: openai, local, anthropic, bedrock)", d.Provider)
 }

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/outcrop/outcrop/internal/eventstream"
 )
 
 // Fixture is one recorded (or hand-made) upstream exchange, stored as a text
@@ -49,7 +51,10 @@ import (
 // fake upstream acts on instead of sending: "@@ sleep 200ms" (flush, then
 // pause), "@@ reset" (abort the TCP connection with a RST), "@@ hang" (stop
 // sending until the client goes away). A directive before the status line
-// acts before any byte of the response is sent.
+// acts before any byte of the response is sent. "@@ event <type> <json>"
+// and "@@ exception <type> <json>" send one AWS event-stream frame
+// (application/vnd.amazon.eventstream, as Bedrock's ConverseStream does)
+// with that :event-type or :exception-type and payload.
 type Fixture struct {
 	Name     string // file name without .txt
 	Path     string
@@ -234,6 +239,20 @@ func NewUpstream(t testing.TB, fixtures ...*Fixture) *Upstream {
 	return u
 }
 
+// NewUpstreamTLS is NewUpstream over HTTPS (for clients that refuse
+// bearer tokens over plain HTTP, as the AWS SDK does); Client trusts it.
+func NewUpstreamTLS(t testing.TB, fixtures ...*Fixture) *Upstream {
+	t.Helper()
+	u := &Upstream{Model: "fixture-model", fixtures: fixtures}
+	u.srv = httptest.NewTLSServer(http.HandlerFunc(u.serve))
+	u.URL = u.srv.URL + "/v1"
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+// Client returns an HTTP client that trusts the upstream's certificate.
+func (u *Upstream) Client() *http.Client { return u.srv.Client() }
+
 // NewUpstreamFunc starts a fake upstream that answers each POST with the
 // fixture pick chooses for it (by path, headers or body), so that one
 // server can stand in for a provider across the conformance suite's varied
@@ -402,6 +421,32 @@ func directive(w http.ResponseWriter, r *http.Request, rc *http.ResponseControll
 	case "hang":
 		<-r.Context().Done()
 		return false
+	case "event", "exception":
+		// An AWS event-stream frame (Bedrock's ConverseStream): the
+		// event or exception type, then its JSON payload.
+		if len(fs) < 2 {
+			return true
+		}
+		payload := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(line, "@@ "), fs[0]))
+		payload = strings.TrimSpace(strings.TrimPrefix(payload, fs[1]))
+		m := eventstream.Message{Payload: []byte(payload)}
+		typeHeader := ":event-type"
+		if fs[0] == "exception" {
+			typeHeader = ":exception-type"
+		}
+		m.Headers = eventstream.Headers{
+			{Name: typeHeader, Value: eventstream.String(fs[1])},
+			{Name: ":content-type", Value: eventstream.String("application/json")},
+			{Name: ":message-type", Value: eventstream.String(fs[0])},
+		}
+		b, err := eventstream.Append(nil, &m)
+		if err != nil {
+			return false
+		}
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
 	case "reset":
 		conn, buf, err := rc.Hijack()
 		if err != nil {
