@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/outcrop/outcrop/internal/auth"
+	"github.com/outcrop/outcrop/internal/cache"
 	"github.com/outcrop/outcrop/internal/config"
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/guardrail"
@@ -106,6 +107,15 @@ func (a *App) build(ctx context.Context) error {
 	// The pipeline's order: audit, authorization, limits and quotas, then
 	// the input/output guardrail, then the router.
 	stages := append(sec.Stages(), guard.Stage)
+	// The response cache answers after the input guardrail, so the
+	// guardrail's output side also sees answers served from the cache.
+	cacheStage, err := a.buildCache(ctx, log)
+	if err != nil {
+		return err
+	}
+	if cacheStage != nil {
+		stages = append(stages, cacheStage)
+	}
 	a.gateway = gateway.New(gateway.Options{
 		Logger:   log.With("component", "gateway"),
 		Stages:   stages,
@@ -120,7 +130,7 @@ func (a *App) build(ctx context.Context) error {
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Region:       cfg.Server.Region,
 		AccountID:    cfg.Server.AccountID,
-		Middleware:   sec.Middleware(),
+		Middleware:   append(sec.Middleware(), cache.Middleware),
 		Authorize: func(ctx context.Context, action, resource string) error {
 			return auth.Check(ctx, action, resource, nil)
 		},

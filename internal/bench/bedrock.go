@@ -110,6 +110,9 @@ func NewBedrock(ctx context.Context, o BedrockOptions) (*Bedrock, error) {
 	opt := func(bo *bedrockruntime.Options) {
 		if o.Endpoint != "" {
 			bo.BaseEndpoint = aws.String(o.Endpoint)
+			// A benchmark measures the model, never Outcrop's response
+			// cache: repeated temperature-0 prompts would otherwise hit it.
+			bo.APIOptions = append(bo.APIOptions, smithyhttp.AddHeaderValue(bypassHeader, "bypass"))
 		}
 		if o.BearerToken != "" {
 			bo.BearerAuthTokenProvider = bearer.StaticTokenProvider{Token: bearer.Token{Value: o.BearerToken}}

@@ -31,6 +31,10 @@ type OpenAI struct {
 
 var _ Client = (*OpenAI)(nil)
 
+// bypassHeader asks Outcrop's response cache (internal/cache) to let the
+// request through to the model; other servers ignore it.
+const bypassHeader = "X-Outcrop-Cache"
+
 // NewOpenAI builds a client.
 func NewOpenAI(o OpenAIOptions) *OpenAI {
 	base := strings.TrimRight(o.Endpoint, "/")
@@ -134,6 +138,7 @@ func (c *OpenAI) Do(ctx context.Context, req Request) (Result, error) {
 		return Result{}, &Error{Type: ErrOther, Endpoint: c.endpoint, Model: req.Model, Err: err}
 	}
 	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set(bypassHeader, "bypass") // measure the model, not Outcrop's response cache
 	if req.Stream {
 		hreq.Header.Set("Accept", "text/event-stream")
 	}

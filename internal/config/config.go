@@ -55,6 +55,8 @@ type Config struct {
 	// Egress is the allow-list of hosts Outcrop may connect to (decoded by
 	// internal/egress; see docs/PROVIDERS.md). Empty allows every host.
 	Egress yaml.Node `yaml:"egress"`
+	// Cache configures the response cache (internal/cache; docs/CACHING.md).
+	Cache yaml.Node `yaml:"cache"`
 
 	// path is the file the config was loaded from, for messages.
 	path string

@@ -1,0 +1,130 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/outcrop/outcrop/internal/config"
+)
+
+// Config is the cache section of the configuration file.
+type Config struct {
+	// Enabled turns the exact response cache on. Default true; only
+	// deterministic requests (temperature 0 or a fixed seed) are cached.
+	Enabled *bool `yaml:"enabled"`
+	// Backend is auto (Redis when redis.url is set, else memory), memory
+	// or redis. Default auto.
+	Backend string `yaml:"backend"`
+	// Scope is who shares entries: principal (default; a principal only
+	// ever sees its own entries) or account (every principal of the
+	// server's account).
+	Scope string `yaml:"scope"`
+	// TTL is how long an answer is served from the cache. Default 10m.
+	TTL config.Duration `yaml:"ttl"`
+	// MaxBytes bounds the memory backend (keys plus answers), least
+	// recently used out first. Default 64 MiB.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// MaxEntryBytes bounds one answer; longer answers are not stored.
+	// Default 1 MiB.
+	MaxEntryBytes int `yaml:"max_entry_bytes"`
+	// Models overrides settings per model ID.
+	Models map[string]ModelConfig `yaml:"models"`
+}
+
+// ModelConfig is a per-model override.
+type ModelConfig struct {
+	// Enabled false never caches the model. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// TTL replaces the default TTL for the model; 0 keeps it.
+	TTL config.Duration `yaml:"ttl"`
+}
+
+// ParseConfig decodes and validates cfg's cache section.
+func ParseConfig(cfg *config.Config) (Config, error) {
+	var c Config
+	if err := config.Decode(cfg.Cache, &c); err != nil {
+		return c, fmt.Errorf("cache: %w", err)
+	}
+	switch c.Backend {
+	case "":
+		c.Backend = "auto"
+	case "auto", "memory", "redis":
+	default:
+		return c, fmt.Errorf("cache.backend %q is not one of auto, memory, redis", c.Backend)
+	}
+	switch c.Scope {
+	case "":
+		c.Scope = ScopePrincipal
+	case ScopePrincipal, ScopeAccount:
+	default:
+		return c, fmt.Errorf("cache.scope %q is not one of principal, account", c.Scope)
+	}
+	if c.MaxBytes < 0 || c.MaxEntryBytes < 0 {
+		return c, fmt.Errorf("cache: max_bytes and max_entry_bytes must not be negative")
+	}
+	if c.Backend == "redis" && cfg.Redis.URL == "" {
+		return c, fmt.Errorf("cache.backend is redis but redis.url is not set")
+	}
+	return c, nil
+}
+
+// Setup builds the cache stage from the configuration. It returns a nil
+// stage when the cache is disabled. resolve maps a model identifier to its
+// canonical ID and deployment version (Options.Resolve). The close function
+// releases the Redis client.
+func Setup(ctx context.Context, cfg *config.Config, log *slog.Logger, reg prometheus.Registerer, resolve func(string) (string, string, bool)) (*Stage, func() error, error) {
+	c, err := ParseConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeFn := func() error { return nil }
+	if c.Enabled != nil && !*c.Enabled {
+		return nil, closeFn, nil
+	}
+	var b Backend = NewMemory(c.MaxBytes, nil)
+	if c.Backend == "redis" || (c.Backend == "auto" && cfg.Redis.URL != "") {
+		u, err := cfg.Redis.URL.Resolve()
+		if err != nil {
+			return nil, nil, fmt.Errorf("redis.url: %w", err)
+		}
+		opt, err := redis.ParseURL(u)
+		if err != nil {
+			return nil, nil, fmt.Errorf("redis.url: not a valid redis:// URL") // never echo a password
+		}
+		rc := redis.NewClient(opt)
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := rc.Ping(pctx).Err(); err != nil {
+			log.Warn("redis not reachable at startup; the response cache misses until it is", "component", "cache", "error", err)
+		}
+		b = NewRedis(rc, "")
+		closeFn = rc.Close
+	}
+	o := Options{
+		Backend:       b,
+		Resolve:       resolve,
+		Scope:         c.Scope,
+		AccountID:     cfg.Server.AccountID,
+		TTL:           c.TTL.D(),
+		MaxEntryBytes: c.MaxEntryBytes,
+		Logger:        log,
+		Metrics:       NewMetrics(reg),
+	}
+	for id, mc := range c.Models {
+		if o.ModelTTL == nil {
+			o.ModelTTL = map[string]time.Duration{}
+		}
+		switch {
+		case mc.Enabled != nil && !*mc.Enabled:
+			o.ModelTTL[id] = -1
+		default:
+			o.ModelTTL[id] = mc.TTL.D()
+		}
+	}
+	return New(o), closeFn, nil
+}
