@@ -12,6 +12,7 @@ import (
 	"github.com/outcrop/outcrop/internal/h1"
 	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/provider/anthropic"
+	"github.com/outcrop/outcrop/internal/provider/azure"
 	"github.com/outcrop/outcrop/internal/provider/bedrock"
 )
 
@@ -136,6 +137,24 @@ type bedrockOptions struct {
 	ContextWindow int `yaml:"context_window"`
 }
 
+// azureOptions are the `options` of an azure-openai deployment.
+type azureOptions struct {
+	httpOptions `yaml:",inline"`
+	// APIVersion is the api-version query parameter. Default 2024-10-21.
+	APIVersion string `yaml:"api_version"`
+	// EntraToken is a Microsoft Entra ID access token reference (env: or
+	// file:), read for every request so that a refreshed file is picked
+	// up; used instead of api_key.
+	EntraToken config.Secret `yaml:"entra_token"`
+	// MaxTokensField is max_tokens (default) or max_completion_tokens
+	// (reasoning models).
+	MaxTokensField string `yaml:"max_tokens_field"`
+	// DefaultMaxTokens caps answers of requests that set no limit.
+	DefaultMaxTokens int `yaml:"default_max_tokens"`
+	// ContextWindow is the model's context size in tokens (0 = unknown).
+	ContextWindow int `yaml:"context_window"`
+}
+
 // newCloudProvider creates the provider of a deployment on a hosted API.
 func (a *App) newCloudProvider(ctx context.Context, d config.Deployment) (llm.Provider, error) {
 	if d.Model == "" {
@@ -186,6 +205,31 @@ func (a *App) newCloudProvider(ctx context.Context, d config.Deployment) (llm.Pr
 			Region: o.Region, Model: d.Model, Endpoint: d.BaseURL, APIKey: secrets[0],
 			AccessKeyID: secrets[1], SecretAccessKey: secrets[2], SessionToken: secrets[3], Profile: o.Profile,
 			Guardrails: o.Guardrails, MaxAttempts: o.MaxAttempts, HTTPClient: hc, ContextWindow: o.ContextWindow,
+		})
+	case "azure-openai":
+		var o azureOptions
+		if err := config.Decode(d.Options, &o); err != nil {
+			return nil, fmt.Errorf("options: %w", err)
+		}
+		key, err := secretRef("api_key", d.APIKey)
+		if err != nil {
+			return nil, err
+		}
+		var token func() (string, error)
+		if o.EntraToken != "" {
+			if _, err := secretRef("entra_token", o.EntraToken); err != nil {
+				return nil, err
+			}
+			ref := o.EntraToken
+			token = func() (string, error) { return secretRef("entra_token", ref) }
+		}
+		hc, err := a.httpClient(o.httpOptions)
+		if err != nil {
+			return nil, err
+		}
+		return azure.New(azure.Config{
+			Endpoint: d.BaseURL, Deployment: d.Model, APIVersion: o.APIVersion, APIKey: key, Token: token, HTTPClient: hc,
+			ContextWindow: o.ContextWindow, MaxTokensField: o.MaxTokensField, DefaultMaxTokens: o.DefaultMaxTokens,
 		})
 	}
 	return nil, fmt.Errorf("unknown provider %q", d.Provider)

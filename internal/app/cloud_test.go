@@ -34,9 +34,12 @@ type cloudCase struct {
 	pick  func(c providertest.Call) string
 	files map[string]string // pick result → fixture file
 	// Expected answers.
-	toolID                string
-	toolUsage             [2]int // input, output
-	thinkText, thinkSig   string
+	toolID              string
+	toolUsage           [2]int // input, output
+	thinkText, thinkSig string
+	// reasoning is the additionalModelRequestFields of the reasoning
+	// call; default Anthropic's thinking with a 2048-token budget.
+	reasoning             map[string]any
 	cacheRead, cacheWrite int
 	cacheInput            int
 	checkCall             func(t *testing.T, calls []providertest.Call)
@@ -85,6 +88,74 @@ var cloudCases = []cloudCase{
 }
 
 func init() {
+	// OpenAI's own service and Azure OpenAI answer reasoning models with
+	// the answer only (reasoning tokens are counted, not shown).
+	openaiCheck := func(wantPath, wantBody string, wantHeaders map[string]string) func(t *testing.T, calls []providertest.Call) {
+		return func(t *testing.T, calls []providertest.Call) {
+			var effort bool
+			for _, c := range calls {
+				effort = effort || strings.Contains(string(c.Body), `"reasoning_effort":"low"`)
+				if !strings.Contains(string(c.Body), wantBody) {
+					t.Errorf("upstream body %s lacks %s", c.Body, wantBody)
+				}
+				if c.Path != wantPath {
+					t.Errorf("upstream path %s, want %s", c.Path, wantPath)
+				}
+				for k, v := range wantHeaders {
+					if got := c.Header.Get(k); got != v {
+						t.Errorf("upstream header %s = %q, want %q", k, got, v)
+					}
+				}
+			}
+			if !effort {
+				t.Errorf("no upstream call carried reasoning_effort")
+			}
+		}
+	}
+	pickOpenAI := func(c providertest.Call) string {
+		if strings.Contains(string(c.Body), `"tools"`) {
+			return "tool"
+		}
+		return "cache"
+	}
+	cloudCases = append(cloudCases, cloudCase{
+		name: "openai-hosted",
+		deployment: `
+      - provider: openai
+        base_url: %s/v1
+        model: o4-mini
+        api_key: env:OUTCROP_TEST_OPENAI_KEY
+        options:
+          organization: org-outcroptest
+          project: proj_outcroptest
+          max_tokens_field: max_completion_tokens`,
+		fixtures:  providertest.TestdataDir(),
+		pick:      pickOpenAI,
+		files:     map[string]string{"tool": "openai_tool_stream", "cache": "openai_reasoning_stream"},
+		toolID:    "call_Hk7Wm2Qx9Pz4Lr1Vb6Ns3Td",
+		toolUsage: [2]int{58, 16},
+		reasoning: map[string]any{"reasoning_effort": "low"},
+		cacheRead: 1152, cacheInput: 1302,
+		checkCall: openaiCheck("/v1/chat/completions", `"max_completion_tokens":`, map[string]string{"Authorization": "Bearer sk-openai-from-env",
+			"Openai-Organization": "org-outcroptest", "Openai-Project": "proj_outcroptest"}),
+	}, cloudCase{
+		name: "azure-openai",
+		deployment: `
+      - provider: azure-openai
+        base_url: %s
+        model: gpt-4o-prod
+        api_key: env:OUTCROP_TEST_AZURE_KEY
+        options:
+          api_version: 2024-10-21`,
+		fixtures:  "../provider/azure/testdata",
+		pick:      pickOpenAI,
+		files:     map[string]string{"tool": "azure_tool", "cache": "azure_stream"},
+		toolID:    "call_Vq3x9ZbN2kLm8PqR",
+		toolUsage: [2]int{61, 15},
+		reasoning: map[string]any{"reasoning_effort": "low"},
+		cacheRead: 1280, cacheInput: 1536,
+		checkCall: openaiCheck("/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21", `"max_tokens":`, map[string]string{"Api-Key": "azure-key-from-env", "Authorization": ""}),
+	})
 	cloudCases = append(cloudCases, cloudCase{
 		name: "bedrock",
 		deployment: `
@@ -141,6 +212,8 @@ func TestCloudProvidersThroughFrontDoors(t *testing.T) {
 	t.Setenv("OUTCROP_TEST_ANTHROPIC_KEY", "sk-ant-from-env")
 	t.Setenv("OUTCROP_TEST_AWS_KEY_ID", "AKIDFROMENV")
 	t.Setenv("OUTCROP_TEST_AWS_SECRET", "secret-from-env")
+	t.Setenv("OUTCROP_TEST_OPENAI_KEY", "sk-openai-from-env")
+	t.Setenv("OUTCROP_TEST_AZURE_KEY", "azure-key-from-env")
 	for _, tc := range cloudCases {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := map[string]*providertest.Fixture{}
@@ -189,8 +262,12 @@ func TestCloudProvidersThroughFrontDoors(t *testing.T) {
 			})
 
 			t.Run("ConverseStreamReasoning", func(t *testing.T) {
+				fields := tc.reasoning
+				if fields == nil {
+					fields = map[string]any{"thinking": map[string]any{"type": "enabled", "budget_tokens": 2048}}
+				}
 				st, err := br.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String("cloud"), Messages: user,
-					AdditionalModelRequestFields: document.NewLazyDocument(map[string]any{"thinking": map[string]any{"type": "enabled", "budget_tokens": 2048}})})
+					AdditionalModelRequestFields: document.NewLazyDocument(fields)})
 				if err != nil {
 					t.Fatalf("ConverseStream: %v", err)
 				}

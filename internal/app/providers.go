@@ -25,6 +25,10 @@ type openaiOptions struct {
 	// DefaultMaxTokens caps answers of requests that set no limit (0:
 	// 4096, -1: no cap).
 	DefaultMaxTokens int `yaml:"default_max_tokens"`
+	// Organization and Project are sent as OpenAI-Organization and
+	// OpenAI-Project (OpenAI's own service).
+	Organization string `yaml:"organization"`
+	Project      string `yaml:"project"`
 }
 
 // newProvider creates the provider of one deployment.
@@ -45,6 +49,15 @@ func (a *App) newProvider(ctx context.Context, d config.Deployment) (llm.Provide
 		if d.Model == "" {
 			return nil, fmt.Errorf("model: required for provider openai")
 		}
+		for name, v := range map[string]string{"OpenAI-Organization": o.Organization, "OpenAI-Project": o.Project} {
+			if v == "" {
+				continue
+			}
+			if o.Headers == nil {
+				o.Headers = map[string]string{}
+			}
+			o.Headers[name] = v
+		}
 		hc, err := a.openaiClient(o.httpOptions)
 		if err != nil {
 			return nil, err
@@ -62,8 +75,8 @@ func (a *App) newProvider(ctx context.Context, d config.Deployment) (llm.Provide
 		})
 	case "local":
 		return a.newLocal(ctx, d)
-	case "anthropic", "bedrock":
+	case "anthropic", "bedrock", "azure-openai":
 		return a.newCloudProvider(ctx, d)
 	}
-	return nil, fmt.Errorf("unknown provider %q (known: openai, local, anthropic, bedrock)", d.Provider)
+	return nil, fmt.Errorf("unknown provider %q (known: openai, local, anthropic, bedrock, azure-openai)", d.Provider)
 }
