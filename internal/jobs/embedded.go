@@ -417,6 +417,9 @@ func (e *embedded) finish(ctx context.Context, j Job, herr error, stopping bool)
 		switch {
 		case cr == 1:
 			res, err = e.db.Exec(ctx, `UPDATE jobs_jobs SET state = 'cancelled', lease_owner = '', updated_at = ?`+fence, now, j.ID, e.o.WorkerID)
+		case isRetryAfter(herr):
+			d, _ := retryAfter(herr)
+			res, err = e.db.Exec(ctx, `UPDATE jobs_jobs SET state = 'retrying', attempt = attempt - 1, run_at = ?, lease_owner = '', updated_at = ?`+fence, now+d.Milliseconds(), now, j.ID, e.o.WorkerID)
 		case stopping:
 			res, err = e.db.Exec(ctx, `UPDATE jobs_jobs SET state = 'retrying', attempt = attempt - 1, run_at = ?, lease_owner = '', updated_at = ?`+fence, now, now, j.ID, e.o.WorkerID)
 		case IsPermanent(herr) || j.Attempt >= j.MaxAttempts:
@@ -435,3 +438,5 @@ func (e *embedded) finish(ctx context.Context, j Job, herr error, stopping bool)
 		e.o.Logger.Warn("finish job: lease lost, outcome dropped", "job", j.ID)
 	}
 }
+
+func isRetryAfter(err error) bool { _, ok := retryAfter(err); return ok }

@@ -12,7 +12,8 @@
 //     host) its lease expires and another worker, in this process after a
 //     restart or in another replica, picks the job up again as a new attempt.
 //   - A handler that returns an error is retried with backoff until
-//     MaxAttempts; Permanent(err) fails the job at once.
+//     MaxAttempts; Permanent(err) fails the job at once; RetryAfter(d) runs
+//     it again after d without counting the attempt.
 //   - Cancel stops a queued job from running and cancels the context of a
 //     running handler; the job ends Cancelled.
 //   - Delivery is at least once: a handler may be started again after a
@@ -177,6 +178,23 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p permanentError
 	return errors.As(err, &p)
+}
+
+type retryAfterError struct{ d time.Duration }
+
+func (e retryAfterError) Error() string { return "job asked to run again in " + e.d.String() }
+
+// RetryAfter asks for the job to run again after d without counting the
+// attempt as a failure (a handler that finds its work not ready yet, such
+// as a flow execution still leased by a live driver).
+func RetryAfter(d time.Duration) error { return retryAfterError{max(d, 0)} }
+
+func retryAfter(err error) (time.Duration, bool) {
+	var r retryAfterError
+	if errors.As(err, &r) {
+		return r.d, true
+	}
+	return 0, false
 }
 
 // Queue enqueues, runs and inspects jobs. Implementations are safe for

@@ -198,6 +198,28 @@ func TestRetriesAndFailures(t *testing.T) {
 	})
 }
 
+func TestRetryAfterDoesNotCountAttempts(t *testing.T) {
+	each(t, func(t *testing.T, open opener, _ string) {
+		var calls atomic.Int32
+		q := open(t, jobs.Options{Handlers: map[string]jobs.Handler{
+			"wait": func(ctx context.Context, task *jobs.Task) error {
+				if calls.Add(1) <= 3 {
+					return jobs.RetryAfter(10 * time.Millisecond)
+				}
+				return nil
+			},
+		}})
+		start(t, q)
+		j, _, err := q.Enqueue(context.Background(), jobs.Spec{Kind: "wait", MaxAttempts: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j = waitFinal(t, q, j.ID); j.State != jobs.Succeeded || calls.Load() != 4 {
+			t.Fatalf("job = %s after %d calls, want succeeded after 4 with MaxAttempts 2", j.State, calls.Load())
+		}
+	})
+}
+
 func TestCancel(t *testing.T) {
 	each(t, func(t *testing.T, open opener, _ string) {
 		started := make(chan string, 1)

@@ -72,6 +72,10 @@ func (w *riverWorker) Work(ctx context.Context, job *river.Job[riverArgs]) (err 
 		if r := recover(); r != nil {
 			err = Permanent(fmt.Errorf("job handler panicked: %v", r))
 		}
+		if d, ok := retryAfter(err); ok {
+			err = river.JobSnooze(d)
+			return
+		}
 		if err != nil && IsPermanent(err) {
 			q.setOutcome(context.WithoutCancel(ctx), id, "failed")
 			err = river.JobCancel(err)
