@@ -122,6 +122,10 @@ func (a *App) build(ctx context.Context) error {
 		Final:    a.router.Route,
 		Recorder: a.metrics,
 	})
+	flows, err := a.buildFlows(ctx, db, sopts, sec, models)
+	if err != nil {
+		return err
+	}
 	srv = httpapi.New(httpapi.Deps{
 		Logger:       log,
 		Gateway:      a.gateway,
@@ -137,6 +141,7 @@ func (a *App) build(ctx context.Context) error {
 		Groups: []httpapi.RouteGroup{
 			&httpapi.Guardrails{Registry: guard.Registry, Engine: guard.Engine, Recorder: guard.Metrics},
 			adminRoutes{router: a.router},
+			flows,
 		},
 	})
 	a.handler = srv.Handler()

@@ -1,0 +1,60 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/outcrop/outcrop/internal/auth"
+	"github.com/outcrop/outcrop/internal/flow"
+	"github.com/outcrop/outcrop/internal/httpapi"
+	"github.com/outcrop/outcrop/internal/jobs"
+	"github.com/outcrop/outcrop/internal/resource"
+	"github.com/outcrop/outcrop/internal/routing"
+	"github.com/outcrop/outcrop/internal/store"
+)
+
+// buildFlows builds the flow executor, the durable job queue that recovers
+// its executions (and that other subsystems' jobs will share), and the
+// flows route group. Model calls of prompt and agent nodes go through the
+// gateway; until the agents runtime is wired in, agent nodes run on
+// flow.ConverseAgent over the first configured model.
+func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options, sec *auth.Security, models []*routing.Model) (httpapi.RouteGroup, error) {
+	agentModel := ""
+	if len(models) > 0 {
+		agentModel = models[0].ID
+	}
+	x := flow.NewExecutor(flow.ExecutorOptions{
+		DB:     db,
+		Logger: a.log,
+		Nodes: &flow.Runner{Models: a.gateway, Region: a.cfg.Server.Region,
+			Agents: &flow.ConverseAgent{DB: db, Models: a.gateway, Model: agentModel, Region: a.cfg.Server.Region}},
+		RecoverContext: func(ctx context.Context, principal string) (context.Context, error) {
+			if principal == "" {
+				return ctx, nil
+			}
+			p, err := sec.Auth.Named(ctx, principal)
+			if err != nil {
+				return nil, err
+			}
+			return auth.WithPrincipal(ctx, p), nil
+		},
+	})
+	q, err := jobs.New(ctx, db, jobs.Options{
+		PostgresDSN: sopts.DSN,
+		Logger:      a.log,
+		Handlers:    map[string]jobs.Handler{flow.JobKind: x.RunJob},
+	})
+	if err != nil {
+		return nil, err
+	}
+	x.SetQueue(q)
+	if err := q.Start(ctx); err != nil {
+		return nil, err
+	}
+	a.onClose(func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return q.Stop(sctx)
+	})
+	return &httpapi.Flows{Store: resource.NewStore(db, resource.ScopeFrom(a.cfg), nil), Executor: x}, nil
+}
