@@ -14,6 +14,7 @@ import (
 	"github.com/outcrop/outcrop/internal/provider/anthropic"
 	"github.com/outcrop/outcrop/internal/provider/azure"
 	"github.com/outcrop/outcrop/internal/provider/bedrock"
+	"github.com/outcrop/outcrop/internal/provider/gemini"
 )
 
 // httpOptions are the connection settings every hosted provider's
@@ -155,6 +156,18 @@ type azureOptions struct {
 	ContextWindow int `yaml:"context_window"`
 }
 
+// geminiOptions are the `options` of a gemini deployment.
+type geminiOptions struct {
+	httpOptions `yaml:",inline"`
+	// Headers are extra headers sent with every request.
+	Headers map[string]string `yaml:"headers"`
+	// ExcludeThoughts stops asking for thought summaries when thinking is
+	// configured.
+	ExcludeThoughts bool `yaml:"exclude_thoughts"`
+	// ContextWindow is the model's context size in tokens (0 = unknown).
+	ContextWindow int `yaml:"context_window"`
+}
+
 // newCloudProvider creates the provider of a deployment on a hosted API.
 func (a *App) newCloudProvider(ctx context.Context, d config.Deployment) (llm.Provider, error) {
 	if d.Model == "" {
@@ -231,6 +244,21 @@ func (a *App) newCloudProvider(ctx context.Context, d config.Deployment) (llm.Pr
 			Endpoint: d.BaseURL, Deployment: d.Model, APIVersion: o.APIVersion, APIKey: key, Token: token, HTTPClient: hc,
 			ContextWindow: o.ContextWindow, MaxTokensField: o.MaxTokensField, DefaultMaxTokens: o.DefaultMaxTokens,
 		})
+	case "gemini":
+		var o geminiOptions
+		if err := config.Decode(d.Options, &o); err != nil {
+			return nil, fmt.Errorf("options: %w", err)
+		}
+		key, err := secretRef("api_key", d.APIKey)
+		if err != nil {
+			return nil, err
+		}
+		hc, err := a.httpClient(o.httpOptions)
+		if err != nil {
+			return nil, err
+		}
+		return gemini.New(gemini.Config{BaseURL: d.BaseURL, Model: d.Model, APIKey: key, HTTPClient: hc, Headers: o.Headers,
+			ExcludeThoughts: o.ExcludeThoughts, ContextWindow: o.ContextWindow})
 	}
 	return nil, fmt.Errorf("unknown provider %q", d.Provider)
 }

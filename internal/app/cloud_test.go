@@ -157,6 +157,43 @@ func init() {
 		checkCall: openaiCheck("/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21", `"max_tokens":`, map[string]string{"Api-Key": "azure-key-from-env", "Authorization": ""}),
 	})
 	cloudCases = append(cloudCases, cloudCase{
+		name: "gemini",
+		deployment: `
+      - provider: gemini
+        base_url: %s/v1beta
+        model: gemini-2.5-flash
+        api_key: env:OUTCROP_TEST_GEMINI_KEY`,
+		fixtures: "../provider/gemini/testdata",
+		pick: func(c providertest.Call) string {
+			b := string(c.Body)
+			switch {
+			case strings.Contains(b, `"functionDeclarations"`):
+				return "tool"
+			case strings.Contains(b, `"thinkingConfig"`):
+				return "think"
+			}
+			return "cache"
+		},
+		files:     map[string]string{"tool": "stream_tool", "think": "stream_thinking", "cache": "stream_cached"},
+		toolID:    "gemini_call_nBx9aOe2K4qVkdUP4r6xqAE_0",
+		toolUsage: [2]int{74, 61},
+		thinkText: "**Greeting the user**\n\nThe user said hello; a short friendly reply fits.",
+		thinkSig:  "CiQB0e2Kb6Xq3vO1nTzF9yQ8mW2p",
+		cacheRead: 2048, cacheInput: 2310,
+		checkCall: func(t *testing.T, calls []providertest.Call) {
+			var thinking bool
+			for _, c := range calls {
+				thinking = thinking || strings.Contains(string(c.Body), `"thinkingConfig":{"includeThoughts":true,"thinkingBudget":2048}`)
+				if c.Path != "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse" || c.Header.Get("X-Goog-Api-Key") != "gemini-key-from-env" {
+					t.Errorf("upstream call %s key %q", c.Path, c.Header.Get("X-Goog-Api-Key"))
+				}
+			}
+			if !thinking {
+				t.Errorf("no upstream call carried the thinking budget as thinkingConfig")
+			}
+		},
+	})
+	cloudCases = append(cloudCases, cloudCase{
 		name: "bedrock",
 		deployment: `
       - provider: bedrock
@@ -214,6 +251,7 @@ func TestCloudProvidersThroughFrontDoors(t *testing.T) {
 	t.Setenv("OUTCROP_TEST_AWS_SECRET", "secret-from-env")
 	t.Setenv("OUTCROP_TEST_OPENAI_KEY", "sk-openai-from-env")
 	t.Setenv("OUTCROP_TEST_AZURE_KEY", "azure-key-from-env")
+	t.Setenv("OUTCROP_TEST_GEMINI_KEY", "gemini-key-from-env")
 	for _, tc := range cloudCases {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := map[string]*providertest.Fixture{}

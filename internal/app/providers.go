@@ -75,8 +75,8 @@ func (a *App) newProvider(ctx context.Context, d config.Deployment) (llm.Provide
 		})
 	case "local":
 		return a.newLocal(ctx, d)
-	case "anthropic", "bedrock", "azure-openai":
+	case "anthropic", "bedrock", "azure-openai", "gemini":
 		return a.newCloudProvider(ctx, d)
 	}
-	return nil, fmt.Errorf("unknown provider %q (known: openai, local, anthropic, bedrock, azure-openai)", d.Provider)
+	return nil, fmt.Errorf("unknown provider %q (known: openai, local, anthropic, bedrock, azure-openai, gemini)", d.Provider)
 }
