@@ -43,6 +43,9 @@ type cloudCase struct {
 	cacheRead, cacheWrite int
 	cacheInput            int
 	checkCall             func(t *testing.T, calls []providertest.Call)
+	// count is the exact token count the provider's count fixture
+	// (files["count"]) answers; 0 when the provider cannot count.
+	count int
 }
 
 var cloudCases = []cloudCase{
@@ -66,7 +69,8 @@ var cloudCases = []cloudCase{
 			// no cache points, so its requests get it without one.
 			return "cache"
 		},
-		files:     map[string]string{"tool": "stream_tool", "think": "stream_thinking", "cache": "stream_cache_read"},
+		files:     map[string]string{"tool": "stream_tool", "think": "stream_thinking", "cache": "stream_cache_read", "count": "count/ok"},
+		count:     2095,
 		toolID:    "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
 		toolUsage: [2]int{472, 89},
 		thinkText: "I need to find the GCD of 1071 and 462 using the Euclidean algorithm.\n\n1071 = 2 × 462 + 147\n462 = 3 × 147 + 21\n147 = 7 × 21 + 0",
@@ -174,7 +178,8 @@ func init() {
 			}
 			return "cache"
 		},
-		files:     map[string]string{"tool": "stream_tool", "think": "stream_thinking", "cache": "stream_cached"},
+		files:     map[string]string{"tool": "stream_tool", "think": "stream_thinking", "cache": "stream_cached", "count": "count/ok"},
+		count:     31,
 		toolID:    "gemini_call_nBx9aOe2K4qVkdUP4r6xqAE_0",
 		toolUsage: [2]int{74, 61},
 		thinkText: "**Greeting the user**\n\nThe user said hello; a short friendly reply fits.",
@@ -214,7 +219,8 @@ func init() {
 			}
 			return "cache"
 		},
-		files:     map[string]string{"tool": "stream_tool", "think": "stream_reasoning", "cache": "stream_cache"},
+		files:     map[string]string{"tool": "stream_tool", "think": "stream_reasoning", "cache": "stream_cache", "count": "count/ok"},
+		count:     1207,
 		toolID:    "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q",
 		toolUsage: [2]int{389, 62},
 		thinkText: "The user wants a greeting. Keep it short.",
@@ -258,7 +264,12 @@ func TestCloudProvidersThroughFrontDoors(t *testing.T) {
 			for k, f := range tc.files {
 				fx[k] = providertest.LoadFixture(t, filepath.Join(tc.fixtures, f+".txt"))
 			}
-			up := providertest.NewUpstreamFunc(t, func(c providertest.Call) *providertest.Fixture { return fx[tc.pick(c)] })
+			up := providertest.NewUpstreamFunc(t, func(c providertest.Call) *providertest.Fixture {
+				if strings.Contains(c.Path, "count") {
+					return fx["count"]
+				}
+				return fx[tc.pick(c)]
+			})
 			base := strings.TrimSuffix(up.URL, "/v1")
 			addr, stop, done := startApp(t, "listen: 127.0.0.1:0\nmodels:\n  - id: cloud\n    deployments:"+fmt.Sprintf(tc.deployment, base)+"\n")
 			defer func() { stop(); <-done }()
@@ -352,6 +363,19 @@ func TestCloudProvidersThroughFrontDoors(t *testing.T) {
 				}
 			})
 
+			if tc.count > 0 {
+				t.Run("CountTokens", func(t *testing.T) {
+					out, err := br.CountTokens(ctx, &bedrockruntime.CountTokensInput{ModelId: aws.String("cloud"),
+						Input: &types.CountTokensInputMemberConverse{Value: types.ConverseTokensRequest{Messages: user}}})
+					if err != nil {
+						t.Fatalf("CountTokens: %v", err)
+					}
+					if aws.ToInt32(out.InputTokens) != int32(tc.count) {
+						t.Errorf("CountTokens = %d, want the upstream's exact %d", aws.ToInt32(out.InputTokens), tc.count)
+					}
+				})
+			}
+
 			oc := oai.NewClient(option.WithBaseURL("http://"+addr+"/v1/"), option.WithAPIKey("sk-outcrop-test"), option.WithMaxRetries(0))
 			tools := []oai.ChatCompletionToolUnionParam{oai.ChatCompletionFunctionTool(oai.FunctionDefinitionParam{Name: "get_weather",
 				Parameters: oai.FunctionParameters{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}}})}
@@ -388,7 +412,13 @@ func TestCloudProvidersThroughFrontDoors(t *testing.T) {
 					t.Errorf("usage %+v finish %q", acc.Usage, acc.Choices[0].FinishReason)
 				}
 			})
-			tc.checkCall(t, up.Calls())
+			var calls []providertest.Call
+			for _, c := range up.Calls() {
+				if !strings.Contains(c.Path, "count") {
+					calls = append(calls, c)
+				}
+			}
+			tc.checkCall(t, calls)
 		})
 	}
 }

@@ -156,7 +156,12 @@ func (p *Provider) Converse(ctx context.Context, req *llm.Request) (*llm.Respons
 // post sends a Messages request and returns the response when the upstream
 // accepted it; any other status becomes an *llm.Error.
 func (p *Provider) post(ctx context.Context, body []byte, beta []string) (*http.Response, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, p.messageURL, bytes.NewReader(body))
+	return p.postTo(ctx, p.messageURL, body, beta)
+}
+
+// postTo is post to another endpoint of the API.
+func (p *Provider) postTo(ctx context.Context, u string, body []byte, beta []string) (*http.Response, error) {
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindInternal, Message: "bad upstream URL", Err: err}
 	}
