@@ -974,6 +974,13 @@ drive:
 			}
 		}
 	}
+	// Send the headers (the execution id) and what the start committed
+	// before the first node runs.
+	if end, err := flush(); err != nil || end {
+		<-done
+		return nil
+	}
+	_ = ew.rc.Flush()
 	for {
 		select {
 		case <-commits:

@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockagent"
 	agtypes "github.com/aws/aws-sdk-go-v2/service/bedrockagent/types"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime"
-	rttypes "github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime/types"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime/document"
+	rttypes "github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime/types"
 	smithy "github.com/aws/smithy-go"
 
 	"github.com/outcrop/outcrop/internal/flow"
@@ -43,7 +43,12 @@ const tripModel = "amazon.nova-lite-v1:0"
 // the guide answers, and the booking agent asks twice (tool calls of
 // AskUser) before it books.
 func tripUpstream(t *testing.T) *providertest.Upstream {
-	return providertest.NewUpstreamFunc(t, func(c providertest.Call) *providertest.Fixture {
+	return providertest.NewUpstreamFunc(t, tripPick)
+}
+
+// tripPick is tripUpstream's script.
+func tripPick(c providertest.Call) *providertest.Fixture {
+	{
 		body := string(c.Body)
 		stream := strings.Contains(body, `"stream":true`)
 		switch {
@@ -71,7 +76,7 @@ func tripUpstream(t *testing.T) *providertest.Upstream {
 			}
 		}
 		return nil
-	})
+	}
 }
 
 // chatFixture answers a chat completion with text, or with a call of the
@@ -257,7 +262,7 @@ func deployTripPlanner(t *testing.T, ctl *bedrockagent.Client) (string, string) 
 		t.Fatalf("CreateFlowVersion = %+v, %v", fv, err)
 	}
 	al, err := ctl.CreateFlowAlias(ctx, &bedrockagent.CreateFlowAliasInput{FlowIdentifier: cf.Id, Name: aws.String("live"),
-		RoutingConfiguration: []agtypes.FlowAliasRoutingConfigurationListItem{{FlowVersion: aws.String("1")}},
+		RoutingConfiguration:     []agtypes.FlowAliasRoutingConfigurationListItem{{FlowVersion: aws.String("1")}},
 		ConcurrencyConfiguration: &agtypes.FlowAliasConcurrencyConfiguration{Type: agtypes.ConcurrencyTypeManual, MaxConcurrency: aws.Int32(4)}})
 	if err != nil {
 		t.Fatalf("CreateFlowAlias: %v", err)
