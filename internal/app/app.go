@@ -126,6 +126,10 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	agents, err := a.buildAgents(db)
+	if err != nil {
+		return err
+	}
 	srv = httpapi.New(httpapi.Deps{
 		Logger:       log,
 		Gateway:      a.gateway,
@@ -142,6 +146,7 @@ func (a *App) build(ctx context.Context) error {
 			&httpapi.Guardrails{Registry: guard.Registry, Engine: guard.Engine, Recorder: guard.Metrics},
 			adminRoutes{router: a.router},
 			flows,
+			agents,
 		},
 	})
 	a.handler = srv.Handler()

@@ -57,6 +57,8 @@ type Config struct {
 	Egress yaml.Node `yaml:"egress"`
 	// Cache configures the response cache (internal/cache; docs/CACHING.md).
 	Cache yaml.Node `yaml:"cache"`
+	// Agents configures the agent runtime (internal/agent.Config).
+	Agents yaml.Node `yaml:"agents"`
 
 	// path is the file the config was loaded from, for messages.
 	path string
