@@ -8,13 +8,21 @@ import (
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/httpapi"
 	"github.com/outcrop/outcrop/internal/llm"
+	"github.com/outcrop/outcrop/internal/prompt"
 	"github.com/outcrop/outcrop/internal/resource"
 	"github.com/outcrop/outcrop/internal/store"
 )
 
-// buildAgents builds the agents control plane and runtime. Every model call
-// of an agent goes through the gateway pipeline as the invoking principal.
-func (a *App) buildAgents(db *store.DB) (*httpapi.Agents, error) {
+// application is the bedrock-agent surface: prompt management and agents.
+type application struct {
+	groups  []httpapi.RouteGroup
+	prompts httpapi.PromptRenderer
+}
+
+// buildAgents builds prompt management and the agents control plane and
+// runtime. Every model call of an agent goes through the gateway pipeline
+// as the invoking principal.
+func (a *App) buildAgents(db *store.DB) (*application, error) {
 	cfg := a.cfg
 	ac, err := agent.ParseConfig(cfg)
 	if err != nil {
@@ -22,7 +30,9 @@ func (a *App) buildAgents(db *store.DB) (*httpapi.Agents, error) {
 	}
 	scope := resource.ScopeFrom(cfg)
 	rs := resource.NewStore(db, scope, nil)
-	ctl := agent.NewControl(rs, func(id string) bool { _, ok := a.router.Lookup(id); return ok })
+	known := func(id string) bool { _, ok := a.router.Lookup(id); return ok }
+	prompts := prompt.NewRegistry(rs, known)
+	ctl := agent.NewControl(rs, known)
 	svc := agent.NewService(agent.Options{
 		Control: ctl,
 		Converse: func(ctx context.Context, req *llm.Request) (llm.Stream, error) {
@@ -36,5 +46,10 @@ func (a *App) buildAgents(db *store.DB) (*httpapi.Agents, error) {
 		Limits:          ac.Limits(),
 		Logger:          a.log,
 	})
-	return &httpapi.Agents{Control: ctl, Runtime: svc}, nil
+	return &application{
+		groups: []httpapi.RouteGroup{&httpapi.Agents{Control: ctl, Runtime: svc}, &httpapi.Prompts{Registry: prompts}},
+		prompts: func(ctx context.Context, arn string, vars map[string]string) (*llm.Request, error) {
+			return prompts.Render(ctx, resource.Account(ctx, scope), arn, vars)
+		},
+	}, nil
 }

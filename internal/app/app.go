@@ -126,7 +126,7 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	agents, err := a.buildAgents(db)
+	apps, err := a.buildAgents(db)
 	if err != nil {
 		return err
 	}
@@ -142,12 +142,12 @@ func (a *App) build(ctx context.Context) error {
 		Authorize: func(ctx context.Context, action, resource string) error {
 			return auth.Check(ctx, action, resource, nil)
 		},
-		Groups: []httpapi.RouteGroup{
+		Groups: append([]httpapi.RouteGroup{
 			&httpapi.Guardrails{Registry: guard.Registry, Engine: guard.Engine, Recorder: guard.Metrics},
 			adminRoutes{router: a.router},
 			flows,
-			agents,
-		},
+		}, apps.groups...),
+		Prompts: apps.prompts,
 	})
 	a.handler = srv.Handler()
 	return nil

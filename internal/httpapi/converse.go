@@ -14,15 +14,7 @@ import (
 // converse serves POST /model/{modelId}/converse.
 func (s *Server) converse(w http.ResponseWriter, r *http.Request) error {
 	received := s.d.Now()
-	id, _, err := s.bedrockModel(r)
-	if err != nil {
-		return err
-	}
-	body, err := s.a.ReadBody(r)
-	if err != nil {
-		return err
-	}
-	req, err := decodeConverse(body, id, false)
+	id, req, err := s.converseRequest(r, false)
 	if err != nil {
 		return err
 	}
@@ -36,18 +28,32 @@ func (s *Server) converse(w http.ResponseWriter, r *http.Request) error {
 	return WriteJSON(w, http.StatusOK, converseResponse(resp))
 }
 
-// converseStream serves POST /model/{modelId}/converse-stream.
-func (s *Server) converseStream(w http.ResponseWriter, r *http.Request) error {
-	received := s.d.Now()
+// converseRequest decodes a Converse/ConverseStream request; a modelId that
+// is a prompt ARN is resolved through prompt management (prompt.go).
+func (s *Server) converseRequest(r *http.Request, stream bool) (string, *llm.Request, error) {
+	if id := r.PathValue("modelId"); isPromptARN(id) {
+		body, err := s.a.ReadBody(r)
+		if err != nil {
+			return "", nil, err
+		}
+		return s.promptConverse(r, id, body, stream)
+	}
 	id, _, err := s.bedrockModel(r)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	body, err := s.a.ReadBody(r)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	req, err := decodeConverse(body, id, true)
+	req, err := decodeConverse(body, id, stream)
+	return id, req, err
+}
+
+// converseStream serves POST /model/{modelId}/converse-stream.
+func (s *Server) converseStream(w http.ResponseWriter, r *http.Request) error {
+	received := s.d.Now()
+	id, req, err := s.converseRequest(r, true)
 	if err != nil {
 		return err
 	}

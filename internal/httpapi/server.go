@@ -49,6 +49,9 @@ type Deps struct {
 	Authorize func(ctx context.Context, action, resource string) error
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Prompts renders a managed prompt for Converse calls whose modelId is
+	// a prompt ARN; nil makes such calls ResourceNotFoundException.
+	Prompts PromptRenderer
 }
 
 // Server holds the HTTP handlers.
