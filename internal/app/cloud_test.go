@@ -1,13 +1,17 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -580,4 +584,87 @@ func streamText(ctx context.Context, br *bedrockruntime.Client, msgs []types.Mes
 		}
 	}
 	return b.String(), s.Err()
+}
+
+// TestSecretsNotLogged: with debug logging, a request whose upstream
+// rejects the key, and a deployment refused for a literal key, leave no
+// secret value in the log.
+func TestSecretsNotLogged(t *testing.T) {
+	const key, literal = "sk-ant-SECRET-from-env-123", "sk-ant-LITERAL-SECRET-456"
+	t.Setenv("OUTCROP_TEST_ANTHROPIC_KEY", key)
+	up := providertest.NewUpstream(t, providertest.LoadFixture(t, "../provider/anthropic/testdata/error_401.txt"))
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+listen: 127.0.0.1:0
+log: {level: debug}
+models:
+  - id: cloud
+    deployments:
+      - provider: anthropic
+        base_url: %s
+        model: claude-sonnet-4-5
+        api_key: env:OUTCROP_TEST_ANTHROPIC_KEY
+  - id: literal
+    deployments:
+      - provider: anthropic
+        base_url: %s
+        model: claude-sonnet-4-5
+        api_key: %s
+`, up.URL, up.URL, literal)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Home = t.TempDir()
+	var logs syncBuffer
+	a, err := New(context.Background(), cfg, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	br := bedrockruntime.New(bedrockruntime.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String("http://" + ln.Addr().String()), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
+	})
+	_, err = br.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("cloud"),
+		Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "hi"}}}}})
+	if err == nil {
+		t.Fatalf("Converse succeeded; the upstream rejects the key")
+	}
+	if got := up.Calls()[0].Header.Get("X-Api-Key"); got != key {
+		t.Fatalf("upstream received key %q", got)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "must be a reference") {
+		t.Errorf("the literal key's deployment was not refused in the log:\n%s", out)
+	}
+	for _, s := range []string{key, literal, "SECRET-from-env", "LITERAL-SECRET"} {
+		if strings.Contains(out, s) {
+			t.Errorf("log contains %q:\n%s", s, out)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

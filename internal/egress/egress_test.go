@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAllowed(t *testing.T) {
@@ -196,4 +197,41 @@ func FuzzAllowed(f *testing.F) {
 		}
 		p.Allowed(host, port)
 	})
+}
+
+// TestProxyAndHeaderTimeout: an allowed request goes through the configured
+// proxy, and response_header_timeout bounds the wait for headers.
+func TestProxyAndHeaderTimeout(t *testing.T) {
+	var proxied []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied = append(proxied, r.URL.String()) // a forward proxy sees the absolute URI
+		io.WriteString(w, "via proxy")
+	}))
+	defer proxy.Close()
+	p, _ := New(Config{Allow: []string{"upstream.example", proxy.Listener.Addr().String()}}, nil)
+	c, err := p.Client(Options{Proxy: proxy.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Get("http://upstream.example/v1/models")
+	if err != nil {
+		t.Fatalf("GET through the proxy: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "via proxy" || len(proxied) != 1 || proxied[0] != "http://upstream.example/v1/models" {
+		t.Errorf("body %q, proxy saw %q", b, proxied)
+	}
+
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer slow.Close()
+	defer close(release)
+	open, _ := New(Config{}, nil)
+	c, _ = open.Client(Options{Proxy: "none", ResponseHeaderTimeout: 50 * time.Millisecond})
+	_, err = c.Get(slow.URL)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("GET to a server that sends no headers: err = %v, want a timeout", err)
+	}
 }
