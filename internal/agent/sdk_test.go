@@ -10,6 +10,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +39,7 @@ import (
 	"github.com/outcrop/outcrop/internal/routing"
 	"github.com/outcrop/outcrop/internal/store"
 	"github.com/outcrop/outcrop/internal/store/storetest"
+	"github.com/outcrop/outcrop/internal/testenv"
 )
 
 const testModel = "travel-model"
@@ -525,3 +530,39 @@ func wantAPIError(t *testing.T, what string, err error, code string, status int)
 }
 
 func errorAs(err error, target any) bool { return errors.As(err, target) }
+
+// TestTravelAgentThroughBoto3 runs examples/agents/travel/travel.py (boto3,
+// bedrock-agent and bedrock-agent-runtime) against the server: it creates
+// the travel agent, books a flight over two turns and answers a
+// returnControl for the hotel search.
+func TestTravelAgentThroughBoto3(t *testing.T) {
+	python := testenv.Python(t)
+	e := newEnv(t, storetest.SQLite(t), agent.Limits{})
+	e.up.setScript(travelScript)
+	_, file, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(file), "..", "..", "examples", "agents", "travel", "travel.py")
+	home := t.TempDir()
+	k := e.keys["alice"]
+	cmd := exec.Command(python, script)
+	cmd.Env = append(os.Environ(), "OUTCROP_URL="+e.URL, "MODEL_ID="+testModel, "LAMBDA_ARN="+travelLambda,
+		"AWS_ACCESS_KEY_ID="+k.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+k.SecretAccessKey, "AWS_CONFIG_FILE="+filepath.Join(home, "c"),
+		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "k"), "AWS_EC2_METADATA_DISABLED=true")
+	cmd.Stdin = strings.NewReader("Book me a flight to Paris for Ana\nFrom London on 2026-12-24\nNow find me a hotel there\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("travel.py: %v\n%s", err, out)
+	}
+	s := string(out)
+	for _, want := range []string{"PREPARED, alias", "-> version 1",
+		"agent: Where are you flying from, and on which date?",
+		"agent: Your flight BA304 from London to Paris on 2026-12-24 is booked. Confirmation XYZ789.",
+		`returnControl: HotelActions.search_hotels({"city": "Paris"})`,
+		"agent: Hotel Lumiere in Paris is available"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("travel.py output lacks %q:\n%s", want, s)
+		}
+	}
+	if e.lambda.count("search_flights") != 1 || e.lambda.count("book_flight") != 1 {
+		t.Fatalf("lambda calls %v, want one search and one booking", e.lambda.counts)
+	}
+}
