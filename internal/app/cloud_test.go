@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	oai "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/outcrop/outcrop/internal/config"
 	"github.com/outcrop/outcrop/internal/provider/providertest"
@@ -47,6 +48,9 @@ type cloudCase struct {
 	cacheRead, cacheWrite int
 	cacheInput            int
 	checkCall             func(t *testing.T, calls []providertest.Call)
+	// openaiReasoning says an OpenAI client's reasoning_effort becomes the
+	// provider's thinking (the think fixture answers it).
+	openaiReasoning bool
 	// count is the exact token count the provider's count fixture
 	// (files["count"]) answers; 0 when the provider cannot count.
 	count int
@@ -73,13 +77,14 @@ var cloudCases = []cloudCase{
 			// no cache points, so its requests get it without one.
 			return "cache"
 		},
-		files:     map[string]string{"tool": "stream_tool", "think": "stream_thinking", "cache": "stream_cache_read", "count": "count/ok"},
-		count:     2095,
-		toolID:    "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
-		toolUsage: [2]int{472, 89},
-		thinkText: "I need to find the GCD of 1071 and 462 using the Euclidean algorithm.\n\n1071 = 2 × 462 + 147\n462 = 3 × 147 + 21\n147 = 7 × 21 + 0",
-		thinkSig:  "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds3NaDaddcbaEdF1hBvJRvHVNCXlGBbPDrMz9+E1BgvmDGr13vigIIUVKxsj8FYD+RW9B",
-		cacheRead: 1854, cacheInput: 1875,
+		files:           map[string]string{"tool": "stream_tool", "think": "stream_thinking", "cache": "stream_cache_read", "count": "count/ok"},
+		openaiReasoning: true,
+		count:           2095,
+		toolID:          "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+		toolUsage:       [2]int{472, 89},
+		thinkText:       "I need to find the GCD of 1071 and 462 using the Euclidean algorithm.\n\n1071 = 2 × 462 + 147\n462 = 3 × 147 + 21\n147 = 7 × 21 + 0",
+		thinkSig:        "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds3NaDaddcbaEdF1hBvJRvHVNCXlGBbPDrMz9+E1BgvmDGr13vigIIUVKxsj8FYD+RW9B",
+		cacheRead:       1854, cacheInput: 1875,
 		checkCall: func(t *testing.T, calls []providertest.Call) {
 			var cached bool
 			for _, c := range calls {
@@ -182,13 +187,14 @@ func init() {
 			}
 			return "cache"
 		},
-		files:     map[string]string{"tool": "stream_tool", "think": "stream_thinking", "cache": "stream_cached", "count": "count/ok"},
-		count:     31,
-		toolID:    "gemini_call_nBx9aOe2K4qVkdUP4r6xqAE_0",
-		toolUsage: [2]int{74, 61},
-		thinkText: "**Greeting the user**\n\nThe user said hello; a short friendly reply fits.",
-		thinkSig:  "CiQB0e2Kb6Xq3vO1nTzF9yQ8mW2p",
-		cacheRead: 2048, cacheInput: 2310,
+		files:           map[string]string{"tool": "stream_tool", "think": "stream_thinking", "cache": "stream_cached", "count": "count/ok"},
+		openaiReasoning: true,
+		count:           31,
+		toolID:          "gemini_call_nBx9aOe2K4qVkdUP4r6xqAE_0",
+		toolUsage:       [2]int{74, 61},
+		thinkText:       "**Greeting the user**\n\nThe user said hello; a short friendly reply fits.",
+		thinkSig:        "CiQB0e2Kb6Xq3vO1nTzF9yQ8mW2p",
+		cacheRead:       2048, cacheInput: 2310,
 		checkCall: func(t *testing.T, calls []providertest.Call) {
 			var thinking bool
 			for _, c := range calls {
@@ -401,6 +407,26 @@ func TestCloudProvidersThroughFrontDoors(t *testing.T) {
 					t.Errorf("usage = %+v", resp.Usage)
 				}
 			})
+			if tc.openaiReasoning {
+				t.Run("OpenAIReasoningEffort", func(t *testing.T) {
+					resp, err := oc.Chat.Completions.New(ctx, oai.ChatCompletionNewParams{Model: "cloud", ReasoningEffort: shared.ReasoningEffortLow,
+						Messages: []oai.ChatCompletionMessageParamUnion{oai.UserMessage("Hello")}})
+					if err != nil {
+						t.Fatalf("chat completion: %v", err)
+					}
+					var raw struct {
+						Choices []struct {
+							Message struct {
+								ReasoningContent string `json:"reasoning_content"`
+							} `json:"message"`
+						} `json:"choices"`
+					}
+					json.Unmarshal([]byte(resp.RawJSON()), &raw)
+					if len(raw.Choices) != 1 || raw.Choices[0].Message.ReasoningContent != tc.thinkText || resp.Choices[0].Message.Content == "" {
+						t.Errorf("response = %s, want reasoning_content %q and an answer", resp.RawJSON(), tc.thinkText)
+					}
+				})
+			}
 			t.Run("OpenAIStreamCached", func(t *testing.T) {
 				s := oc.Chat.Completions.NewStreaming(ctx, oai.ChatCompletionNewParams{Model: "cloud",
 					StreamOptions: oai.ChatCompletionStreamOptionsParam{IncludeUsage: oai.Bool(true)},
