@@ -481,35 +481,54 @@ func TestSecretRef(t *testing.T) {
 
 // TestEgressRefusesUpstream: with an allow-list that does not name the
 // upstream, a call fails cleanly (a retryable 503-class error, never a
-// hang) and the upstream receives nothing.
+// hang) and the upstream receives nothing; the same deployment answers once
+// the list names it. Both HTTP client paths are covered: hosted providers'
+// (net/http) and openai's (h1 for plain http).
 func TestEgressRefusesUpstream(t *testing.T) {
 	t.Setenv("OUTCROP_TEST_ANTHROPIC_KEY", "k")
-	up := providertest.NewUpstream(t, providertest.LoadFixture(t, "../provider/anthropic/testdata/stream_text.txt"))
-	addr, stop, done := startApp(t, fmt.Sprintf(`
-listen: 127.0.0.1:0
-egress:
-  allow: [api.anthropic.com]
-models:
-  - id: cloud
-    deployments:
+	for _, tc := range []struct {
+		name, fixture, deployment string
+	}{
+		{"anthropic", "../provider/anthropic/testdata/stream_text.txt", `
       - provider: anthropic
         base_url: %s
         model: claude-sonnet-4-5
-        api_key: env:OUTCROP_TEST_ANTHROPIC_KEY
-`, up.URL))
-	defer func() { stop(); <-done }()
-	br := bedrockruntime.New(bedrockruntime.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
-	})
-	_, err := br.Converse(context.Background(), &bedrockruntime.ConverseInput{ModelId: aws.String("cloud"),
-		Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "hi"}}}}})
-	var unavailable *types.ServiceUnavailableException
-	if !errors.As(err, &unavailable) {
-		t.Fatalf("Converse error = %v, want ServiceUnavailableException", err)
-	}
-	if n := len(up.Calls()); n != 0 {
-		t.Errorf("the refused upstream received %d calls", n)
+        api_key: env:OUTCROP_TEST_ANTHROPIC_KEY`},
+		{"openai", "../provider/providertest/testdata/ollama_stream.txt", `
+      - provider: openai
+        base_url: %s
+        model: smollm2:135m`},
+	} {
+		for _, allowed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/allowed=%t", tc.name, allowed), func(t *testing.T) {
+				up := providertest.NewUpstream(t, providertest.LoadFixture(t, tc.fixture))
+				allow := "api.anthropic.com"
+				if allowed {
+					allow = strings.TrimPrefix(strings.TrimSuffix(up.URL, "/v1"), "http://")
+				}
+				addr, stop, done := startApp(t, fmt.Sprintf("listen: 127.0.0.1:0\negress:\n  allow: [%q]\nmodels:\n  - id: cloud\n    deployments:"+tc.deployment+"\n", allow, up.URL))
+				defer func() { stop(); <-done }()
+				br := bedrockruntime.New(bedrockruntime.Options{
+					Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), RetryMaxAttempts: 1,
+					Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
+				})
+				_, err := br.Converse(context.Background(), &bedrockruntime.ConverseInput{ModelId: aws.String("cloud"),
+					Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "hi"}}}}})
+				if allowed {
+					if err != nil || len(up.Calls()) != 1 {
+						t.Fatalf("allowed upstream: err %v, %d calls", err, len(up.Calls()))
+					}
+					return
+				}
+				var unavailable *types.ServiceUnavailableException
+				if !errors.As(err, &unavailable) {
+					t.Fatalf("Converse error = %v, want ServiceUnavailableException", err)
+				}
+				if n := len(up.Calls()); n != 0 {
+					t.Errorf("the refused upstream received %d calls", n)
+				}
+			})
+		}
 	}
 }
 
