@@ -16,6 +16,10 @@ type Config struct {
 	// and reads the Lambda response format back. An action group whose ARN
 	// has no entry fails its calls with DependencyFailedException.
 	LambdaEndpoints map[string]string `yaml:"lambda_endpoints"`
+	// MCPServers names MCP servers that action groups with
+	// parentActionGroupSignature OUTCROP.MCP use as tool sources, each with
+	// a streamable HTTP url or a stdio command.
+	MCPServers map[string]MCPServer `yaml:"mcp_servers"`
 	// MaxIterations bounds model calls per InvokeAgent call; default 10.
 	MaxIterations int `yaml:"max_iterations"`
 	// MaxToolCalls bounds tool calls per InvokeAgent call; default 20.
@@ -37,6 +41,17 @@ func ParseConfig(cfg *config.Config) (Config, error) {
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			return c, fmt.Errorf("agents.lambda_endpoints[%s]: %q is not an http(s) URL", arn, u)
+		}
+	}
+	for name, m := range c.MCPServers {
+		if (m.URL == "") == (len(m.Command) == 0) {
+			return c, fmt.Errorf("agents.mcp_servers[%s]: give exactly one of url and command", name)
+		}
+		if m.URL != "" {
+			p, err := url.Parse(m.URL)
+			if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+				return c, fmt.Errorf("agents.mcp_servers[%s]: %q is not an http(s) URL", name, m.URL)
+			}
 		}
 	}
 	if c.MaxIterations < 0 || c.MaxToolCalls < 0 || c.MaxTokens < 0 || c.ToolTimeout < 0 {

@@ -100,10 +100,13 @@ type Options struct {
 	// LambdaEndpoints maps Lambda function ARNs of action groups to the
 	// HTTP URLs that receive the Lambda input event instead.
 	LambdaEndpoints map[string]string
-	HTTPClient      *http.Client
-	Limits          Limits
-	Logger          *slog.Logger
-	Now             func() time.Time
+	// MCPServers are the MCP servers action groups may name
+	// (parentActionGroupSignature OUTCROP.MCP).
+	MCPServers map[string]MCPServer
+	HTTPClient *http.Client
+	Limits     Limits
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Service is the agent runtime.
@@ -113,6 +116,7 @@ type Service struct {
 	converse  ConverseFunc
 	authorize AuthorizeFunc
 	lambdas   map[string]string
+	mcp       map[string]MCPServer
 	client    *http.Client
 	limits    Limits
 	log       *slog.Logger
@@ -124,7 +128,7 @@ var _ Runtime = (*Service)(nil)
 // NewService returns the runtime.
 func NewService(o Options) *Service {
 	s := &Service{ctl: o.Control, rs: o.Control.rs, converse: o.Converse, authorize: o.Authorize,
-		lambdas: o.LambdaEndpoints, client: o.HTTPClient, limits: o.Limits.withDefaults(), log: o.Logger, now: o.Now}
+		lambdas: o.LambdaEndpoints, mcp: o.MCPServers, client: o.HTTPClient, limits: o.Limits.withDefaults(), log: o.Logger, now: o.Now}
 	if s.client == nil {
 		s.client = &http.Client{}
 	}
@@ -224,6 +228,14 @@ func (s *Service) Invoke(ctx context.Context, in *Invocation) (Stream, error) {
 	if err := r.begin(); err != nil {
 		return nil, err
 	}
+	for _, g := range groups {
+		if g.ParentActionSignature == SignatureMCP && g.ActionGroupState != "DISABLED" {
+			if err := r.connectMCP(g, tools); err != nil {
+				r.Close()
+				return nil, err
+			}
+		}
+	}
 	return r, nil
 }
 
@@ -240,6 +252,9 @@ type run struct {
 	sess      *session
 	exists    bool
 	inputText string
+
+	// closers release the invocation's MCP sessions.
+	closers []func() error
 
 	queue     []Event
 	done      bool
@@ -450,6 +465,10 @@ func (r *run) Next() (Event, error) {
 // Close implements Stream.
 func (r *run) Close() error {
 	r.done = true
+	for _, c := range r.closers {
+		_ = c()
+	}
+	r.closers = nil
 	return nil
 }
 
@@ -607,8 +626,8 @@ func (r *run) useTools(traceID string, uses []*llm.ToolUse) error {
 			continue
 		}
 		fn := t.Spec.Name
-		if t.Function != nil {
-			fn = t.Function.Name
+		if t.Function != nil || t.MCP != nil {
+			fn = t.name()
 		}
 		arn := r.svc.ToolARN(r.acct, r.agent.AgentID, t.Group.ActionGroupName, fn)
 		if r.svc.authorize != nil {
@@ -642,7 +661,14 @@ func (r *run) useTools(traceID string, uses []*llm.ToolUse) error {
 			inputs = append(inputs, in)
 			continue
 		}
-		out, err := r.callLambda(r.ctx, t, u.Input)
+		var out string
+		var failed bool
+		var err error
+		if t.MCP != nil {
+			out, failed, err = r.callMCP(r.ctx, t, u.Input)
+		} else {
+			out, err = r.callLambda(r.ctx, t, u.Input)
+		}
 		if err != nil {
 			return err
 		}
@@ -651,7 +677,7 @@ func (r *run) useTools(traceID string, uses []*llm.ToolUse) error {
 			r.trace("orchestrationTrace", map[string]any{"observation": map[string]any{"traceId": traceID, "type": "ACTION_GROUP",
 				"actionGroupInvocationOutput": map[string]any{"text": out}}})
 		}
-		results = append(results, toolResult(u.ID, out, false))
+		results = append(results, toolResult(u.ID, out, failed))
 	}
 	if len(calls) > 0 {
 		if ask != nil {
@@ -686,9 +712,12 @@ func invocationTrace(traceID string, t *tool, in InvocationInput) map[string]any
 			ag["requestBody"] = a.RequestBody
 		}
 	}
-	if t.Group.ActionGroupExecutor != nil && t.Group.ActionGroupExecutor.CustomControl == ReturnControl {
+	switch {
+	case t.MCP != nil:
+		ag["executionType"] = "MCP"
+	case t.Group.ActionGroupExecutor != nil && t.Group.ActionGroupExecutor.CustomControl == ReturnControl:
 		ag["executionType"] = "RETURN_CONTROL"
-	} else {
+	default:
 		ag["executionType"] = "LAMBDA"
 	}
 	return map[string]any{"traceId": traceID, "invocationType": "ACTION_GROUP", "actionGroupInvocationInput": ag}

@@ -92,8 +92,14 @@ func validateActionGroup(in *ActionGroupInput) error {
 		return resource.Invalid("actionGroupState", "Member must satisfy enum value set: [ENABLED, DISABLED]")
 	}
 	if sig := in.ParentActionGroupSignature; sig != "" {
-		if sig != SignatureUserInput {
-			return resource.Invalid("parentActionGroupSignature", "only AMAZON.UserInput is supported")
+		switch sig {
+		case SignatureUserInput:
+		case SignatureMCP:
+			if in.ParentActionGroupSignatureParams["server"] == "" {
+				return resource.Invalid("parentActionGroupSignatureParams.server", "OUTCROP.MCP needs the name of a configured MCP server")
+			}
+		default:
+			return resource.Invalid("parentActionGroupSignature", "Member must be AMAZON.UserInput or OUTCROP.MCP")
 		}
 		if in.ActionGroupExecutor != nil || in.APISchema != nil || in.FunctionSchema != nil {
 			return resource.Invalidf("An action group with parentActionGroupSignature must not have an actionGroupExecutor, apiSchema or functionSchema.")

@@ -23,6 +23,7 @@ type tool struct {
 	// Function is set for function-schema tools, Op for OpenAPI ones.
 	Function  *Function
 	Op        *operation
+	MCP       *mcpTool
 	UserInput bool
 }
 
@@ -33,6 +34,9 @@ func (t *tool) name() string {
 	}
 	if t.Op != nil {
 		return t.Op.Method + " " + t.Op.Path
+	}
+	if t.MCP != nil {
+		return t.MCP.name
 	}
 	return SignatureUserInput
 }
@@ -61,6 +65,8 @@ func buildTools(groups []*ActionGroup) (*toolset, error) {
 			continue
 		}
 		switch {
+		case g.ParentActionSignature == SignatureMCP:
+			// Tools are listed from the server when an invocation starts.
 		case g.ParentActionSignature == SignatureUserInput:
 			if err := add(&tool{Spec: userInputSpec(), Group: g, UserInput: true}); err != nil {
 				return nil, err
@@ -142,6 +148,8 @@ func (t *tool) parameters(input json.RawMessage) (params, body []Parameter) {
 				continue // not declared: never forwarded
 			}
 			params = append(params, p)
+		case t.MCP != nil:
+			params = append(params, p)
 		case t.Op != nil:
 			if _, ok := t.Op.Params[n]; ok {
 				params = append(params, p)
@@ -172,7 +180,7 @@ func (t *tool) invocationInput(input json.RawMessage) InvocationInput {
 		return InvocationInput{APIInvocationInput: in}
 	}
 	return InvocationInput{FunctionInvocationInput: &FunctionInvocationInput{ActionGroup: t.Group.ActionGroupName,
-		Function: t.Function.Name, Parameters: params, ActionInvocationType: "RESULT"}}
+		Function: t.name(), Parameters: params, ActionInvocationType: "RESULT"}}
 }
 
 // lambdaEvent is the input event a Bedrock agent sends an action group's

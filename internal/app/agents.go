@@ -43,6 +43,7 @@ func (a *App) buildAgents(db *store.DB) (*application, error) {
 			return auth.Check(ctx, action, res, nil)
 		},
 		LambdaEndpoints: ac.LambdaEndpoints,
+		MCPServers:      ac.MCPServers,
 		Limits:          ac.Limits(),
 		Logger:          a.log,
 	})
