@@ -28,6 +28,11 @@ func (a *App) buildAgents(db *store.DB) (*application, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Lambda endpoints and MCP servers are reached under the egress policy.
+	client, err := a.httpClient(httpOptions{})
+	if err != nil {
+		return nil, err
+	}
 	scope := resource.ScopeFrom(cfg)
 	rs := resource.NewStore(db, scope, nil)
 	known := func(id string) bool { _, ok := a.router.Lookup(id); return ok }
@@ -44,6 +49,7 @@ func (a *App) buildAgents(db *store.DB) (*application, error) {
 		},
 		LambdaEndpoints: ac.LambdaEndpoints,
 		MCPServers:      ac.MCPServers,
+		HTTPClient:      client,
 		Limits:          ac.Limits(),
 		Logger:          a.log,
 	})
