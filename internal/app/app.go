@@ -22,6 +22,7 @@ import (
 	"github.com/outcrop/outcrop/internal/guardrail"
 	"github.com/outcrop/outcrop/internal/httpapi"
 	"github.com/outcrop/outcrop/internal/llm"
+	"github.com/outcrop/outcrop/internal/promptrouter"
 	"github.com/outcrop/outcrop/internal/routing"
 	"github.com/outcrop/outcrop/internal/store"
 	"github.com/outcrop/outcrop/internal/telemetry"
@@ -107,6 +108,13 @@ func (a *App) build(ctx context.Context) error {
 	// The pipeline's order: audit, authorization, limits and quotas, then
 	// the input/output guardrail, then the router.
 	stages := append(sec.Stages(), guard.Stage)
+	// A call on a prompt router reaches the pipeline with the chosen model;
+	// this stage reports the choice in the response trace.
+	routers, err := a.buildPromptRouters(db, log)
+	if err != nil {
+		return err
+	}
+	stages = append(stages, promptrouter.Stage{})
 	// The response cache answers after the input guardrail, so the
 	// guardrail's output side also sees answers served from the cache.
 	cacheStage, err := a.buildCache(ctx, log)
@@ -138,7 +146,8 @@ func (a *App) build(ctx context.Context) error {
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Region:       cfg.Server.Region,
 		AccountID:    cfg.Server.AccountID,
-		Middleware:   append(sec.Middleware(), cache.Middleware),
+		Middleware: append(sec.Middleware(), cache.Middleware,
+			httpapi.PromptRouting(routers, cfg.Server.MaxBodyBytes, func(w http.ResponseWriter, r *http.Request, err error) { srv.WriteError(w, r, err) })),
 		Authorize: func(ctx context.Context, action, resource string) error {
 			return auth.Check(ctx, action, resource, nil)
 		},
@@ -146,6 +155,7 @@ func (a *App) build(ctx context.Context) error {
 			&httpapi.Guardrails{Registry: guard.Registry, Engine: guard.Engine, Recorder: guard.Metrics},
 			adminRoutes{router: a.router},
 			flows,
+			httpapi.PromptRouters{Service: routers},
 		}, apps.groups...),
 		Prompts: apps.prompts,
 	})
