@@ -496,8 +496,8 @@ func TestTravelAgentThroughGoSDK(t *testing.T) {
 			t.Fatalf("after returning results = %+v", h2)
 		}
 
-		// The session survives on the store: a second server over the same
-		// database continues it (here: end it) and it is gone after.
+		// endSession ends it (TestSessionsOutliveTheProcess covers what
+		// happens to stored sessions).
 		end := invoke(t, ctx, rc, &bedrockagentruntime.InvokeAgentInput{AgentId: aws.String(id), AgentAliasId: aws.String(alias), SessionId: sess,
 			InputText: aws.String("thanks, a hotel is all"), EndSession: aws.Bool(true)})
 		if end.err != nil {
