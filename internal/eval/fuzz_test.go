@@ -2,6 +2,8 @@ package eval
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -29,5 +31,39 @@ func FuzzLexical(f *testing.F) {
 		}
 		_, _ = FactualKnowledgeScores(b, a, "<OR>", "OR")
 		_, _ = WER([]string{a}, []string{b})
+	})
+}
+
+func FuzzTemplate(f *testing.F) {
+	for _, s := range []string{"$model_input", "Q: ${model_input}?", "$$5 $model_input", "$", "${", "${1x}", "$other", `{"inputs": $prompt}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tmpl string) {
+		ids, idErr := Template(tmpl).Identifiers()
+		_, err := Template(tmpl).Substitute(map[string]string{"model_input": "X", "prompt": `"P"`})
+		if (idErr == nil) != (err == nil) && idErr != nil {
+			t.Fatalf("%q: Identifiers %v but Substitute %v", tmpl, idErr, err)
+		}
+		for _, id := range ids {
+			if err == nil && id != "model_input" && id != "prompt" {
+				t.Fatalf("%q: $%s substituted without a value", tmpl, id)
+			}
+		}
+	})
+}
+
+func FuzzDataset(f *testing.F) {
+	f.Add("{\"q\": \"a\", \"t\": 1.5, \"c\": [1, \"x\", null, true]}\n{\"q\": {\"n\": 1e-7}, \"t\": \"b\", \"c\": 2}\n", "q", "t")
+	f.Add("{\"Review Text\": \"ok\", \"Recommended IND\": 1}\n\n", `"Review Text"`, `"Recommended IND"`)
+	f.Add("[1,2]\n{\n", "[0]", "x")
+	f.Fuzz(func(t *testing.T, body, in, target string) {
+		p := filepath.Join(t.TempDir(), "d.jsonl")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := LoadDataset(DataConfig{Name: "f", URI: p, ModelInputLocation: in, TargetOutputLocation: target})
+		if err == nil && len(ds.Records) == 0 {
+			t.Fatal("no error and no records")
+		}
 	})
 }
