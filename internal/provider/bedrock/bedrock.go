@@ -17,7 +17,6 @@ package bedrock
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -160,6 +159,3 @@ func (p *Provider) Converse(ctx context.Context, req *llm.Request) (*llm.Respons
 	}
 	return response(out)
 }
-
-// errClosed is the cause of the error a closed stream returns.
-var errClosed = errors.New("stream closed")

@@ -46,8 +46,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Headers are extra headers sent with every request.
 	Headers map[string]string
-	// IncludeThoughts asks for thought summaries whenever thinking is
-	// configured. Default true through New; set ExcludeThoughts to turn off.
+	// ExcludeThoughts stops asking for thought summaries
+	// (thinkingConfig.includeThoughts) when thinking is configured; by
+	// default they are asked for and stream as reasoning.
 	ExcludeThoughts bool
 	// ContextWindow is the model's context size in tokens, reported by
 	// Describe; 0 means unknown.
@@ -172,7 +173,7 @@ func (p *Provider) post(ctx context.Context, u string, body []byte) (*http.Respo
 	return resp, nil
 }
 
-// jsonValid reports whether b is a JSON object.
+// jsonObject reports whether b is a JSON object.
 func jsonObject(b []byte) bool {
 	b = bytes.TrimSpace(b)
 	return len(b) > 0 && b[0] == '{' && json.Valid(b)
