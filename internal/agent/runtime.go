@@ -163,6 +163,11 @@ type session struct {
 	PromptSessionAttributes map[string]string `json:"promptSessionAttributes,omitempty"`
 	Pending                 *pending          `json:"pending,omitempty"`
 	LastUsed                time.Time         `json:"lastUsed"`
+	// LastTurn, LastReply and LastAsked replay an idempotent turn
+	// (Invocation.TurnKey).
+	LastTurn  string `json:"lastTurn,omitempty"`
+	LastReply string `json:"lastReply,omitempty"`
+	LastAsked bool   `json:"lastAsked,omitempty"`
 }
 
 // pending is a turn that ended waiting for the client: tool calls under
@@ -225,6 +230,11 @@ func (s *Service) Invoke(ctx context.Context, in *Invocation) (Stream, error) {
 	if err := r.load(); err != nil {
 		return nil, err
 	}
+	if in.TurnKey != "" && r.sess.LastTurn == in.TurnKey {
+		r.done = true
+		r.queue = []Event{{Chunk: &Chunk{Bytes: []byte(r.sess.LastReply), Question: r.sess.LastAsked}}}
+		return r, nil
+	}
 	if err := r.begin(); err != nil {
 		return nil, err
 	}
@@ -263,6 +273,8 @@ type run struct {
 	toolCalls int
 	tokens    int
 	traceN    int
+	reply     string // the turn's answer, for TurnKey replays
+	asked     bool   // the turn ended with a question to the user
 }
 
 func (r *run) sessionKey() resource.Key {
@@ -695,6 +707,10 @@ func (r *run) useTools(traceID string, uses []*llm.ToolUse) error {
 				"finalResponse": map[string]any{"text": question}}})
 		}
 		r.chunk(question)
+		r.asked = true
+		if n := len(r.queue); n > 0 && r.queue[n-1].Chunk != nil {
+			r.queue[n-1].Chunk.Question = true
+		}
 		return r.finish()
 	}
 	r.appendUser(results)
@@ -732,6 +748,7 @@ func renderInput(req *llm.Request) string {
 }
 
 func (r *run) chunk(text string) {
+	r.reply += text
 	if text == "" {
 		return
 	}
@@ -765,6 +782,9 @@ func (r *run) finish() error {
 		return nil
 	}
 	r.sess.LastUsed = r.svc.now().UTC()
+	if r.in.TurnKey != "" {
+		r.sess.LastTurn, r.sess.LastReply, r.sess.LastAsked = r.in.TurnKey, r.reply, r.asked
+	}
 	if n := len(r.sess.Messages); n > 2*r.svc.limits.MaxHistory {
 		r.sess.Messages = r.history()
 	}

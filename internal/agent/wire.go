@@ -15,6 +15,11 @@ type Invocation struct {
 	EnableTrace  bool
 	// EndSession ends the session after this turn.
 	EndSession bool
+	// TurnKey, when set, makes the turn idempotent: a repeated invocation
+	// with the session's last TurnKey replays that turn's answer without
+	// calling the model or any tool again (a flow execution replayed after
+	// a crash).
+	TurnKey string
 }
 
 // SessionState is InvokeAgent's sessionState member.
@@ -85,6 +90,9 @@ type Event struct {
 // Chunk is a piece of the agent's answer (the "chunk" event).
 type Chunk struct {
 	Bytes []byte `json:"bytes"`
+	// Question marks the question of AMAZON.UserInput: the turn ended
+	// waiting for the user's answer. Not sent on the wire.
+	Question bool `json:"-"`
 }
 
 // TracePart is the "trace" event.

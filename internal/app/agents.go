@@ -53,6 +53,7 @@ func (a *App) buildAgents(db *store.DB) (*application, error) {
 		Limits:          ac.Limits(),
 		Logger:          a.log,
 	})
+	a.agentRuntime = svc
 	return &application{
 		groups: []httpapi.RouteGroup{&httpapi.Agents{Control: ctl, Runtime: svc}, &httpapi.Prompts{Registry: prompts}},
 		prompts: func(ctx context.Context, arn string, vars map[string]string) (*llm.Request, error) {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/outcrop/outcrop/internal/agent"
 	"github.com/outcrop/outcrop/internal/auth"
 	"github.com/outcrop/outcrop/internal/cache"
 	"github.com/outcrop/outcrop/internal/config"
@@ -35,7 +36,10 @@ type App struct {
 	router  *routing.Router
 	gateway *gateway.Gateway
 	metrics *telemetry.Metrics
-	handler http.Handler
+	// agentRuntime runs agents, also for flow Agent nodes (flowAgents);
+	// set by buildAgents before the server starts.
+	agentRuntime *agent.Service
+	handler      http.Handler
 
 	// mu guards closers and closed.
 	mu      sync.Mutex

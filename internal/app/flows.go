@@ -16,8 +16,9 @@ import (
 // buildFlows builds the flow executor, the durable job queue that recovers
 // its executions (and that other subsystems' jobs will share), and the
 // flows route group. Model calls of prompt and agent nodes go through the
-// gateway; until the agents runtime is wired in, agent nodes run on
-// flow.ConverseAgent over the first configured model.
+// gateway; agent nodes naming an Outcrop agent alias run on the agent
+// runtime (flowAgents), others on flow.ConverseAgent over the first
+// configured model.
 func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options, sec *auth.Security, models []*routing.Model) (httpapi.RouteGroup, error) {
 	agentModel := ""
 	if len(models) > 0 {
@@ -27,7 +28,7 @@ func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options,
 		DB:     db,
 		Logger: a.log,
 		Nodes: &flow.Runner{Models: a.gateway, Region: a.cfg.Server.Region,
-			Agents: &flow.ConverseAgent{DB: db, Models: a.gateway, Model: agentModel, Region: a.cfg.Server.Region}},
+			Agents: &flowAgents{app: a, fallback: &flow.ConverseAgent{DB: db, Models: a.gateway, Model: agentModel, Region: a.cfg.Server.Region}}},
 		RecoverContext: func(ctx context.Context, principal string) (context.Context, error) {
 			if principal == "" {
 				return ctx, nil
