@@ -536,8 +536,8 @@ func TestEgressRefusesUpstream(t *testing.T) {
 // fallback keeps answering when Anthropic is overloaded. A 529 status, and
 // an overloaded error event before the first token, fail over for
 // streaming and non-streaming clients alike; a stream that breaks after
-// its first token ends with a clean in-stream exception, and the next
-// request fails over.
+// its first token (an overloaded_error event, or a connection reset) ends
+// with a clean in-stream exception, and the next request fails over.
 func TestFailoverAnthropicToBedrock(t *testing.T) {
 	t.Setenv("OUTCROP_TEST_ANTHROPIC_KEY", "k")
 	t.Setenv("OUTCROP_TEST_AWS_KEY_ID", "AKIDFROMENV")
@@ -547,7 +547,7 @@ func TestFailoverAnthropicToBedrock(t *testing.T) {
 	// Anthropic's answers, in order: 529; overloaded before any content;
 	// a stream cut after its first token; 529 from then on.
 	ant := providertest.NewUpstream(t, load(t, adir+"error_529.txt"), load(t, adir+"stream_overloaded_before_content.txt"),
-		load(t, adir+"stream_overloaded_midstream.txt"), load(t, adir+"error_529.txt"))
+		load(t, adir+"stream_overloaded_midstream.txt"), load(t, adir+"stream_reset_midstream.txt"), load(t, adir+"error_529.txt"))
 	bed := providertest.NewUpstream(t, load(t, bdir+"stream_text.txt"))
 	addr, stop, done := startApp(t, fmt.Sprintf(`
 listen: 127.0.0.1:0
@@ -599,12 +599,20 @@ models:
 		t.Errorf("stream cut mid-way = %q, %v; want \"Hel\" then ServiceUnavailableException", text, err)
 	}
 
-	// 4. The next request fails over.
+	// 4. The connection drops after the first token: the same clean
+	// ending, a modeled in-stream exception rather than a broken body.
+	text, err = streamText(ctx, br, msgs)
+	var streamErr *types.ModelStreamErrorException
+	if text != "Hel" || !errors.As(err, &streamErr) {
+		t.Errorf("stream reset mid-way = %q, %v (%T); want \"Hel\" then ModelStreamErrorException", text, err, err)
+	}
+
+	// 5. The next request fails over.
 	if text, err := streamText(ctx, br, msgs); err != nil || text != bedrockText {
 		t.Errorf("stream after the cut = %q, %v; want Bedrock's answer", text, err)
 	}
-	if n := len(ant.Calls()); n != 4 {
-		t.Errorf("Anthropic received %d calls, want 4", n)
+	if n := len(ant.Calls()); n != 5 {
+		t.Errorf("Anthropic received %d calls, want 5", n)
 	}
 	if n := len(bed.Calls()); n != 3 {
 		t.Errorf("Bedrock received %d calls, want 3", n)
