@@ -71,6 +71,11 @@ type Attempt struct {
 	FirstEvent time.Time // zero if none arrived
 	Err        error
 	Winner     bool // its stream went to the client
+
+	// Complete is when the whole answer had arrived, for a client that
+	// does not stream (the router buffers it so that it can retry a
+	// broken answer); zero for streamed calls.
+	Complete time.Time
 }
 
 // SetServed records which model, deployment and profile serve the call.
@@ -103,6 +108,18 @@ func (c *Call) UpdateAttempt(i int, f func(*Attempt)) {
 	if i >= 0 && i < len(c.attempts) {
 		f(&c.attempts[i])
 	}
+}
+
+// winner returns the attempt whose answer went to the client.
+func (c *Call) winner() (Attempt, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range c.attempts {
+		if a.Winner {
+			return a, true
+		}
+	}
+	return Attempt{}, false
 }
 
 // Attempts returns a copy of the attempts made so far.

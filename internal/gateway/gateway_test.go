@@ -174,3 +174,43 @@ func TestCloseEarlyIsCanceled(t *testing.T) {
 		t.Fatalf("recorded %d times, want 1", len(rec.recs))
 	}
 }
+
+// TestBufferedMetrics: for a buffered answer (the router read it whole
+// before the client got anything) TTFT is the upstream's first token,
+// OTPS spans the upstream's generation, and the overhead leaves out the
+// wait for the whole answer.
+func TestBufferedMetrics(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0), step: time.Millisecond}
+	rec := &recorder{}
+	g := New(Options{
+		Recorder: rec,
+		Now:      clk.now,
+		Final: func(ctx context.Context, c *Call) (llm.Stream, error) {
+			start := c.Received.Add(2 * time.Millisecond)
+			c.AddAttempt(Attempt{Deployment: "d0", Start: start, FirstEvent: start.Add(50 * time.Millisecond), Err: llm.ErrCanceled})
+			start = start.Add(100 * time.Millisecond)
+			c.AddAttempt(Attempt{Deployment: "d1", Start: start, FirstEvent: start.Add(100 * time.Millisecond), Complete: start.Add(1100 * time.Millisecond), Winner: true})
+			clk.t = start.Add(1100 * time.Millisecond) // the router returns once the answer is complete
+			return textStream("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"), nil
+		},
+	})
+	c := &Call{Request: &llm.Request{Model: "m"}}
+	resp, err := g.Converse(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := resp.Metrics.TTFTMs, int64(202); got != want {
+		t.Errorf("TTFT = %d ms, want %d (received to the winner's first token)", got, want)
+	}
+	if got := resp.Metrics.OTPS; got < 10.9 || got > 11.1 {
+		t.Errorf("OTPS = %v, want 11 tokens over the winner's 1 s of generation", got)
+	}
+	if len(rec.recs) != 1 {
+		t.Fatalf("%d records", len(rec.recs))
+	}
+	// Received → first delta out is 1204 ms (two clock readings after the
+	// router returned); the winner spent 1100 of them upstream.
+	if got, want := rec.recs[0].Overhead, 104*time.Millisecond; got != want {
+		t.Errorf("overhead = %v, want %v", got, want)
+	}
+}

@@ -70,14 +70,22 @@ func (m *measured) Next() (llm.Event, error) {
 func (m *measured) metrics(now time.Time) llm.Metrics {
 	met := llm.Metrics{LatencyMs: now.Sub(m.c.Received).Milliseconds()}
 	if !m.first.IsZero() {
-		met.TTFTMs = m.first.Sub(m.c.Received).Milliseconds()
+		first, last := m.first, m.last
+		if a, ok := m.c.winner(); ok && !a.Complete.IsZero() && !a.FirstEvent.IsZero() {
+			// A buffered answer leaves the gateway all at once: its first
+			// token is when the upstream sent it, its last when the answer
+			// was complete (the same instant for a non-streaming upstream
+			// call, which leaves OTPS unknown).
+			first, last = a.FirstEvent, a.Complete
+		}
+		met.TTFTMs = first.Sub(m.c.Received).Milliseconds()
 		out := m.usage.OutputTokens
 		if !m.haveUse || out == 0 {
 			out = m.deltas
 		}
 		// The seed's definition: output tokens over the generation time
 		// that follows the first token.
-		if gen := m.last.Sub(m.first).Seconds(); gen > 0 && out > 1 {
+		if gen := last.Sub(first).Seconds(); gen > 0 && out > 1 {
 			met.OTPS = float64(out) / gen
 		}
 	}
@@ -166,7 +174,11 @@ func (g *Gateway) overhead(c *Call, first time.Time) time.Duration {
 	if !first.IsZero() {
 		for _, a := range atts {
 			if a.Winner && !a.FirstEvent.IsZero() {
-				d := first.Sub(c.Received) - a.FirstEvent.Sub(a.Start)
+				upstream := a.FirstEvent.Sub(a.Start)
+				if !a.Complete.IsZero() {
+					upstream = a.Complete.Sub(a.Start) // buffered: the client waited for the whole answer
+				}
+				d := first.Sub(c.Received) - upstream
 				if d < 0 {
 					d = 0
 				}

@@ -15,11 +15,10 @@ type Provider interface {
 	ConverseStream(ctx context.Context, req *Request) (Stream, error)
 }
 
-// Conversor is implemented by providers with a native non-streaming call,
-// for callers outside the pipeline that want one response. The gateway
-// itself always streams from providers, even for non-streaming clients, so
-// that time to first token is measured the same way and failures before the
-// first token can be retried on another deployment.
+// Conversor is implemented by providers with a native non-streaming call.
+// The router uses it for clients that do not stream, unless the attempt
+// needs the stream's timing (hedging, TTFT or stall timeouts); the answer
+// then arrives in one piece, so there is no time to first token to measure.
 type Conversor interface {
 	Converse(ctx context.Context, req *Request) (*Response, error)
 }

@@ -74,9 +74,12 @@ type outcome struct {
 	deployment string
 }
 
-// load sends total requests, conc at a time, alternating the profiles, and
-// reads every stream to its end.
-func load(r *Router, total, conc int) []outcome {
+// load sends total streamed requests, conc at a time, alternating the
+// profiles, and reads every stream to its end.
+func load(r *Router, total, conc int) []outcome { return loadWith(r, total, conc, true) }
+
+// loadWith is load for streamed (stream true) or buffered requests.
+func loadWith(r *Router, total, conc int, stream bool) []outcome {
 	out := make([]outcome, total)
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -89,7 +92,7 @@ func load(r *Router, total, conc int) []outcome {
 				if i%2 == 1 {
 					p = llm.LatencyOptimized
 				}
-				c := &gateway.Call{Request: &llm.Request{Model: "m", Performance: p,
+				c := &gateway.Call{Stream: stream, Request: &llm.Request{Model: "m", Performance: p,
 					Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Block{llm.TextBlock(fmt.Sprint("q", i))}}}}}
 				out[i] = one(r, c)
 			}

@@ -103,8 +103,9 @@ func fleet(ps ...*script) *Model {
 	return m
 }
 
+// call is a streamed call: the client reads events as they come.
 func call(model string, profile llm.Latency) *gateway.Call {
-	return &gateway.Call{Request: &llm.Request{Model: model, Performance: profile,
+	return &gateway.Call{Stream: true, Request: &llm.Request{Model: model, Performance: profile,
 		Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Block{llm.TextBlock("hi")}}}}}
 }
 

@@ -108,6 +108,13 @@ func (r *Router) serve(ctx, dctx context.Context, c *gateway.Call, m *Model, pro
 			}
 		}
 		a, failed, err := r.try(dctx, c, cands[i], hedges, profile, forced, &started)
+		if err == nil && !c.Stream {
+			// A buffered client has received nothing yet: an answer that
+			// breaks off part way is a failed attempt like any other.
+			if err = a.drain(); err != nil {
+				failed = []*Deployment{a.d}
+			}
+		}
 		if err == nil {
 			if affine && n == 0 && a.d == cands[0].d {
 				c.Annotate(slog.Bool("route_affinity", true))
@@ -218,6 +225,7 @@ func (r *Router) try(ctx context.Context, c *gateway.Call, cand candidate, hedge
 		}
 	}
 	a := r.newAttempt(ctx, c, cand, profile)
+	a.whole = !c.Stream && !hedge && cand.d.TTFTTimeout == 0 && cand.d.StallTimeout == 0
 	if !a.claim(forced) {
 		a.cancel()
 		return nil, nil, errSkip
@@ -347,14 +355,19 @@ type attempt struct {
 	idx     int // index in the call's attempts
 	start   time.Time
 
+	whole    bool        // ask a Conversor for the whole answer in one piece
 	acquired bool        // holds a slot on the deployment
 	lost     atomic.Bool // cancelled because another attempt won
 	err      error       // run's result, for hedged attempts
 
 	s       llm.Stream
-	head    []llm.Event // events read up to and including the first token
+	head    []llm.Event // events read up to and including the first token (to the end when buffered)
 	headErr error       // io.EOF when the stream ended within head
 	firstAt time.Time
+
+	// Output as it arrived from the upstream, for the OTPS average.
+	firstTok, lastTok time.Time
+	deltas, outTokens int
 }
 
 func (r *Router) newAttempt(ctx context.Context, c *gateway.Call, cand candidate, profile llm.Latency) *attempt {
@@ -415,17 +428,114 @@ func (a *attempt) run(wait bool) error {
 		return a.failed(err, true)
 	}
 	a.firstAt = a.r.now()
-	a.st.observeTTFT(a.firstAt.Sub(upstart))
-	if from, ok := a.st.succeed(); ok {
-		a.r.log.Info("breaker closed", "deployment", a.d.Name, "model", a.m.ID, "from", string(from))
+	if !a.whole {
+		a.st.observeTTFT(a.firstAt.Sub(upstart)) // a whole answer says nothing about its first token
+	}
+	if a.c.Stream {
+		a.succeed() // a buffered attempt succeeds when drain has its whole answer
 	}
 	a.c.UpdateAttempt(a.idx, func(x *gateway.Attempt) { x.FirstEvent = time.Now() })
 	return nil
 }
 
+// succeed closes the deployment's breaker after a successful attempt.
+func (a *attempt) succeed() {
+	if from, ok := a.st.succeed(); ok {
+		a.r.log.Info("breaker closed", "deployment", a.d.Name, "model", a.m.ID, "from", string(from))
+	}
+}
+
+// drain reads the rest of a buffered attempt's answer into its head, so
+// that a stream breaking off anywhere fails the attempt rather than the
+// request: the router then retries it on the next deployment. The stall
+// timeout bounds every wait for an event, the deployment's timeout and the
+// request's deadline the whole answer.
+func (a *attempt) drain() error {
+	if a.headErr == nil {
+		var stall *time.Timer
+		var stalled atomic.Bool
+		st := a.d.StallTimeout
+		for {
+			if st > 0 {
+				if stall == nil {
+					stall = time.AfterFunc(st, func() { stalled.Store(true); a.cancel() })
+				} else {
+					stall.Reset(st)
+				}
+			}
+			ev, err := a.s.Next()
+			if stall != nil {
+				stall.Stop()
+			}
+			if errors.Is(err, io.EOF) {
+				a.headErr = io.EOF
+				a.s.Close() // before the attempt's context ends, so the connection is reused
+				break
+			}
+			if err != nil {
+				a.s.Close()
+				a.s = nil
+				if stalled.Load() {
+					a.st.mu.Lock()
+					a.st.stalls++
+					a.st.mu.Unlock()
+					err = &llm.Error{Kind: llm.KindTimeout, Message: fmt.Sprintf("the model stream stalled: no event for %v", st), Err: err}
+				} else if e := (*llm.Error)(nil); !errors.As(err, &e) && a.parent.Err() == nil {
+					err = &llm.Error{Kind: llm.KindModelError, Message: fmt.Sprintf("the stream from deployment %s failed", a.d.Name), Err: err}
+				}
+				return a.failed(err, true)
+			}
+			a.tally(ev)
+			a.head = append(a.head, ev)
+		}
+	}
+	a.succeed()
+	a.c.UpdateAttempt(a.idx, func(x *gateway.Attempt) { x.Complete = time.Now() })
+	return nil
+}
+
+// tally counts an event read from the upstream, for the OTPS average.
+func (a *attempt) tally(ev llm.Event) {
+	switch ev.Type {
+	case llm.EventBlockDelta:
+		now := a.r.now()
+		if a.firstTok.IsZero() {
+			a.firstTok = now
+		}
+		a.lastTok = now
+		a.deltas++
+		a.outTokens += ev.Tokens
+	case llm.EventMetadata:
+		if ev.Usage != nil && ev.Usage.OutputTokens > 0 {
+			a.outTokens = ev.Usage.OutputTokens
+			a.deltas = -1 // usage is authoritative
+		}
+	}
+}
+
 // first starts the call and reads events up to the first token (a content
-// delta or block start) or the end of the stream.
+// delta or block start) or the end of the stream. For a whole attempt on a
+// provider that can answer in one piece it makes that call instead: the
+// upstream then sends one JSON answer rather than a stream of chunks, which
+// costs both sides less, and there is no first token to wait for.
 func (a *attempt) first() error {
+	if cv, ok := a.d.Provider.(llm.Conversor); ok && a.whole {
+		resp, err := cv.Converse(a.ctx, a.req)
+		if err != nil {
+			return err
+		}
+		s := llm.ResponseStream(resp)
+		for {
+			ev, err := s.Next()
+			if err != nil {
+				break
+			}
+			a.head = append(a.head, ev)
+		}
+		a.s, a.headErr = s, io.EOF
+		return nil
+	}
+	a.whole = false
 	s, err := a.d.Provider.ConverseStream(a.ctx, a.req)
 	if err != nil {
 		return err
@@ -442,6 +552,7 @@ func (a *attempt) first() error {
 			a.s = nil
 			return err
 		}
+		a.tally(ev)
 		a.head = append(a.head, ev)
 		if ev.Type == llm.EventBlockDelta || ev.Type == llm.EventBlockStart || ev.Type == llm.EventMetadata {
 			return nil

@@ -1,7 +1,7 @@
 // Package routing resolves a model ID to its deployments and serves a call
 // on them: it validates the requested performance profile, picks a
 // deployment, queues for its capacity, retries retryable failures that
-// happen before the first event (invisibly to the client) on other
+// happen before the client has received anything (invisibly to it) on other
 // deployments and then on fallback models, breaks the circuit of failing
 // deployments, and bounds every stream with TTFT, stall and deadline
 // timeouts.
@@ -13,6 +13,16 @@
 // better of two weighted-random replicas by live load × EWMA latency (power
 // of two choices), and are hedged on a second replica when their first
 // token is later than the deployment's recent P90 TTFT, within a budget.
+//
+// Nothing reaches a streaming client before its first token, so a failure
+// before it is retried. A client that does not stream gets its answer only
+// once it is complete, so the router reads the whole answer before handing
+// it on: an upstream stream that breaks off part way fails that attempt,
+// and the request goes on to the next deployment. When the attempt needs
+// no stream timing (not hedged, no TTFT or stall timeout) and the provider
+// is an llm.Conversor, it asks the upstream for one plain answer instead of
+// a stream; the gateway then reports that answer's arrival as its first
+// token.
 //
 // The Router's Route method is the gateway's final handler. A Router has no
 // goroutines of its own: every goroutine it starts belongs to one request

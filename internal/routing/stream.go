@@ -27,10 +27,8 @@ type stream struct {
 	stall   *time.Timer // nil until the first Next after the head
 	stalled atomic.Bool
 
-	firstTok, lastTok time.Time
-	deltas, outTokens int
-	err               error // the error that ended the stream, once done
-	done              bool
+	err  error // the error that ended the stream, once done
+	done bool
 }
 
 func newStream(r *Router, a *attempt) *stream {
@@ -42,7 +40,6 @@ func (s *stream) Next() (llm.Event, error) {
 	if len(s.a.head) > 0 {
 		ev := s.a.head[0]
 		s.a.head = s.a.head[1:]
-		s.count(ev)
 		return ev, nil
 	}
 	if s.done {
@@ -79,7 +76,7 @@ func (s *stream) Next() (llm.Event, error) {
 		s.finish(err)
 		return llm.Event{}, err
 	}
-	s.count(ev)
+	s.a.tally(ev)
 	return ev, nil
 }
 
@@ -88,24 +85,6 @@ func (s *stream) Next() (llm.Event, error) {
 func (s *stream) onStall() {
 	s.stalled.Store(true)
 	s.a.cancel()
-}
-
-func (s *stream) count(ev llm.Event) {
-	switch ev.Type {
-	case llm.EventBlockDelta:
-		now := s.r.now()
-		if s.firstTok.IsZero() {
-			s.firstTok = now
-		}
-		s.lastTok = now
-		s.deltas++
-		s.outTokens += ev.Tokens
-	case llm.EventMetadata:
-		if ev.Usage != nil && ev.Usage.OutputTokens > 0 {
-			s.outTokens = ev.Usage.OutputTokens
-			s.deltas = -1 // usage is authoritative
-		}
-	}
 }
 
 // classify turns an error after the first token into the *llm.Error the
@@ -143,11 +122,11 @@ func (s *stream) finish(err error) {
 	a := s.a
 	switch {
 	case err == nil:
-		out := s.outTokens
-		if s.deltas > 0 && out < s.deltas {
-			out = s.deltas
+		out := a.outTokens
+		if a.deltas > 0 && out < a.deltas {
+			out = a.deltas
 		}
-		if gen := s.lastTok.Sub(s.firstTok).Seconds(); gen > 0 && out > 1 {
+		if gen := a.lastTok.Sub(a.firstTok).Seconds(); gen > 0 && out > 1 {
 			a.st.observeOTPS(float64(out) / gen)
 		}
 	case llm.AsError(err).Kind == llm.KindCanceled, s.reqCtx != nil && s.reqCtx.Err() != nil && !s.stalled.Load():

@@ -17,9 +17,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/outcrop/outcrop/internal/h1"
@@ -191,16 +193,40 @@ func (p *Provider) Converse(ctx context.Context, req *llm.Request) (*llm.Respons
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		// An upstream (or a proxy before it) that streams anyway.
+		return llm.Collect(newStream(ctx, func() {}, resp.Body, req, !p.cfg.KeepThinkTags))
+	}
+	// The body is read to its end, which hands the connection back to the
+	// pool (a decoder stops at the end of the JSON value, before the end of
+	// the body, and closing a body early closes its connection).
+	buf := bodyBufs.Get().(*bytes.Buffer)
+	defer bodyBufs.Put(buf)
+	buf.Reset()
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxResponse+1))
+	resp.Body.Close()
+	if err != nil {
+		return nil, streamError(ctx, err)
+	}
+	if buf.Len() > maxResponse {
+		return nil, &llm.Error{Kind: llm.KindModelError, Message: "the upstream's response is too large"}
+	}
 	var cr completion
-	if err := json.NewDecoder(resp.Body).Decode(&cr); err != nil {
-		if ctx.Err() != nil {
-			return nil, transportError(ctx, err)
-		}
+	if err := json.Unmarshal(buf.Bytes(), &cr); err != nil {
 		return nil, &llm.Error{Kind: llm.KindModelError, Message: "the upstream's response is not valid JSON", Err: err}
+	}
+	if buf.Cap() > 64<<10 {
+		*buf = bytes.Buffer{} // do not keep a rare large answer's buffer in the pool
 	}
 	return cr.response(req, !p.cfg.KeepThinkTags)
 }
+
+// maxResponse bounds a non-streamed answer's body.
+const maxResponse = 64 << 20
+
+// bodyBufs holds buffers for non-streamed answers; decoding copies what it
+// keeps, so a buffer is free again once the answer is decoded.
+var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // post sends a chat completions request and returns the response when the
 // upstream accepted it; any other status becomes an *llm.Error.

@@ -2,11 +2,11 @@
 // loopback for the router's resilience tests and benchmarks, and a minimal
 // OpenAI streaming client to call them through the router.
 //
-// A Server speaks POST /v1/chat/completions with stream=true (server-sent
-// events, one word per chunk, usage in the last chunk) and can be told, at
-// any time, to fail: answer 5xx or 429, reset connections, delay the first
-// byte, stall a stream after some tokens, or die altogether and come back
-// on the same port.
+// A Server speaks POST /v1/chat/completions, streamed (server-sent events,
+// one word per chunk, usage in the last chunk) or not (one JSON answer), and
+// can be told, at any time, to fail: answer 5xx or 429, reset connections,
+// delay the first byte, stall a stream after some tokens, cut a stream or a
+// body part way, or die altogether and come back on the same port.
 package routingtest
 
 import (
@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,15 @@ type Fault struct {
 	// StallAfter, when > 0, stops sending after that many tokens and holds
 	// the connection open until the client goes away.
 	StallAfter int
+	// BreakAfter, when > 0, cuts the connection after that many server-sent
+	// events (the first one carries the assistant role, the next ones one
+	// word each, then the finish chunk, the usage chunk and [DONE]): the
+	// body ends without its final chunk, as when a replica dies mid-answer.
+	// A non-streaming answer is cut after BreakAfter bytes of its JSON.
+	BreakAfter int
+	// BreakMidEvent cuts the stream inside event BreakAfter+1 instead of
+	// between events, leaving a partial "data:" line.
+	BreakMidEvent bool
 }
 
 // Server is a fault-injecting upstream on 127.0.0.1.
@@ -56,6 +66,7 @@ type Server struct {
 	requests atomic.Int64 // requests received
 	active   atomic.Int64 // handlers running
 	served   atomic.Int64 // complete answers
+	broken   atomic.Int64 // answers cut by BreakAfter
 }
 
 // Start starts a healthy server on a free loopback port. Close stops it.
@@ -98,6 +109,9 @@ func (s *Server) Served() int64 { return s.served.Load() }
 
 // Active returns the number of requests being handled.
 func (s *Server) Active() int64 { return s.active.Load() }
+
+// Broken returns the number of answers cut part way by Fault.BreakAfter.
+func (s *Server) Broken() int64 { return s.broken.Load() }
 
 // Kill stops the server abruptly: the listener closes and every open
 // connection, including streams in progress, is cut.
@@ -173,11 +187,26 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if req.MaxTokens > 0 && req.MaxTokens < n {
 		n = req.MaxTokens
 	}
+	id := "chatcmpl-" + strconv.FormatInt(s.requests.Load(), 10)
+	if !req.Stream {
+		s.answer(ctx, w, f, id, req.Model, n)
+		return
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	fl, _ := w.(http.Flusher)
+	events := 0
 	send := func(v any) bool {
 		b, _ := json.Marshal(v)
+		if f.BreakAfter > 0 && events == f.BreakAfter {
+			if f.BreakMidEvent {
+				fmt.Fprintf(w, "data: %s", b[:len(b)/2])
+				fl.Flush()
+			}
+			s.broken.Add(1)
+			panic(http.ErrAbortHandler) // the connection is cut without the body's last chunk
+		}
+		events++
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
 			return false
 		}
@@ -186,7 +215,6 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		}
 		return true
 	}
-	id := "chatcmpl-" + strconv.FormatInt(s.requests.Load(), 10)
 	chunk := func(delta map[string]any, finish any) map[string]any {
 		return map[string]any{"id": id, "object": "chat.completion.chunk", "model": req.Model,
 			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}}
@@ -202,7 +230,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		if i > 0 && s.TokenDelay > 0 && !sleep(ctx, s.TokenDelay) {
 			return
 		}
-		if !send(chunk(map[string]any{"content": "w" + strconv.Itoa(i) + " "}, nil)) {
+		if !send(chunk(map[string]any{"content": word(i)}, nil)) {
 			return
 		}
 	}
@@ -214,7 +242,40 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if !send(usage) {
 		return
 	}
+	if f.BreakAfter > 0 && events == f.BreakAfter {
+		s.broken.Add(1)
+		panic(http.ErrAbortHandler)
+	}
 	io.WriteString(w, "data: [DONE]\n\n")
+	s.served.Add(1)
+}
+
+// word is the i-th word of every answer.
+func word(i int) string { return "w" + strconv.Itoa(i) + " " }
+
+// answer writes a non-streaming chat completion of n words, cut after
+// f.BreakAfter bytes when that is set. The words arrive together after
+// (n-1)·TokenDelay, as a server generating them would send them.
+func (s *Server) answer(ctx context.Context, w http.ResponseWriter, f Fault, id, model string, n int) {
+	var text strings.Builder
+	for i := 0; i < n; i++ {
+		text.WriteString(word(i))
+	}
+	if n > 1 && s.TokenDelay > 0 && !sleep(ctx, time.Duration(n-1)*s.TokenDelay) {
+		return
+	}
+	b, _ := json.Marshal(map[string]any{"id": id, "object": "chat.completion", "model": model,
+		"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": text.String()}, "finish_reason": "stop"}},
+		"usage":   map[string]any{"prompt_tokens": 5, "completion_tokens": n, "total_tokens": 5 + n}})
+	w.Header().Set("Content-Type", "application/json")
+	if f.BreakAfter > 0 && f.BreakAfter < len(b) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Write(b[:f.BreakAfter])
+		w.(http.Flusher).Flush()
+		s.broken.Add(1)
+		panic(http.ErrAbortHandler)
+	}
+	w.Write(b)
 	s.served.Add(1)
 }
 
