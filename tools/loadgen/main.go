@@ -1,10 +1,14 @@
 // Command loadgen sends chat-completion requests at a fixed arrival rate
 // (open loop, so a slow server cannot slow the offered load) and reports
 // latency percentiles: end-to-end for JSON requests, time to first byte of
-// content for streams. With -hold it instead opens -streams concurrent
-// streams and keeps them open for the given time, for memory measurements.
+// content for streams. With -c it runs closed loop instead: -c workers send
+// -n requests in all, each worker its next request as soon as the last one
+// ended, and it reports throughput besides the percentiles. With -hold it
+// opens -streams concurrent streams and keeps them open for the given
+// time, for memory measurements.
 //
 //	loadgen -url http://127.0.0.1:8080/v1/chat/completions -rate 500 -duration 20s [-stream]
+//	loadgen -url http://127.0.0.1:8080/v1/chat/completions -c 50 -n 20000 [-stream]
 package main
 
 import (
@@ -33,12 +37,20 @@ func main() {
 	streams := flag.Int("streams", 0, "with -hold: number of concurrent streams to open")
 	hold := flag.Duration("hold", 0, "open -streams streams and keep them open this long")
 	maxInflight := flag.Int("max-inflight", 4000, "give up on requests beyond this many in flight")
+	conc := flag.Int("c", 0, "closed loop: this many workers, each sending its next request when the last one ends")
+	total := flag.Int("n", 1000, "closed loop: requests to send in all (after -warmup-n)")
+	warmupN := flag.Int("warmup-n", 200, "closed loop: requests sent first and left out of the figures")
+	maxTokens := flag.Int("max-tokens", 8, "max_tokens of every request")
 	flag.Parse()
 
 	tr := &http.Transport{MaxIdleConns: 10000, MaxIdleConnsPerHost: 10000, MaxConnsPerHost: 0, IdleConnTimeout: time.Minute}
 	client := &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 	body := func(s bool) []byte {
-		return []byte(fmt.Sprintf(`{"model":%q,"stream":%v,"max_tokens":8,"messages":[{"role":"user","content":"Say hello."}]}`, *model, s))
+		return []byte(fmt.Sprintf(`{"model":%q,"stream":%v,"max_tokens":%d,"messages":[{"role":"user","content":"Say hello."}]}`, *model, s, *maxTokens))
+	}
+	if *conc > 0 {
+		closedLoop(client, *url, body(*stream), *stream, *conc, *warmupN, *total)
+		return
 	}
 
 	if *hold > 0 {
@@ -136,6 +148,50 @@ func one(c *http.Client, url string, body []byte, stream bool, at time.Time) (ti
 		return 0, fmt.Errorf("no content")
 	}
 	return ttft, nil
+}
+
+// closedLoop sends warmup requests and then total more from conc workers
+// and prints throughput and latency percentiles of the latter.
+func closedLoop(c *http.Client, url string, body []byte, stream bool, conc, warmup, total int) {
+	run := func(n int) ([]time.Duration, int64, time.Duration) {
+		var next, errs atomic.Int64
+		lats := make([][]time.Duration, conc)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for w := 0; w < conc; w++ {
+			wg.Add(1)
+			go func() { // ends when the n requests are taken
+				defer wg.Done()
+				for next.Add(1) <= int64(n) {
+					d, err := one(c, url, body, stream, time.Now())
+					if err != nil {
+						errs.Add(1)
+						continue
+					}
+					lats[w] = append(lats[w], d)
+				}
+			}()
+		}
+		wg.Wait()
+		el := time.Since(start)
+		var all []time.Duration
+		for _, l := range lats {
+			all = append(all, l...)
+		}
+		return all, errs.Load(), el
+	}
+	run(warmup)
+	lat, errs, el := run(total)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	what := "e2e"
+	if stream {
+		what = "ttft"
+	}
+	fmt.Printf("url=%s c=%d stream=%v n=%d errors=%d elapsed=%v throughput=%.0f/s\n", url, conc, stream, len(lat), errs, el.Round(time.Millisecond), float64(len(lat))/el.Seconds())
+	if len(lat) > 0 {
+		fmt.Printf("%s_ms p50=%.3f p90=%.3f p99=%.3f max=%.3f rps=%.0f errors=%d (nearest-rank)\n", what,
+			ms(pct(lat, 50)), ms(pct(lat, 90)), ms(pct(lat, 99)), ms(lat[len(lat)-1]), float64(len(lat))/el.Seconds(), errs)
+	}
 }
 
 func holdStreams(c *http.Client, url string, body []byte, n int, hold time.Duration) {
