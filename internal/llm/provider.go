@@ -16,9 +16,10 @@ type Provider interface {
 }
 
 // Conversor is implemented by providers with a native non-streaming call.
-// The router uses it for clients that do not stream, unless the attempt
-// needs the stream's timing (hedging, TTFT or stall timeouts); the answer
-// then arrives in one piece, so there is no time to first token to measure.
+// The router uses it for clients that do not stream when the provider also
+// says it prefers to (routing's PreferUnary) and the attempt needs no
+// stream timing (hedging, TTFT or stall timeouts); the answer then arrives
+// in one piece, so there is no time to first token to measure.
 type Conversor interface {
 	Converse(ctx context.Context, req *Request) (*Response, error)
 }

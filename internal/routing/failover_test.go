@@ -50,15 +50,18 @@ func TestBrokenStreamFailover(t *testing.T) {
 				if stream {
 					name = fmt.Sprintf("%s/%s/streamed", cl.name, bp.name)
 				}
-				t.Run(name, func(t *testing.T) { testBrokenStream(t, cl.mk, bp.fault, bp.words, stream) })
+				t.Run(name, func(t *testing.T) { testBrokenStream(t, cl.mk, bp.fault, bp.words, stream, cl.name == "openai" && !stream) })
 			}
 		}
 	}
 }
 
 // testBrokenStream sends standard requests to a model whose first
-// deployment cuts every answer at fault; the second is healthy.
-func testBrokenStream(t *testing.T, mk newClient, fault routingtest.Fault, words int, stream bool) {
+// deployment cuts every answer at fault; the second is healthy. unary says
+// whether the provider is asked for non-streamed answers (the openai
+// provider for buffered calls): the fault then cuts the JSON body at byte
+// fault.BreakAfter.
+func testBrokenStream(t *testing.T, mk newClient, fault routingtest.Fault, words int, stream, unary bool) {
 	base := runtime.NumGoroutine()
 	m, srvs, tr := httpFleetWith(t, 2, mk)
 	srvs[0].SetFault(fault)
@@ -95,6 +98,9 @@ func testBrokenStream(t *testing.T, mk newClient, fault routingtest.Fault, words
 		default:
 			t.Errorf("request %d: %v after %q; nothing had reached the client, so it should have been retried", i, o.err, o.text)
 		}
+	}
+	if got := srvs[1].Unary() > 0; got != unary {
+		t.Errorf("non-streamed upstream calls: %v, want %v", got, unary)
 	}
 	broken := int(srvs[0].Broken())
 	if broken == 0 {

@@ -513,13 +513,24 @@ func (a *attempt) tally(ev llm.Event) {
 	}
 }
 
+// unaryPreferrer is an llm.Conversor whose one-piece answer is as complete
+// as its stream and cheaper to get (one JSON body instead of one event per
+// token); the router asks it for that when the client does not stream.
+// Providers whose Converse is a different upstream call with its own
+// recorded behaviour (Anthropic, Bedrock, …) keep streaming until they opt
+// in.
+type unaryPreferrer interface {
+	llm.Conversor
+	PreferUnary() bool
+}
+
 // first starts the call and reads events up to the first token (a content
 // delta or block start) or the end of the stream. For a whole attempt on a
 // provider that can answer in one piece it makes that call instead: the
 // upstream then sends one JSON answer rather than a stream of chunks, which
 // costs both sides less, and there is no first token to wait for.
 func (a *attempt) first() error {
-	if cv, ok := a.d.Provider.(llm.Conversor); ok && a.whole {
+	if cv, ok := a.d.Provider.(unaryPreferrer); ok && a.whole && cv.PreferUnary() {
 		resp, err := cv.Converse(a.ctx, a.req)
 		if err != nil {
 			return err

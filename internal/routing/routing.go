@@ -20,7 +20,7 @@
 // it on: an upstream stream that breaks off part way fails that attempt,
 // and the request goes on to the next deployment. When the attempt needs
 // no stream timing (not hedged, no TTFT or stall timeout) and the provider
-// is an llm.Conversor, it asks the upstream for one plain answer instead of
+// prefers it (PreferUnary), it asks the upstream for one plain answer instead of
 // a stream; the gateway then reports that answer's arrival as its first
 // token.
 //

@@ -183,6 +183,11 @@ func (p *Provider) ConverseStream(ctx context.Context, req *llm.Request) (llm.St
 	return s, nil
 }
 
+// PreferUnary reports that a non-streamed completion is as complete as a
+// streamed one and costs both sides less, so the router asks for one when
+// its client does not stream.
+func (p *Provider) PreferUnary() bool { return true }
+
 // Converse makes a non-streaming chat completion.
 func (p *Provider) Converse(ctx context.Context, req *llm.Request) (*llm.Response, error) {
 	body, err := p.requestBody(req, false)

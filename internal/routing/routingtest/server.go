@@ -67,6 +67,7 @@ type Server struct {
 	active   atomic.Int64 // handlers running
 	served   atomic.Int64 // complete answers
 	broken   atomic.Int64 // answers cut by BreakAfter
+	unary    atomic.Int64 // requests for a non-streamed answer
 }
 
 // Start starts a healthy server on a free loopback port. Close stops it.
@@ -109,6 +110,9 @@ func (s *Server) Served() int64 { return s.served.Load() }
 
 // Active returns the number of requests being handled.
 func (s *Server) Active() int64 { return s.active.Load() }
+
+// Unary returns the number of requests that asked for a non-streamed answer.
+func (s *Server) Unary() int64 { return s.unary.Load() }
 
 // Broken returns the number of answers cut part way by Fault.BreakAfter.
 func (s *Server) Broken() int64 { return s.broken.Load() }
@@ -189,6 +193,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	id := "chatcmpl-" + strconv.FormatInt(s.requests.Load(), 10)
 	if !req.Stream {
+		s.unary.Add(1)
 		s.answer(ctx, w, f, id, req.Model, n)
 		return
 	}
