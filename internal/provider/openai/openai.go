@@ -194,14 +194,24 @@ func (p *Provider) Converse(ctx context.Context, req *llm.Request) (*llm.Respons
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.post(ctx, ctx, body, false)
+	// As in ConverseStream, the call is detached from ctx once the answer
+	// is complete, for an upstream that streams anyway.
+	uctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	detach := context.AfterFunc(ctx, cancel)
+	resp, err := p.post(uctx, ctx, body, false)
 	if err != nil {
+		detach()
+		cancel()
 		return nil, err
 	}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		// An upstream (or a proxy before it) that streams anyway.
-		return llm.Collect(newStream(ctx, func() {}, resp.Body, req, !p.cfg.KeepThinkTags))
+		s := newStream(ctx, cancel, resp.Body, req, !p.cfg.KeepThinkTags)
+		s.detach = detach
+		return llm.Collect(s)
 	}
+	defer cancel()
+	defer detach()
 	// The body is read to its end, which hands the connection back to the
 	// pool (a decoder stops at the end of the JSON value, before the end of
 	// the body, and closing a body early closes its connection).
