@@ -4,16 +4,25 @@
 # directly, through a byte pump that does not speak HTTP (tools/rproxy -raw,
 # the floor for any proxy on the machine: one more hop and its wake-ups) and
 # through a bare Go reverse proxy (tools/rproxy, the floor for a net/http
-# proxy), at 500 and 1,000 requests/s, JSON and
-# streaming, with tools/loadgen (open loop: latency counts from each
-# request's scheduled time). Then RSS idle (fresh process) and with 1,000
-# open streams. Needs bin/outcrop (make build).
+# proxy). Three parts, chosen with PARTS (default all three):
+#
+#   rss     RSS idle (fresh process) and with 1,000 open streams.
+#   open    open loop (tools/loadgen at a fixed arrival rate: latency counts
+#           from each request's scheduled time) at RATES, JSON and streaming.
+#   closed  closed loop, interleaved target by target in each of ROUNDS
+#           rounds, the upstream answering 20 words: 3,000 JSON requests at
+#           c=1, 2,000 streamed at c=1 (TTFT), 20,000 JSON at c=50
+#           (throughput); then Outcrop's RSS after the runs.
+#
+# Needs bin/outcrop (make build). OUTCROP_BASE=<another outcrop binary> adds
+# it as a fifth target (e.g. a build of main, for before/after ratios).
 #
 #   DUR=15s RATES="500 1000" ROUNDS=1 examples/overhead/run.sh
+#   PARTS=closed ROUNDS=3 examples/overhead/run.sh
 #
-# When oha (cargo install oha) is on PATH, the JSON runs are repeated with
-# it: a load generator in Rust that takes less of the shared CPU than
-# loadgen, with --latency-correction (no coordinated omission).
+# When oha (cargo install oha) is on PATH, the open-loop JSON runs are
+# repeated with it: a load generator in Rust that takes less of the shared
+# CPU than loadgen, with --latency-correction (no coordinated omission).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 eval "$(make -s env)"
@@ -23,6 +32,7 @@ go build -o "$bin/loadgen" ./tools/loadgen
 go build -o "$bin/rproxy" ./tools/rproxy
 DUR=${DUR:-15s}
 ROUNDS=${ROUNDS:-1}
+PARTS=${PARTS:-rss open closed}
 cleanup() { kill $(jobs -p) 2>/dev/null || true; rm -rf "$bin"; }
 trap cleanup EXIT
 
@@ -35,6 +45,7 @@ start_outcrop() {
 
 # RSS: a fresh server, idle, then holding 1,000 streams that the upstream
 # keeps open (one token a second).
+if [[ " $PARTS " == *" rss "* ]]; then
 "$bin/instant" -addr 127.0.0.1:9100 -tokens 1000 -interval 1s >/dev/null 2>&1 &
 ipid=$!
 start_outcrop
@@ -47,8 +58,10 @@ open=$(rss $opid)
 wait $hpid || true
 kill $opid $ipid; wait $opid $ipid 2>/dev/null || true
 echo "RSS idle ${idle} kB; with 1000 open streams ${open} kB; per stream $(( (open - idle) * 1024 / 1000 )) B"
+fi
 
-# Latency.
+# Latency, open loop.
+if [[ " $PARTS " == *" open "* ]]; then
 "$bin/instant" -addr 127.0.0.1:9100 -tokens 8 >/dev/null 2>&1 &
 "$bin/rproxy" -addr 127.0.0.1:9101 -upstream http://127.0.0.1:9100 >/dev/null 2>&1 &
 "$bin/rproxy" -raw -addr 127.0.0.1:9102 -upstream http://127.0.0.1:9100 >/dev/null 2>&1 &
@@ -79,3 +92,48 @@ print("rate=%s stream=false %s (oha): success=%.4f e2e_ms p50=%.3f p90=%.3f p99=
     done
   done
 done
+kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true
+fi
+
+# Closed loop, interleaved: every target runs each scenario in turn, so
+# that a change in the machine's load touches them all alike.
+if [[ " $PARTS " == *" closed "* ]]; then
+"$bin/instant" -addr 127.0.0.1:9100 -tokens 20 >/dev/null 2>&1 &
+"$bin/rproxy" -addr 127.0.0.1:9101 -upstream http://127.0.0.1:9100 >/dev/null 2>&1 &
+"$bin/rproxy" -raw -addr 127.0.0.1:9102 -upstream http://127.0.0.1:9100 >/dev/null 2>&1 &
+start_outcrop
+targets="direct raw rproxy outcrop"
+declare -A url=([direct]=http://127.0.0.1:9100 [raw]=http://127.0.0.1:9102 [rproxy]=http://127.0.0.1:9101 [outcrop]=http://127.0.0.1:18090)
+if [ -n "${OUTCROP_BASE:-}" ]; then
+  sed 's/127.0.0.1:18090/127.0.0.1:18091/; s#/tmp/outcrop-overhead#/tmp/outcrop-overhead-base#' examples/overhead/outcrop.yaml >"$bin/base.yaml"
+  "$OUTCROP_BASE" serve --config "$bin/base.yaml" >/dev/null 2>&1 &
+  bpid=$!
+  for i in $(seq 50); do curl -sf 127.0.0.1:18091/healthz >/dev/null && break; sleep 0.2; done
+  targets="$targets base"
+  url[base]=http://127.0.0.1:18091
+fi
+declare -A res
+for round in $(seq "$ROUNDS"); do
+  for sc in "1 false 3000" "1 true 2000" "50 false 20000"; do
+    read -r c stream n <<<"$sc"
+    for target in $targets; do
+      line=$("$bin/loadgen" -url "${url[$target]}/v1/chat/completions" -model instant -max-tokens 20 -c "$c" -n "$n" -warmup-n $((n / 10)) -stream="$stream" | tail -1)
+      echo "round=$round c=$c stream=$stream $target: $line"
+      res[$round,$c,$stream,$target]=$line
+    done
+    f() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"${res[$round,$c,$stream,$2]}"; }
+    if [ "$c" = 1 ]; then
+      for target in $targets; do
+        [ "$target" = direct ] && continue
+        awk -v r="$round" -v s="$stream" -v t="$target" -v d50="$(f p50 direct)" -v d99="$(f p99 direct)" -v p50="$(f p50 "$target")" -v p99="$(f p99 "$target")" \
+          'BEGIN { printf "round=%s c=1 stream=%s %s added vs direct (ms): p50 %+.3f p99 %+.3f\n", r, s, t, p50-d50, p99-d99 }'
+      done
+    else
+      for target in $targets; do
+        awk -v r="$round" -v t="$target" -v x="$(f rps "$target")" -v raw="$(f rps raw)" 'BEGIN { printf "round=%s c=50 %s throughput %.0f/s = %.2fx the byte pump\n", r, t, x, x/raw }'
+      done
+    fi
+  done
+done
+echo "RSS after the runs: outcrop $(rss $opid) kB${bpid:+; base $(rss $bpid) kB}"
+fi

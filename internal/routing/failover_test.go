@@ -50,7 +50,9 @@ func TestBrokenStreamFailover(t *testing.T) {
 				if stream {
 					name = fmt.Sprintf("%s/%s/streamed", cl.name, bp.name)
 				}
-				t.Run(name, func(t *testing.T) { testBrokenStream(t, cl.mk, bp.fault, bp.words, stream, cl.name == "openai" && !stream) })
+				t.Run(name, func(t *testing.T) {
+					testBrokenStream(t, cl.mk, bp.fault, bp.words, stream, cl.name == "openai" && !stream)
+				})
 			}
 		}
 	}

@@ -544,12 +544,28 @@ func BenchmarkRoute(b *testing.B) {
 			})
 		}
 	}
-	b.Run("route+stream/optimized", func(b *testing.B) {
+	for _, stream := range []bool{true, false} {
+		name := "route+stream/optimized"
+		if !stream {
+			name = "route+buffered/standard" // the answer is read whole before Route returns
+		}
+		b.Run(name, func(b *testing.B) { benchRouteStream(b, stream) })
+	}
+}
+
+func benchRouteStream(b *testing.B, stream bool) {
+	{
 		m := fleet(&script{name: "a"}, &script{name: "b"})
 		r := New([]*Model{m})
+		p := llm.LatencyOptimized
+		if !stream {
+			p = llm.LatencyStandard
+		}
 		b.ReportAllocs()
 		for b.Loop() {
-			s, err := r.Route(context.Background(), call("m", llm.LatencyOptimized))
+			c := call("m", p)
+			c.Stream = stream
+			s, err := r.Route(context.Background(), c)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -560,5 +576,5 @@ func BenchmarkRoute(b *testing.B) {
 			}
 			s.Close()
 		}
-	})
+	}
 }
