@@ -15,6 +15,10 @@ import (
 func BenchmarkLexical10k(b *testing.B) {
 	wn := testWordNet(b)
 	pairs, _ := oracleCorpus(10000)
+	if out := os.Getenv("OUTCROP_EVAL_CORPUS_OUT"); out != "" { // for the Python reference run
+		b, _ := json.Marshal(pairs)
+		os.WriteFile(out, b, 0o644)
+	}
 	path := filepath.Join(b.TempDir(), "byo.jsonl")
 	f, _ := os.Create(path)
 	enc := json.NewEncoder(f)

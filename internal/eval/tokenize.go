@@ -15,41 +15,44 @@ func pyWord(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsN
 type subst struct {
 	re  *regexp.Regexp
 	rep string
+	// any lists characters of which the pattern needs at least one; when
+	// the text has none the substitution is skipped ("" = always run).
+	any string
 }
 
 var (
 	startingQuotes = []subst{
-		{regexp.MustCompile("([«“‘„]|[`]+)"), " $1 "},
-		{regexp.MustCompile(`^"`), "``"},
-		{regexp.MustCompile("(``)"), " $1 "},
-		{regexp.MustCompile(`([ (\[{<])("|'{2})`), "$1 `` "},
+		{regexp.MustCompile("([«“‘„]|[`]+)"), " $1 ", "«“‘„`"},
+		{regexp.MustCompile(`^"`), "``", `"`},
+		{regexp.MustCompile("(``)"), " $1 ", "`"},
+		{regexp.MustCompile(`([ (\[{<])("|'{2})`), "$1 `` ", `"'`},
 	}
 	// punctuation is NLTKWordTokenizer.PUNCTUATION; the ([:,])$ rule is
 	// handled in code because Python's $ also matches before a final newline.
-	punctFinal1 = subst{regexp.MustCompile(`(?s)([^.])(\.)([\])}>"'»”’ ]*)` + pySpaceClass + `*$`), "$1 $2 $3 "}
-	punctColon  = subst{regexp.MustCompile(`([:,])([^\p{Nd}])`), " $1 $2"}
+	punctFinal1 = subst{regexp.MustCompile(`(?s)([^.])(\.)([\])}>"'»”’ ]*)` + pySpaceClass + `*$`), "$1 $2 $3 ", "."}
+	punctColon  = subst{regexp.MustCompile(`([:,])([^\p{Nd}])`), " $1 $2", ":,"}
 	punctRest1  = []subst{
-		{regexp.MustCompile(`\.{2,}`), " $0 "},
-		{regexp.MustCompile(`[;@#$%&]`), " $0 "},
-		{regexp.MustCompile("[\u2012-\u2015]"), " $0 "},
+		{regexp.MustCompile(`\.{2,}`), " $0 ", "."},
+		{regexp.MustCompile(`[;@#$%&]`), " $0 ", ";@#$%&"},
+		{regexp.MustCompile("[\u2012-\u2015]"), " $0 ", "\u2012\u2013\u2014\u2015"},
 	}
-	punctFinal2 = subst{regexp.MustCompile(`(?s)([^.])(\.)([\])}>"']*)` + pySpaceClass + `*$`), "$1 $2$3 "}
+	punctFinal2 = subst{regexp.MustCompile(`(?s)([^.])(\.)([\])}>"']*)` + pySpaceClass + `*$`), "$1 $2$3 ", "."}
 	punctRest2  = []subst{
-		{regexp.MustCompile(`[?!]`), " $0 "},
-		{regexp.MustCompile(`([^'])' `), "$1 ' "},
-		{regexp.MustCompile(`[*]`), " $0 "},
-		{regexp.MustCompile(`[\][(){}<>]`), " $0 "},
-		{regexp.MustCompile(`--`), " -- "},
+		{regexp.MustCompile(`[?!]`), " $0 ", "?!"},
+		{regexp.MustCompile(`([^'])' `), "$1 ' ", "'"},
+		{regexp.MustCompile(`[*]`), " $0 ", "*"},
+		{regexp.MustCompile(`[\][(){}<>]`), " $0 ", "[](){}<>"},
+		{regexp.MustCompile(`--`), " -- ", "-"},
 	}
 	endingQuotes1 = []subst{
-		{regexp.MustCompile(`([»”’])`), " $1 "},
-		{regexp.MustCompile(`''`), " '' "},
-		{regexp.MustCompile(`"`), " '' "},
-		{regexp.MustCompile(pySpaceClass + `+`), " "},
+		{regexp.MustCompile(`([»”’])`), " $1 ", "»”’"},
+		{regexp.MustCompile(`''`), " '' ", "'"},
+		{regexp.MustCompile(`"`), " '' ", `"`},
+		{regexp.MustCompile(pySpaceClass + `+`), " ", ""},
 	}
 	endingQuotes2 = []subst{
-		{regexp.MustCompile(`([^' ])('[sS]|'[mM]|'[dD]|') `), "$1 $2 "},
-		{regexp.MustCompile(`([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) `), "$1 $2 "},
+		{regexp.MustCompile(`([^' ])('[sS]|'[mM]|'[dD]|') `), "$1 $2 ", "'"},
+		{regexp.MustCompile(`([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) `), "$1 $2 ", "'"},
 	}
 	// contractions are MacIntyre's CONTRACTIONS2 and CONTRACTIONS3; the word
 	// boundaries (\b, Unicode in Python) and wanna's (?=\s) are checked in code.
@@ -57,24 +60,30 @@ var (
 		re                   *regexp.Regexp
 		leadBound, tailBound bool
 		tailSpace            bool
+		probe                string // lowercase text the pattern needs
 	}{
-		{regexp.MustCompile(`(?i)(can)(not)`), true, true, false},
-		{regexp.MustCompile(`(?i)(d)('ye)`), true, true, false},
-		{regexp.MustCompile(`(?i)(gim)(me)`), true, true, false},
-		{regexp.MustCompile(`(?i)(gon)(na)`), true, true, false},
-		{regexp.MustCompile(`(?i)(got)(ta)`), true, true, false},
-		{regexp.MustCompile(`(?i)(lem)(me)`), true, true, false},
-		{regexp.MustCompile(`(?i)(more)('n)`), true, true, false},
-		{regexp.MustCompile(`(?i)(wan)(na)`), true, false, true},
-		{regexp.MustCompile(`(?i) ('t)(is)`), false, true, false},
-		{regexp.MustCompile(`(?i) ('t)(was)`), false, true, false},
+		{regexp.MustCompile(`(?i)(can)(not)`), true, true, false, "cannot"},
+		{regexp.MustCompile(`(?i)(d)('ye)`), true, true, false, "d'ye"},
+		{regexp.MustCompile(`(?i)(gim)(me)`), true, true, false, "gimme"},
+		{regexp.MustCompile(`(?i)(gon)(na)`), true, true, false, "gonna"},
+		{regexp.MustCompile(`(?i)(got)(ta)`), true, true, false, "gotta"},
+		{regexp.MustCompile(`(?i)(lem)(me)`), true, true, false, "lemme"},
+		{regexp.MustCompile(`(?i)(more)('n)`), true, true, false, "more'n"},
+		{regexp.MustCompile(`(?i)(wan)(na)`), true, false, true, "wanna"},
+		{regexp.MustCompile(`(?i) ('t)(is)`), false, true, false, " 'tis"},
+		{regexp.MustCompile(`(?i) ('t)(was)`), false, true, false, " 'twas"},
 	}
 )
 
 // pySpaceClass is Python's \s for str patterns as an RE2 class.
 const pySpaceClass = `[\t\n\v\f\r \x1c-\x1f\x85\p{Z}]`
 
-func (s subst) apply(text string) string { return s.re.ReplaceAllString(text, s.rep) }
+func (s subst) apply(text string) string {
+	if s.any != "" && !strings.ContainsAny(text, s.any) {
+		return text
+	}
+	return s.re.ReplaceAllString(text, s.rep)
+}
 
 // TreebankTokenize is NLTK's NLTKWordTokenizer.tokenize (the improved
 // Treebank tokenizer word_tokenize uses on each sentence).
@@ -100,7 +109,11 @@ func TreebankTokenize(text string) []string {
 	for _, s := range endingQuotes2 {
 		text = s.apply(text)
 	}
+	lower := strings.ToLower(text)
 	for _, c := range contractions {
+		if !strings.Contains(lower, c.probe) {
+			continue
+		}
 		text = replaceBounded(text, c.re, c.leadBound, c.tailBound, c.tailSpace)
 	}
 	return pySplit(text)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // WordNet is the part of a WordNet 3.0 database (the dict directory of
@@ -22,7 +24,13 @@ type WordNet struct {
 	lemmas map[byte]map[int64][]string
 	// exc maps part of speech → inflected form → base forms (*.exc files).
 	exc map[byte]map[string][]string
+	// synCache memoises Synonyms (word → set, read-only once stored), up
+	// to synCacheMax words; synCount counts them.
+	synCache sync.Map
+	synCount atomic.Int64
 }
+
+const synCacheMax = 200_000
 
 var wnFiles = []struct {
 	pos  byte
@@ -196,10 +204,23 @@ func (wn *WordNet) morphy(form string, pos byte) []string {
 // parts of speech, after morphy), plus word itself: the set NLTK's METEOR
 // matches a reference word against.
 func (wn *WordNet) Synonyms(word string) map[string]struct{} {
-	set := map[string]struct{}{word: {}}
 	if wn == nil {
-		return set
+		return map[string]struct{}{word: {}}
 	}
+	if v, ok := wn.synCache.Load(word); ok {
+		return v.(map[string]struct{})
+	}
+	set := wn.synonyms(word)
+	if wn.synCount.Load() < synCacheMax {
+		if _, loaded := wn.synCache.LoadOrStore(word, set); !loaded {
+			wn.synCount.Add(1)
+		}
+	}
+	return set
+}
+
+func (wn *WordNet) synonyms(word string) map[string]struct{} {
+	set := map[string]struct{}{word: {}}
 	lemma := pyLower(word)
 	for _, f := range wnFiles {
 		for _, base := range wn.morphy(lemma, f.pos) {
