@@ -34,6 +34,20 @@ type Config struct {
 	MaxEntryBytes int `yaml:"max_entry_bytes"`
 	// Models overrides settings per model ID.
 	Models map[string]ModelConfig `yaml:"models"`
+	// Semantic opts models in to the semantic cache.
+	Semantic SemanticConfig `yaml:"semantic"`
+}
+
+// SemanticConfig configures the semantic cache (off unless a model is
+// listed).
+type SemanticConfig struct {
+	// Models maps model IDs to their minimum similarity for a hit; 0 takes
+	// the default (0.80, docs/CACHING.md).
+	Models map[string]float64 `yaml:"models"`
+	// MaxPerNamespace bounds the questions kept per namespace (tenant
+	// scope, model and conversation context); oldest out first. Default
+	// 10,000.
+	MaxPerNamespace int `yaml:"max_per_namespace"`
 }
 
 // ModelConfig is a per-model override.
@@ -66,6 +80,11 @@ func ParseConfig(cfg *config.Config) (Config, error) {
 	}
 	if c.MaxBytes < 0 || c.MaxEntryBytes < 0 {
 		return c, fmt.Errorf("cache: max_bytes and max_entry_bytes must not be negative")
+	}
+	for id, th := range c.Semantic.Models {
+		if th < 0 || th > 1 {
+			return c, fmt.Errorf("cache.semantic.models.%s: threshold %v is not between 0 and 1", id, th)
+		}
 	}
 	if c.Backend == "redis" && cfg.Redis.URL == "" {
 		return c, fmt.Errorf("cache.backend is redis but redis.url is not set")
@@ -125,6 +144,16 @@ func Setup(ctx context.Context, cfg *config.Config, log *slog.Logger, reg promet
 		default:
 			o.ModelTTL[id] = mc.TTL.D()
 		}
+	}
+	if len(c.Semantic.Models) > 0 {
+		so := &SemanticOptions{Index: NewMemoryIndex(c.Semantic.MaxPerNamespace, nil), Thresholds: map[string]float64{}}
+		for id, th := range c.Semantic.Models {
+			if th == 0 {
+				th = DefaultThreshold
+			}
+			so.Thresholds[id] = th
+		}
+		o.Semantic = so
 	}
 	return New(o), closeFn, nil
 }

@@ -32,7 +32,8 @@ const (
 )
 
 // HeaderName is the request header carrying a Control and the response
-// header reporting the outcome: hit, miss, bypass, refresh or uncacheable.
+// header reporting the outcome: hit, semantic-hit, miss, bypass, refresh or
+// uncacheable.
 const HeaderName = "X-Outcrop-Cache"
 
 // MetadataKey is the request metadata field carrying a Control.
@@ -74,6 +75,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics records lookups, fills and saved tokens; may be nil.
 	Metrics *Metrics
+	// Semantic, when set, also answers reworded questions to the models
+	// it opts in (semantic.go).
+	Semantic *SemanticOptions
 }
 
 // Stage is the gateway stage of the exact cache. It sits after the input
@@ -156,8 +160,12 @@ type lookupState struct {
 	scope   string
 	ttl     time.Duration
 	control Control
-	result  string // hit, miss, bypass, refresh, uncacheable
+	result  string // hit, semantic-hit, miss, bypass, refresh, uncacheable
 	hit     *entry
+	// semantic namespace and vector of the question, to index on fill
+	semNS  string
+	semVec Vector
+	semSim float64
 }
 
 // lookup decides whether c may use the cache and, if so, reads its entry.
@@ -201,23 +209,72 @@ func (s *Stage) lookup(ctx context.Context, c *gateway.Call) (*lookupState, erro
 		return ls, nil
 	}
 	ls.result = "miss"
-	b, err := s.o.Backend.Get(ctx, ls.key)
+	if e := s.read(ctx, ls, ls.key); e != nil {
+		ls.result, ls.hit = "hit", e
+		return ls, nil
+	}
+	s.semanticLookup(ctx, ls, KeyInput{Scope: ls.scope, Model: id, Version: ver}, c.Request)
+	return ls, nil
+}
+
+// read returns the usable entry stored under key, or nil.
+func (s *Stage) read(ctx context.Context, ls *lookupState, key string) *entry {
+	b, err := s.o.Backend.Get(ctx, key)
 	switch {
 	case errors.Is(err, ErrMiss):
-		return ls, nil
+		return nil
 	case err != nil:
 		s.log.Warn("cache lookup failed; calling the model", "error", err)
 		s.o.Metrics.backendError("get")
-		return ls, nil
+		return nil
 	}
 	e, err := decodeEntry(b)
-	if err != nil || e.Scope != ls.scope || e.Model != id {
+	if err != nil || e.Scope != ls.scope || e.Model != ls.model {
 		s.log.Warn("unusable cache entry ignored", "error", err)
 		s.o.Metrics.backendError("decode")
-		return ls, nil
+		return nil
 	}
-	ls.result, ls.hit = "hit", e
-	return ls, nil
+	return e
+}
+
+// semanticLookup looks for a stored answer to a reworded question when the
+// model is opted in, after an exact miss.
+func (s *Stage) semanticLookup(ctx context.Context, ls *lookupState, in KeyInput, req *llm.Request) {
+	so := s.o.Semantic
+	if so == nil || so.Index == nil {
+		return
+	}
+	threshold, ok := so.Thresholds[ls.model]
+	if !ok {
+		return
+	}
+	text := lastUserText(req)
+	if Normalize(text) == "" {
+		return
+	}
+	emb := so.Embedder
+	if emb == nil {
+		emb = Lexical{}
+	}
+	v, err := emb.Embed(ctx, text)
+	if err != nil {
+		s.log.Warn("semantic cache: embedding failed", "error", err)
+		s.o.Metrics.backendError("embed")
+		return
+	}
+	ls.semNS, ls.semVec = semanticNamespace(in, req), v
+	key, sim, err := so.Index.Search(ctx, ls.semNS, v)
+	if err != nil {
+		s.log.Warn("semantic cache: search failed", "error", err)
+		s.o.Metrics.backendError("search")
+		return
+	}
+	if key == "" || sim < threshold {
+		return
+	}
+	if e := s.read(ctx, ls, key); e != nil {
+		ls.result, ls.hit, ls.semSim = "semantic-hit", e, sim
+	}
 }
 
 // Wrap implements gateway.Stage.
@@ -233,7 +290,10 @@ func (s *Stage) Wrap(next gateway.Handler) gateway.Handler {
 		s.o.Metrics.lookup(ls.model, ls.result)
 		if ls.hit != nil {
 			c.SetServed(llm.Served{Model: ls.hit.Model, Deployment: DeploymentName, Provider: DeploymentName, Profile: ls.hit.Profile})
-			c.Annotate(slog.String("cache", "hit"))
+			c.Annotate(slog.String("cache", ls.result))
+			if ls.result == "semantic-hit" {
+				c.Annotate(slog.Float64("cache_similarity", ls.semSim))
+			}
 			return s.replay(ls), nil
 		}
 		if ls.result != "hit" {
@@ -366,6 +426,12 @@ func (f *filling) finish() {
 		return
 	}
 	f.s.o.Metrics.fill("stored")
+	if f.ls.semNS != "" {
+		if err := f.s.o.Semantic.Index.Add(ctx, f.ls.semNS, f.ls.key, f.ls.semVec, f.ls.ttl); err != nil {
+			f.s.log.Warn("semantic cache: index add failed", "error", err)
+			f.s.o.Metrics.backendError("index")
+		}
+	}
 }
 
 // Close implements llm.Stream. A stream closed before its end is not stored.
