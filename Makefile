@@ -3,6 +3,11 @@
 # so they are exported here and printed by `make env` for your shell.
 
 LLAMA_INC ?= $(HOME)/.cache/outcrop/llama-inc
+# The Go toolchain every build uses. go1.27.3 fixes the standard-library
+# vulnerabilities govulncheck reports in go1.26.8 (make vulncheck); the go
+# command fetches it from the module proxy once (GOTOOLCHAIN, docs/RELEASE.md).
+# .ci/run and scripts/test-services.sh name the same version.
+export GOTOOLCHAIN := go1.27.3
 export CGO_ENABLED := 1
 export CGO_CPPFLAGS := -I$(LLAMA_INC)
 export CGO_CFLAGS := -O3 -march=x86-64-v3
@@ -12,7 +17,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/outcrop/outcrop/internal/cli.Version=$(VERSION)
 
-.PHONY: build test env deps apt-deps clean model services services-stop run test-all guardrail-report wordnet
+.PHONY: release vulncheck build test env deps apt-deps clean model services services-stop run test-all guardrail-report wordnet
 
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/outcrop ./cmd/outcrop
@@ -78,6 +83,7 @@ services-stop:
 	./scripts/test-services.sh stop
 
 env:
+	@echo 'export GOTOOLCHAIN=$(GOTOOLCHAIN)'
 	@echo 'export CGO_ENABLED=1'
 	@echo 'export CGO_CPPFLAGS="$(CGO_CPPFLAGS)"'
 	@echo 'export CGO_CFLAGS="$(CGO_CFLAGS)"'
@@ -108,6 +114,20 @@ test-all:
 	$(MAKE) deps
 	./scripts/test-services.sh start
 	eval "$$(./scripts/test-services.sh env)" && OUTCROP_TEST_REQUIRE=1 $(MAKE) test
+
+# release builds the release offline into dist/ (scripts/release.sh,
+# docs/RELEASE.md): the binary (-trimpath, version stamped), its CycloneDX
+# SBOM, the vulnerability gate's report, the OCI image layouts (base, and
+# -with-model with the default model baked in), their smoke tests, and
+# SHA256SUMS. Same commit on the same machine -> same digests.
+release: build
+	@./bin/outcrop models ls 2>/dev/null | grep -q smollm2-135m-instruct || ./scripts/model.sh
+	./scripts/release.sh full
+
+# vulncheck is the fast part of release that CI runs on every change: the
+# release binary, its SBOM and the vulnerability gate.
+vulncheck: deps
+	./scripts/release.sh gate
 
 # wordnet installs the WordNet 3.0 database METEOR's synonym stage reads
 # (internal/eval) from Debian's wordnet-base package into
