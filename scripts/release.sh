@@ -35,9 +35,11 @@ version=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo de
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 1)}
 modcache=$(go env GOMODCACHE)
 # The C/C++ objects of the vendored llama.cpp embed source paths (asserts);
-# map the module cache and the tree to fixed prefixes so the binary does not
-# depend on where they are.
-prefix_map="-ffile-prefix-map=$modcache=/go/pkg/mod -ffile-prefix-map=$PWD=/src"
+# map the module cache to a fixed prefix so the binary does not depend on
+# where it is. (The tree is not mapped: -trimpath covers it, and a flag
+# naming the checkout would give every checkout its own build-cache key for
+# the whole llama.cpp compile.)
+prefix_map="-ffile-prefix-map=$modcache=/go/pkg/mod"
 export CGO_CFLAGS="${CGO_CFLAGS:-} $prefix_map"
 export CGO_CXXFLAGS="${CGO_CXXFLAGS:-} $prefix_map"
 
