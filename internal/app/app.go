@@ -134,11 +134,11 @@ func (a *App) build(ctx context.Context) error {
 		Final:    a.router.Route,
 		Recorder: a.metrics,
 	})
-	flows, err := a.buildFlows(ctx, db, sopts, sec, models)
+	apps, err := a.buildAgents(db)
 	if err != nil {
 		return err
 	}
-	apps, err := a.buildAgents(db)
+	flows, err := a.buildFlows(ctx, db, sopts, sec, models, apps)
 	if err != nil {
 		return err
 	}

@@ -16,10 +16,11 @@ import (
 // buildFlows builds the flow executor, the durable job queue that recovers
 // its executions (and that other subsystems' jobs will share), and the
 // flows route group. Model calls of prompt and agent nodes go through the
-// gateway; agent nodes naming an Outcrop agent alias run on the agent
-// runtime (flowAgents), others on flow.ConverseAgent over the first
-// configured model.
-func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options, sec *auth.Security, models []*routing.Model) (httpapi.RouteGroup, error) {
+// gateway; managed prompts render through prompt management (apps); agent
+// nodes naming an Outcrop agent alias run on the agent runtime
+// (flowAgents), others on flow.ConverseAgent over the first configured
+// model.
+func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options, sec *auth.Security, models []*routing.Model, apps *application) (httpapi.RouteGroup, error) {
 	agentModel := ""
 	if len(models) > 0 {
 		agentModel = models[0].ID
@@ -27,7 +28,7 @@ func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options,
 	x := flow.NewExecutor(flow.ExecutorOptions{
 		DB:     db,
 		Logger: a.log,
-		Nodes: &flow.Runner{Models: a.gateway, Region: a.cfg.Server.Region,
+		Nodes: &flow.Runner{Models: a.gateway, Region: a.cfg.Server.Region, Prompts: apps.prompts,
 			Agents: &flowAgents{app: a, fallback: &flow.ConverseAgent{DB: db, Models: a.gateway, Model: agentModel, Region: a.cfg.Server.Region}}},
 		RecoverContext: func(ctx context.Context, principal string) (context.Context, error) {
 			if principal == "" {

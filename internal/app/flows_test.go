@@ -12,9 +12,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockagent"
+	agtypes "github.com/aws/aws-sdk-go-v2/service/bedrockagent/types"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime"
-	rttypes "github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime/types"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime/document"
+	rttypes "github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime/types"
 
 	"github.com/outcrop/outcrop/internal/testenv"
 )
@@ -25,7 +27,8 @@ import (
 // Go SDK. The tiny model's classification is arbitrary, so the test checks
 // the protocol, not the answer: the stream ends with SUCCESS (guide
 // branch, one output) or INPUT_REQUIRED (agent branch, a question), and a
-// paused execution accepts its resume.
+// paused execution accepts its resume. The agent node runs the agents
+// runtime on an agent created through the bedrock-agent API.
 func TestTripPlannerBuiltinEngine(t *testing.T) {
 	gguf := testenv.GGUF(t)
 	addr, stop, done := startApp(t, fmt.Sprintf(`
@@ -46,6 +49,27 @@ models:
 	}
 	// Keep the guide short on a shared CPU.
 	def = []byte(strings.Replace(string(def), `"maxTokens": 400`, `"maxTokens": 16`, 1))
+	// The booking agent, with user input enabled, on the same model.
+	ctl := bedrockagent.New(bedrockagent.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", "")})
+	ctx := context.Background()
+	ag, err := ctl.CreateAgent(ctx, &bedrockagent.CreateAgentInput{AgentName: aws.String("travel"), FoundationModel: aws.String("amazon.nova-lite-v1:0"),
+		Instruction: aws.String("You are ACME's travel agent. Book flights; ask the user for any missing detail.")})
+	if err != nil {
+		t.Fatalf("CreateAgent: %v", err)
+	}
+	if _, err := ctl.CreateAgentActionGroup(ctx, &bedrockagent.CreateAgentActionGroupInput{AgentId: ag.Agent.AgentId, AgentVersion: aws.String("DRAFT"),
+		ActionGroupName: aws.String("UserInputAction"), ParentActionGroupSignature: agtypes.ActionGroupSignatureAmazonUserinput}); err != nil {
+		t.Fatalf("CreateAgentActionGroup: %v", err)
+	}
+	if _, err := ctl.PrepareAgent(ctx, &bedrockagent.PrepareAgentInput{AgentId: ag.Agent.AgentId}); err != nil {
+		t.Fatalf("PrepareAgent: %v", err)
+	}
+	al, err := ctl.CreateAgentAlias(ctx, &bedrockagent.CreateAgentAliasInput{AgentId: ag.Agent.AgentId, AgentAliasName: aws.String("live")})
+	if err != nil {
+		t.Fatalf("CreateAgentAlias: %v", err)
+	}
+	def = []byte(strings.Replace(string(def), "arn:aws:bedrock:us-east-1:123456789012:agent-alias/AGENT12345/ALIAS12345", aws.ToString(al.AgentAlias.AgentAliasArn), 1))
 	var created struct{ ID string }
 	if code := post(t, url+"/flows/", fmt.Sprintf(`{"name":"trip","executionRoleArn":"arn:aws:iam::123456789012:role/r","definition":%s}`, def), &created); code != 201 {
 		t.Fatalf("CreateFlow = %d", code)

@@ -50,6 +50,9 @@ type Runner struct {
 	Agents AgentRuntime
 	// Region is used in model ARNs.
 	Region string
+	// Prompts renders a managed prompt (a Prompt node's resource.promptArn)
+	// with the node's inputs as its variables; nil refuses such nodes.
+	Prompts func(ctx context.Context, arn string, vars map[string]string) (*llm.Request, error)
 }
 
 var _ NodeRunner = (*Runner)(nil)
@@ -140,16 +143,29 @@ func (r *Runner) prompt(ctx context.Context, run *Run) (string, error) {
 	if _, err := run.Node.config(&pc); err != nil {
 		return "", err
 	}
-	inl := pc.SourceConfiguration.Inline
-	if inl == nil {
-		return "", errors.New("managed prompts (sourceConfiguration.resource) are not available yet; use an inline prompt")
-	}
 	if r.Models == nil {
 		return "", errors.New("no model gateway is configured")
 	}
 	vars := map[string]string{}
 	for _, in := range run.Inputs {
 		vars[in.Name] = valueText(in.Value)
+	}
+	inl := pc.SourceConfiguration.Inline
+	if inl == nil {
+		res := pc.SourceConfiguration.Resource
+		if r.Prompts == nil || res == nil {
+			return "", errors.New("managed prompts are not available here; use an inline prompt")
+		}
+		req, err := r.Prompts(ctx, res.PromptARN, vars)
+		if err != nil {
+			return "", err
+		}
+		resp, err := r.Models.Converse(ctx, &gateway.Call{API: "bedrock", Op: "Converse", Action: "bedrock:InvokeModel",
+			Resource: modelARN(r.Region, req.Model), Request: req})
+		if err != nil {
+			return "", err
+		}
+		return responseText(resp), nil
 	}
 	req := &llm.Request{Model: inl.ModelID}
 	tc := inl.TemplateConfiguration

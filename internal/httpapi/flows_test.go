@@ -23,9 +23,12 @@ import (
 	rttypes "github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime/types"
 	smithy "github.com/aws/smithy-go"
 
+	"github.com/outcrop/outcrop/internal/agent"
 	"github.com/outcrop/outcrop/internal/flow"
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/jobs"
+	"github.com/outcrop/outcrop/internal/prompt"
+	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/provider/openai"
 	"github.com/outcrop/outcrop/internal/provider/providertest"
 	"github.com/outcrop/outcrop/internal/resource"
@@ -118,8 +121,20 @@ func newFlowServer(t *testing.T, db *store.DB, dsn, upstreamURL string, lease ti
 	}
 	router := routing.New([]*routing.Model{{ID: tripModel, Deployments: []*routing.Deployment{{Name: "scripted", Provider: p, Type: "openai", Weight: 1}}}})
 	gw := gateway.New(gateway.Options{Final: router.Route})
-	xo := flow.ExecutorOptions{DB: db, Lease: lease, Nodes: &flow.Runner{Models: gw,
-		Agents: &flow.ConverseAgent{DB: db, Models: gw, Model: tripModel}}}
+	rs := resource.NewStore(db, resource.Scope{}, nil)
+	ctl := agent.NewControl(rs, func(id string) bool { _, ok := router.Lookup(id); return ok })
+	agents := agent.NewService(agent.Options{
+		Control: ctl,
+		Converse: func(ctx context.Context, req *llm.Request) (llm.Stream, error) {
+			return gw.Do(ctx, &gateway.Call{API: "bedrock", Op: "InvokeAgent", Action: ActionInvokeModel, Resource: ModelARN("us-east-1", req.Model), Request: req})
+		},
+		Authorize: func(ctx context.Context, action, res string) error { return nil },
+	})
+	prompts := prompt.NewRegistry(rs, func(id string) bool { _, ok := router.Lookup(id); return ok })
+	render := func(ctx context.Context, arn string, vars map[string]string) (*llm.Request, error) {
+		return prompts.Render(ctx, resource.Account(ctx, rs.Scope()), arn, vars)
+	}
+	xo := flow.ExecutorOptions{DB: db, Lease: lease, Nodes: &flow.Runner{Models: gw, Prompts: render, Agents: &flow.RuntimeAgents{Runtime: agents}}}
 	for _, o := range opts {
 		o(&xo)
 	}
@@ -138,7 +153,7 @@ func newFlowServer(t *testing.T, db *store.DB, dsn, upstreamURL string, lease ti
 		defer cancel()
 		q.Stop(ctx)
 	})
-	srv := New(Deps{Gateway: gw, Router: router, Groups: []RouteGroup{&Flows{Store: resource.NewStore(db, resource.Scope{}, nil), Executor: x}}})
+	srv := New(Deps{Gateway: gw, Router: router, Groups: []RouteGroup{&Flows{Store: rs, Executor: x}, &Agents{Control: ctl, Runtime: agents}, &Prompts{Registry: prompts}}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -155,14 +170,43 @@ func agentClients(url string) (*bedrockagent.Client, *bedrockagentruntime.Client
 		bedrockagentruntime.New(bedrockagentruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds})
 }
 
-func tripDefinition(t *testing.T) *agtypes.FlowDefinition {
+// exampleAliasARN is the agent alias ARN in examples/flows/trip-planner/flow.json.
+const exampleAliasARN = "arn:aws:bedrock:us-east-1:123456789012:agent-alias/AGENT12345/ALIAS12345"
+
+// tripDefinition is the example flow with its agent node pointing at aliasARN.
+func tripDefinition(t *testing.T, aliasARN string) *agtypes.FlowDefinition {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "examples", "flows", "trip-planner", "flow.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sdkDefinition(t, b)
+	return sdkDefinition(t, []byte(strings.Replace(string(b), exampleAliasARN, aliasARN, 1)))
+}
+
+// createTravelAgent creates the seed's booking agent (user input enabled)
+// through the Go SDK and returns its alias ARN.
+func createTravelAgent(t *testing.T, ctl *bedrockagent.Client) string {
+	t.Helper()
+	ctx := context.Background()
+	ag, err := ctl.CreateAgent(ctx, &bedrockagent.CreateAgentInput{AgentName: aws.String("ACME-travel-agent"), FoundationModel: aws.String(tripModel),
+		Instruction: aws.String("You are ACME's travel agent. Search and book flights and hotels; ask the user for any missing detail.")})
+	if err != nil {
+		t.Fatalf("CreateAgent: %v", err)
+	}
+	id := ag.Agent.AgentId
+	if _, err := ctl.CreateAgentActionGroup(ctx, &bedrockagent.CreateAgentActionGroupInput{AgentId: id, AgentVersion: aws.String("DRAFT"),
+		ActionGroupName: aws.String("UserInputAction"), ParentActionGroupSignature: agtypes.ActionGroupSignatureAmazonUserinput}); err != nil {
+		t.Fatalf("CreateAgentActionGroup: %v", err)
+	}
+	if _, err := ctl.PrepareAgent(ctx, &bedrockagent.PrepareAgentInput{AgentId: id}); err != nil {
+		t.Fatalf("PrepareAgent: %v", err)
+	}
+	al, err := ctl.CreateAgentAlias(ctx, &bedrockagent.CreateAgentAliasInput{AgentId: id, AgentAliasName: aws.String("live")})
+	if err != nil {
+		t.Fatalf("CreateAgentAlias: %v", err)
+	}
+	return aws.ToString(al.AgentAlias.AgentAliasArn)
 }
 
 // sdkDefinition decodes a definition JSON into the Go SDK's types through
@@ -243,7 +287,7 @@ func deployTripPlanner(t *testing.T, ctl *bedrockagent.Client) (string, string) 
 	t.Helper()
 	ctx := context.Background()
 	cf, err := ctl.CreateFlow(ctx, &bedrockagent.CreateFlowInput{Name: aws.String("ACME-Corp-trip-planner"),
-		ExecutionRoleArn: aws.String("arn:aws:iam::123456789012:role/flows"), Definition: tripDefinition(t)})
+		ExecutionRoleArn: aws.String("arn:aws:iam::123456789012:role/flows"), Definition: tripDefinition(t, createTravelAgent(t, ctl))})
 	if err != nil {
 		t.Fatalf("CreateFlow: %v", err)
 	}
@@ -416,7 +460,7 @@ func TestTripPlannerGoSDK(t *testing.T) {
 			t.Fatalf("GetFlowVersion 7 = %v", err)
 		}
 		// ValidateFlowDefinition reports Bedrock's validation types.
-		broken := tripDefinition(t)
+		broken := tripDefinition(t, exampleAliasARN)
 		broken.Connections = broken.Connections[:len(broken.Connections)-1]
 		vd, err := ctl.ValidateFlowDefinition(ctx, &bedrockagent.ValidateFlowDefinitionInput{Definition: broken})
 		if err != nil {
@@ -489,5 +533,45 @@ func TestTripPlannerBoto3(t *testing.T) {
 	}
 	if strings.Contains(s, "Error occurred") {
 		t.Fatalf("multi_turn.py logged an error:\n%s", s)
+	}
+}
+
+// TestManagedPromptNode runs a Prompt node whose template is a managed
+// prompt version (sourceConfiguration.resource.promptArn) made through the
+// Go SDK's prompt management calls.
+func TestManagedPromptNode(t *testing.T) {
+	db := storetest.SQLite(t)
+	srv := newFlowServer(t, db, "", tripUpstream(t).URL, 5*time.Second)
+	ctl, rt := agentClients(srv.URL)
+	ctx := context.Background()
+	cp, err := ctl.CreatePrompt(ctx, &bedrockagent.CreatePromptInput{Name: aws.String("guide"), Variants: []agtypes.PromptVariant{{
+		Name: aws.String("v1"), TemplateType: agtypes.PromptTemplateTypeText, ModelId: aws.String(tripModel),
+		TemplateConfiguration: &agtypes.PromptTemplateConfigurationMemberText{Value: agtypes.TextPromptTemplateConfiguration{
+			Text: aws.String("You are AcmeGuide. Answer: {{query}}"), InputVariables: []agtypes.PromptInputVariable{{Name: aws.String("query")}}}}}}})
+	if err != nil {
+		t.Fatalf("CreatePrompt: %v", err)
+	}
+	pv, err := ctl.CreatePromptVersion(ctx, &bedrockagent.CreatePromptVersionInput{PromptIdentifier: cp.Id})
+	if err != nil {
+		t.Fatalf("CreatePromptVersion: %v", err)
+	}
+	def := `{"nodes":[
+ {"name":"FlowInputNode","type":"Input","configuration":{"input":{}},"outputs":[{"name":"document","type":"String"}]},
+ {"name":"Guide","type":"Prompt","configuration":{"prompt":{"sourceConfiguration":{"resource":{"promptArn":"` + aws.ToString(pv.Arn) + `"}}}},
+  "inputs":[{"name":"query","type":"String","expression":"$.data"}],"outputs":[{"name":"modelCompletion","type":"String"}]},
+ {"name":"Out","type":"Output","configuration":{"output":{}},"inputs":[{"name":"document","type":"String","expression":"$.data"}]}],
+ "connections":[
+ {"name":"InGuide","source":"FlowInputNode","target":"Guide","type":"Data","configuration":{"data":{"sourceOutput":"document","targetInput":"query"}}},
+ {"name":"GuideOut","source":"Guide","target":"Out","type":"Data","configuration":{"data":{"sourceOutput":"modelCompletion","targetInput":"document"}}}]}`
+	var created struct{ ID string }
+	if code := call(t, "POST", srv.URL+"/flows/", `{"name":"managed","executionRoleArn":"arn:aws:iam::123456789012:role/r","definition":`+def+`}`, &created); code != 201 {
+		t.Fatalf("CreateFlow = %d", code)
+	}
+	if code := call(t, "POST", srv.URL+"/flows/"+created.ID+"/", "", nil); code != 202 {
+		t.Fatalf("PrepareFlow = %d", code)
+	}
+	g, err := invoke(t, rt, created.ID, "TSTALIASID", "", firstInput("What about Paris?"), false)
+	if err != nil || g.reason != "SUCCESS" || len(g.outputs) != 1 || g.outputs[0] != "Out=Paris is best in spring; see the Louvre." {
+		t.Fatalf("managed prompt flow = %+v, %v", g, err)
 	}
 }
