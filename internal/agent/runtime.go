@@ -185,6 +185,12 @@ type pendingCall struct {
 	Function    string `json:"function,omitempty"`
 	APIPath     string `json:"apiPath,omitempty"`
 	HTTPMethod  string `json:"httpMethod,omitempty"`
+	// Confirm marks a call held for the user's confirmation
+	// (requireConfirmation ENABLED); Tool and Input let a confirmed Lambda
+	// call run when the confirmation arrives.
+	Confirm bool            `json:"confirm,omitempty"`
+	Tool    string          `json:"tool,omitempty"`
+	Input   json.RawMessage `json:"input,omitempty"`
 }
 
 // Invoke implements Runtime.
@@ -427,7 +433,24 @@ func (r *run) returnedResults(p *pending, res []InvocationResult) ([]llm.Block, 
 			return nil, resource.Invalidf("returnControlInvocationResults[%d] (%s %s%s) answers no pending call.", i, group, fn, path)
 		}
 		used[match] = true
-		out = append(out, toolResult(p.Calls[match].ToolUseID, r.clip(text), false))
+		c := p.Calls[match]
+		if c.Confirm && !confirmed(x) {
+			out = append(out, toolResult(c.ToolUseID, "The user denied this call; it was not run.", true))
+			continue
+		}
+		if c.Confirm {
+			if t := r.tools.byName[c.Tool]; t != nil && (t.Group.ActionGroupExecutor == nil || t.Group.ActionGroupExecutor.CustomControl != ReturnControl) {
+				// Confirmed: authorize again (the policy may have changed
+				// while the call waited) and run it.
+				res, err := r.runConfirmed(t, c)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, res)
+				continue
+			}
+		}
+		out = append(out, toolResult(c.ToolUseID, r.clip(text), false))
 	}
 	for j, c := range p.Calls {
 		if !used[j] {
@@ -435,6 +458,34 @@ func (r *run) returnedResults(p *pending, res []InvocationResult) ([]llm.Block, 
 		}
 	}
 	return out, nil
+}
+
+// confirmed reports whether a result confirms its call.
+func confirmed(x InvocationResult) bool {
+	if x.FunctionResult != nil {
+		return x.FunctionResult.ConfirmationState == "CONFIRM"
+	}
+	return x.APIResult != nil && x.APIResult.ConfirmationState == "CONFIRM"
+}
+
+// runConfirmed runs a Lambda call the user confirmed, after checking the
+// policy again.
+func (r *run) runConfirmed(t *tool, c pendingCall) (llm.Block, error) {
+	arn := r.svc.ToolARN(r.acct, r.agent.AgentID, t.Group.ActionGroupName, t.name())
+	if r.svc.authorize != nil {
+		if err := r.svc.authorize(r.ctx, ActionInvokeTool, arn); err != nil {
+			var le *llm.Error
+			if !errors.As(err, &le) || (le.Kind != llm.KindAccessDenied && le.Kind != llm.KindUnauthenticated) {
+				return llm.Block{}, err
+			}
+			return toolResult(c.ToolUseID, fmt.Sprintf("The tool %s is not available to this user.", c.Tool), true), nil
+		}
+	}
+	out, err := r.callLambda(r.ctx, t, c.Input)
+	if err != nil {
+		return llm.Block{}, err
+	}
+	return toolResult(c.ToolUseID, r.clip(out), false), nil
 }
 
 func toolResult(id, text string, isErr bool) llm.Block {
@@ -662,7 +713,22 @@ func (r *run) useTools(traceID string, uses []*llm.ToolUse) error {
 		if r.in.EnableTrace {
 			r.trace("orchestrationTrace", map[string]any{"invocationInput": invocationTrace(traceID, t, in)})
 		}
-		if t.Group.ActionGroupExecutor != nil && t.Group.ActionGroupExecutor.CustomControl == ReturnControl {
+		returned := t.Group.ActionGroupExecutor != nil && t.Group.ActionGroupExecutor.CustomControl == ReturnControl
+		confirm := t.Function != nil && t.Function.RequireConfirmation == "ENABLED"
+		if confirm {
+			// Held for the user: the client confirms (and, under return of
+			// control, runs the call) before anything happens.
+			typ := "USER_CONFIRMATION"
+			if returned {
+				typ = "USER_CONFIRMATION_AND_RESULT"
+			}
+			in.FunctionInvocationInput.ActionInvocationType = typ
+			calls = append(calls, pendingCall{ToolUseID: u.ID, ActionGroup: t.Group.ActionGroupName, Function: t.Function.Name,
+				Confirm: true, Tool: u.Name, Input: u.Input})
+			inputs = append(inputs, in)
+			continue
+		}
+		if returned {
 			c := pendingCall{ToolUseID: u.ID, ActionGroup: t.Group.ActionGroupName}
 			if t.Function != nil {
 				c.Function = t.Function.Name
