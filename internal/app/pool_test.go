@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +21,7 @@ import (
 // closed and every request would pay for a new one.
 func TestUpstreamConnectionKept(t *testing.T) {
 	var opened, closed, idle atomic.Int64
+	var client atomic.Value // the address of Outcrop's end of the newest upstream connection
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -28,10 +31,11 @@ func TestUpstreamConnectionKept(t *testing.T) {
 		// busy server.
 		time.Sleep(5 * time.Millisecond)
 	}))
-	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+	up.Config.ConnState = func(c net.Conn, s http.ConnState) {
 		switch s {
 		case http.StateNew:
 			opened.Add(1)
+			client.Store(c.RemoteAddr().String())
 		case http.StateIdle:
 			idle.Add(1)
 		case http.StateClosed:
@@ -55,11 +59,15 @@ func TestUpstreamConnectionKept(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(b), "hi") {
 			t.Fatalf("request %d: status %d: %s", i, resp.StatusCode, b)
 		}
-		// The upstream goes idle once it has written the end of the body;
-		// only then can the pool have the connection back, so the next
-		// request waits for that (on a new connection it would not know).
+		// The upstream goes idle once it has written the end of the body,
+		// and the pool has the connection back once Outcrop has read that
+		// end: the next request waits for both, or it would rightly open
+		// a second connection.
 		waitFor(t, fmt.Sprintf("upstream idle after request %d", i), func() bool {
 			return idle.Load()+closed.Load() >= int64(i+1)
+		})
+		waitFor(t, fmt.Sprintf("Outcrop to read the end of response %d", i), func() bool {
+			return socketDrained(t, client.Load().(string))
 		})
 	}
 	if n := closed.Load(); n != 0 {
@@ -81,4 +89,31 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// socketDrained reports whether the loopback TCP socket bound to addr
+// (127.0.0.1:port) has no received bytes waiting to be read, from
+// /proc/net/tcp. Where that file does not exist it reports true.
+func socketDrained(t *testing.T, addr string) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().Is4() {
+		t.Fatalf("upstream client address %q", addr)
+	}
+	ip := ap.Addr().As4()
+	// /proc/net/tcp writes the IPv4 address as a little-endian word.
+	local := fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], ap.Port())
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[1] != local {
+			continue
+		}
+		_, rx, _ := strings.Cut(f[4], ":")
+		return strings.TrimLeft(rx, "0") == ""
+	}
+	return true // the socket is gone
 }
