@@ -23,7 +23,6 @@ import (
 	"github.com/outcrop/outcrop/internal/guardrail"
 	"github.com/outcrop/outcrop/internal/httpapi"
 	"github.com/outcrop/outcrop/internal/llm"
-	"github.com/outcrop/outcrop/internal/promptrouter"
 	"github.com/outcrop/outcrop/internal/routing"
 	"github.com/outcrop/outcrop/internal/store"
 	"github.com/outcrop/outcrop/internal/telemetry"
@@ -77,17 +76,6 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.onClose(db.Close)
 
-	// srv is created last, but authentication failures are written in its
-	// error shapes; the indirection lets the authenticator be built first.
-	var srv *httpapi.Server
-	sec, err := auth.SetupSecurity(ctx, cfg, db, log, auth.Options{
-		WriteError: func(w http.ResponseWriter, r *http.Request, err error) { srv.WriteError(w, r, err) },
-	})
-	if err != nil {
-		return err
-	}
-	a.onClose(sec.Close)
-
 	models, err := a.buildModels(ctx)
 	if err != nil {
 		return err
@@ -101,6 +89,17 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.router = routing.New(models, routing.WithConfig(rc), routing.WithLogger(log.With("component", "routing")))
 
+	// srv is created last, but authentication failures are written in its
+	// error shapes; the indirection lets the authenticator be built first.
+	// Quota and limit keys name models by their canonical ID, as calls do.
+	var srv *httpapi.Server
+	sec, err := a.buildSecurity(ctx, db,
+		func(w http.ResponseWriter, r *http.Request, err error) { srv.WriteError(w, r, err) },
+		a.canonicalModel)
+	if err != nil {
+		return err
+	}
+
 	// Guardrails may call models (entity detection, Llama Guard) straight
 	// through the router, below the pipeline, so they are not guarded or
 	// counted against the caller's quota twice.
@@ -109,28 +108,19 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 
-	// The pipeline's order: audit, authorization, limits and quotas, then
-	// the input/output guardrail, then the router.
-	stages := append(sec.Stages(), guard.Stage)
-	// A call on a prompt router reaches the pipeline with the chosen model;
-	// this stage reports the choice in the response trace.
 	routers, err := a.buildPromptRouters(db, log)
 	if err != nil {
 		return err
 	}
-	stages = append(stages, promptrouter.Stage{})
 	// The response cache answers after the input guardrail, so the
 	// guardrail's output side also sees answers served from the cache.
 	cacheStage, err := a.buildCache(ctx, log)
 	if err != nil {
 		return err
 	}
-	if cacheStage != nil {
-		stages = append(stages, cacheStage)
-	}
 	a.gateway = gateway.New(gateway.Options{
 		Logger:   log.With("component", "gateway"),
-		Stages:   stages,
+		Stages:   pipeline(sec, guard.Stage, cacheStage),
 		Final:    a.router.Route,
 		Recorder: a.metrics,
 	})
@@ -150,7 +140,7 @@ func (a *App) build(ctx context.Context) error {
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Region:       cfg.Server.Region,
 		AccountID:    cfg.Server.AccountID,
-		Middleware: append(sec.Middleware(), cache.Middleware,
+		Middleware: append(sec.middleware(), cache.Middleware,
 			httpapi.PromptRouting(routers, cfg.Server.MaxBodyBytes, func(w http.ResponseWriter, r *http.Request, err error) { srv.WriteError(w, r, err) })),
 		Authorize: func(ctx context.Context, action, resource string) error {
 			return auth.Check(ctx, action, resource, nil)
@@ -165,6 +155,16 @@ func (a *App) build(ctx context.Context) error {
 	})
 	a.handler = srv.Handler()
 	return nil
+}
+
+// canonicalModel returns the ID of the served model name refers to (an ID,
+// alias, ARN or inference-profile ID), as the API edge resolves requests.
+func (a *App) canonicalModel(name string) (string, bool) {
+	m, ok := a.router.Lookup(name)
+	if !ok {
+		return "", false
+	}
+	return m.ID, true
 }
 
 // Handler returns the HTTP handler.

@@ -20,7 +20,7 @@ import (
 // nodes naming an Outcrop agent alias run on the agent runtime
 // (flowAgents), others on flow.ConverseAgent over the first configured
 // model.
-func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options, sec *auth.Security, models []*routing.Model, apps *application) (httpapi.RouteGroup, error) {
+func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options, sec *security, models []*routing.Model, apps *application) (httpapi.RouteGroup, error) {
 	agentModel := ""
 	if len(models) > 0 {
 		agentModel = models[0].ID
@@ -34,7 +34,7 @@ func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options,
 			if principal == "" {
 				return ctx, nil
 			}
-			p, err := sec.Auth.Named(ctx, principal)
+			p, err := sec.auth.Named(ctx, principal)
 			if err != nil {
 				return nil, err
 			}

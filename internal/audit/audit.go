@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/store"
 )
 
@@ -99,9 +100,31 @@ func (e *Entry) Update(f func(*Entry)) {
 
 type entryKey struct{}
 
-// With returns ctx carrying e.
+// With returns ctx carrying e, also as the request's
+// gateway.DecisionRecorder, so that authentication, authorization and
+// quotas record their decisions in it without importing this package.
 func With(ctx context.Context, e *Entry) context.Context {
-	return context.WithValue(ctx, entryKey{}, e)
+	return gateway.WithDecisionRecorder(context.WithValue(ctx, entryKey{}, e), e)
+}
+
+// RecordDecision implements gateway.DecisionRecorder: the decision's
+// non-empty fields replace the entry's.
+func (e *Entry) RecordDecision(d gateway.Decision) {
+	e.Update(func(e *Entry) {
+		set := func(dst *string, v string) {
+			if v != "" {
+				*dst = v
+			}
+		}
+		set(&e.Principal, d.Principal)
+		set(&e.AuthMethod, d.AuthMethod)
+		set(&e.KeyID, d.KeyID)
+		set(&e.SourceIP, d.SourceIP)
+		set(&e.Action, d.Action)
+		set(&e.Resource, d.Resource)
+		set(&e.Decision, d.Outcome)
+		set(&e.ErrorCode, d.ErrorCode)
+	})
 }
 
 // From returns the audit entry of the request carrying ctx, or nil.

@@ -39,8 +39,11 @@ func (Stage) Wrap(next gateway.Handler) gateway.Handler {
 			if e.Resource == "" {
 				e.Resource = c.Resource
 			}
+			e.Model = c.Model
 			if c.Request != nil {
-				e.Model = c.Request.Model
+				if e.Model == "" {
+					e.Model = c.Request.Model
+				}
 				e.Prompt = promptText(c.Request, 4096)
 			}
 		})

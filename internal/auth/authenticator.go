@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/outcrop/outcrop/internal/audit"
+	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/store"
 )
@@ -46,7 +46,9 @@ type Options struct {
 	// polled to drop cached credentials and policies. Default 1s.
 	RefreshInterval time.Duration
 	// WriteError writes an authentication failure in the API's error
-	// shape. Default: DefaultWriteError.
+	// shape; the API layer (httpapi) supplies it, so that each API has one
+	// error mapping. Nil writes a bare status and the message as text,
+	// which no SDK parses: set it outside tests.
 	WriteError func(w http.ResponseWriter, r *http.Request, err error)
 	// OnResult, if set, is told the outcome of every authentication (for
 	// the audit log): p is nil when err is not.
@@ -118,7 +120,7 @@ func New(st *Store, o Options) *Authenticator {
 		o.RefreshInterval = time.Second
 	}
 	if o.WriteError == nil {
-		o.WriteError = DefaultWriteError
+		o.WriteError = plainError
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -532,18 +534,15 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		if a.o.OnResult != nil {
 			a.o.OnResult(r, p, err)
 		}
-		audit.From(r.Context()).Update(func(e *audit.Entry) {
-			if err != nil {
-				e.Decision = "unauthenticated"
-				e.ErrorCode = llm.AsError(err).Name()
-				e.SourceIP = clientIP(r)
-				return
-			}
-			e.Principal, e.AuthMethod, e.KeyID, e.SourceIP = p.Name, p.Method, p.KeyID, p.SourceIP
+		if err != nil {
+			gateway.RecordDecision(r.Context(), gateway.Decision{Outcome: "unauthenticated", ErrorCode: llm.AsError(err).Name(), SourceIP: clientIP(r)})
+		} else {
+			d := gateway.Decision{Principal: p.Name, AuthMethod: p.Method, KeyID: p.KeyID, SourceIP: p.SourceIP}
 			if p.open {
-				e.Decision = "open"
+				d.Outcome = "open"
 			}
-		})
+			gateway.RecordDecision(r.Context(), d)
+		}
 		if err != nil {
 			a.o.WriteError(w, r, err)
 			return
@@ -559,4 +558,14 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// plainError writes err as text with 403 (401 when unauthenticated), for an
+// Authenticator built without Options.WriteError.
+func plainError(w http.ResponseWriter, _ *http.Request, err error) {
+	status := http.StatusForbidden
+	if llm.AsError(err).Kind == llm.KindUnauthenticated {
+		status = http.StatusUnauthorized
+	}
+	http.Error(w, llm.AsError(err).Message, status)
 }

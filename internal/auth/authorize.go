@@ -2,12 +2,8 @@ package auth
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"strconv"
-	"strings"
 
-	"github.com/outcrop/outcrop/internal/audit"
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/llm"
 )
@@ -51,11 +47,9 @@ func Check(ctx context.Context, action, resource string, conds Conditions) error
 	return err
 }
 
+// noteDecision reports an authorization decision for the request's record
+// (gateway.RecordDecision).
 func noteDecision(ctx context.Context, p *Principal, action, resource string, err error) {
-	e := audit.From(ctx)
-	if e == nil {
-		return
-	}
 	d := "allow"
 	if p.open {
 		d = "open"
@@ -63,12 +57,7 @@ func noteDecision(ctx context.Context, p *Principal, action, resource string, er
 	if err != nil {
 		d = "deny"
 	}
-	e.Update(func(e *audit.Entry) {
-		e.Principal = p.Name
-		e.Action = action
-		e.Resource = resource
-		e.Decision = d
-	})
+	gateway.RecordDecision(ctx, gateway.Decision{Principal: p.Name, Action: action, Resource: resource, Outcome: d})
 }
 
 func principalConditions(c Conditions, p *Principal) {
@@ -156,47 +145,3 @@ func (Stage) Wrap(next gateway.Handler) gateway.Handler {
 }
 
 var _ gateway.Stage = Stage{}
-
-// IsOpenAIPath reports whether a request path belongs to the OpenAI API
-// (errors there are {"error":{…}} with 401 for bad keys).
-func IsOpenAIPath(path string) bool {
-	return strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, "/openai/")
-}
-
-// DefaultWriteError writes err as a Bedrock error (X-Amzn-ErrorType,
-// {"message"}, 403 for authentication failures) or, on OpenAI paths, as an
-// OpenAI error (401 authentication_error). The server's own error adapter
-// can replace it through Options.WriteError.
-func DefaultWriteError(w http.ResponseWriter, r *http.Request, err error) {
-	e := llm.AsError(err)
-	msg := e.Message
-	if msg == "" {
-		msg = "An internal error occurred. Try your request again."
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	status := http.StatusInternalServerError
-	switch e.Kind {
-	case llm.KindUnauthenticated, llm.KindAccessDenied:
-		status = http.StatusForbidden
-	case llm.KindValidation:
-		status = http.StatusBadRequest
-	}
-	if IsOpenAIPath(r.URL.Path) {
-		typ, code := "api_error", any(nil)
-		switch e.Kind {
-		case llm.KindUnauthenticated:
-			status, typ, code = http.StatusUnauthorized, "authentication_error", "invalid_api_key"
-		case llm.KindAccessDenied:
-			typ = "permission_error"
-		case llm.KindValidation:
-			typ = "invalid_request_error"
-		}
-		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": nil, "code": code}})
-		return
-	}
-	h.Set("X-Amzn-ErrorType", e.Name())
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"message": msg})
-}

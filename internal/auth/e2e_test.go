@@ -42,6 +42,9 @@ import (
 // the double-encoded form.
 const e2eModel = "acme.chat-v1:0"
 
+// e2eAlias is another name of e2eModel.
+const e2eAlias = "team-chat"
+
 // echoProvider answers every request with "ok" and fixed usage; it stands in
 // for a model so these tests exercise the HTTP layer and the pipeline.
 type echoProvider struct{}
@@ -101,7 +104,10 @@ func newServerWith(t *testing.T, db *store.DB, q quota.Config, qo quota.Options,
 		t.Fatal(err)
 	}
 	s := &server{st: st, clock: &clock{}}
-	s.a = auth.New(st, auth.Options{Now: s.clock.Now, RefreshInterval: 20 * time.Millisecond})
+	// Authentication failures are written by httpapi, as app wires it.
+	var srv *httpapi.Server
+	s.a = auth.New(st, auth.Options{Now: s.clock.Now, RefreshInterval: 20 * time.Millisecond,
+		WriteError: func(w http.ResponseWriter, r *http.Request, err error) { srv.WriteError(w, r, err) }})
 	t.Cleanup(func() { s.a.Close() })
 	s.audit = audit.New(db, audit.Options{})
 	t.Cleanup(func() { s.audit.Close() })
@@ -112,11 +118,13 @@ func newServerWith(t *testing.T, db *store.DB, q quota.Config, qo quota.Options,
 	qs := quota.New(q, quota.LimitsConfig{ModelLimits: quota.ModelLimits{MaxMessages: 100, MaxInputTokens: 10000, MaxTokens: 1000}}, qo)
 	router := routing.New([]*routing.Model{{
 		ID:          e2eModel,
+		Aliases:     []string{e2eAlias},
 		Profiles:    []llm.Latency{llm.LatencyStandard, llm.LatencyOptimized},
 		Deployments: []*routing.Deployment{{Name: "echo", Provider: echoProvider{}, Type: "echo", Weight: 1}},
 	}})
 	gw := gateway.New(gateway.Options{Stages: []gateway.Stage{audit.Stage{}, auth.Stage{}, qs}, Final: router.Route})
-	h := httpapi.New(httpapi.Deps{Gateway: gw, Router: router, Middleware: []func(http.Handler) http.Handler{s.audit.Middleware, s.a.Middleware}}).Handler()
+	srv = httpapi.New(httpapi.Deps{Gateway: gw, Router: router, Middleware: []func(http.Handler) http.Handler{s.audit.Middleware, s.a.Middleware}})
+	h := srv.Handler()
 	ts := httptest.NewUnstartedServer(h)
 	ts.Config.Protocols = new(http.Protocols)
 	ts.Config.Protocols.SetHTTP1(true)

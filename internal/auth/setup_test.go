@@ -6,10 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/outcrop/outcrop/internal/audit"
 	"github.com/outcrop/outcrop/internal/auth"
 	"github.com/outcrop/outcrop/internal/config"
-	"github.com/outcrop/outcrop/internal/quota"
 	"github.com/outcrop/outcrop/internal/store"
 )
 
@@ -70,28 +68,4 @@ func TestSetup(t *testing.T) {
 		}
 	}
 
-	cfg = parse("quotas:\n  default: {rpm: 10}\n  backend: memory\nlimits:\n  max_tokens: 100\naudit:\n  retention: 24h\n  prompt_chars: -1\n")
-	q, closeQ, err := quota.Setup(ctx, cfg, log)
-	if err != nil || q == nil {
-		t.Fatalf("quota.Setup: %v", err)
-	}
-	closeQ()
-	on, ao, err := audit.ParseConfig(cfg)
-	if err != nil || !on || ao.Retention.Hours() != 24 || ao.PromptChars != -1 {
-		t.Errorf("audit.ParseConfig = %v, %+v, %v", on, ao, err)
-	}
-	sec, err := auth.SetupSecurity(ctx, cfg, open(cfg), log, auth.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(sec.Middleware()) != 2 || len(sec.Stages()) != 3 {
-		t.Errorf("middleware %d, stages %d", len(sec.Middleware()), len(sec.Stages()))
-	}
-	if err := sec.Close(); err != nil {
-		t.Error(err)
-	}
-	cfg = parse("quotas:\n  backend: redis\n")
-	if _, _, err := quota.Setup(ctx, cfg, log); err == nil {
-		t.Errorf("redis backend without redis.url accepted")
-	}
 }

@@ -18,6 +18,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/outcrop/outcrop/internal/auth"
+	"github.com/outcrop/outcrop/internal/httpapi"
 	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/store"
 	"github.com/outcrop/outcrop/internal/store/storetest"
@@ -48,7 +49,9 @@ func newFixture(t *testing.T, db *store.DB, open bool) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{st: st, clock: &clock{}}
-	f.a = auth.New(st, auth.Options{Now: f.clock.Now, Open: open, RefreshInterval: 20 * time.Millisecond})
+	// Failures are written in httpapi's error shapes, as app wires it.
+	f.a = auth.New(st, auth.Options{Now: f.clock.Now, Open: open, RefreshInterval: 20 * time.Millisecond,
+		WriteError: httpapi.New(httpapi.Deps{}).WriteError})
 	t.Cleanup(func() { f.a.Close() })
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body)

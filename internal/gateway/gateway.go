@@ -42,7 +42,15 @@ type Call struct {
 	// Action is the IAM action authorizing the call, e.g.
 	// "bedrock:InvokeModel" or "bedrock:InvokeModelWithResponseStream".
 	Action string
-	// Resource is the ARN of the model being called.
+	// Model is the canonical ID of the model the request names, resolved
+	// once at the API edge from whatever the client sent (the ID, an alias,
+	// a foundation-model or inference-profile ARN, a cross-region prefix).
+	// IAM resources, quota and limit keys, routing, audit and metrics all use
+	// it, so no spelling of a model dodges a policy or a quota. The edge
+	// also sets Request.Model to it.
+	Model string
+	// Resource is the ARN the call is authorized against: the
+	// foundation-model ARN of Model.
 	Resource string
 	// Request is the neutral request. Stages may replace or modify it.
 	Request *llm.Request

@@ -197,10 +197,10 @@ func modelOf(c *Call, s llm.Served) string {
 	if s.Model != "" {
 		return s.Model
 	}
-	if c.Request != nil {
+	if c.Model == "" && c.Request != nil {
 		return c.Request.Model
 	}
-	return ""
+	return c.Model
 }
 
 func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }

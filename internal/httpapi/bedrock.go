@@ -47,7 +47,8 @@ func ModelARN(region, modelID string) string {
 	return "arn:aws:bedrock:" + region + "::foundation-model/" + modelID
 }
 
-// bedrockModel resolves the path's model ID, or returns the
+// bedrockModel resolves the path's model ID (an ID, alias, ARN or
+// inference-profile ID) to the model's canonical ID, or returns the
 // ResourceNotFoundException real Bedrock sends for an unknown model.
 func (s *Server) bedrockModel(r *http.Request) (string, *routing.Model, error) {
 	id := r.PathValue("modelId")
@@ -61,10 +62,11 @@ func (s *Server) bedrockModel(r *http.Request) (string, *routing.Model, error) {
 	if !ok {
 		return id, nil, llm.Errorf(llm.KindNotFound, "The provided model identifier is invalid. Model %s does not exist or you do not have access to it.", id)
 	}
-	return id, m, nil
+	return m.ID, m, nil
 }
 
-// bedrockCall builds the gateway call of a Bedrock runtime request.
+// bedrockCall builds the gateway call of a Bedrock runtime request on the
+// canonical model ID modelID.
 func (s *Server) bedrockCall(ctx context.Context, op, modelID string, req *llm.Request, stream bool) *gateway.Call {
 	action := ActionInvokeModel
 	if stream {
@@ -74,6 +76,7 @@ func (s *Server) bedrockCall(ctx context.Context, op, modelID string, req *llm.R
 		API:       "bedrock",
 		Op:        op,
 		Action:    action,
+		Model:     modelID,
 		Resource:  ModelARN(s.d.Region, modelID),
 		Request:   req,
 		Stream:    stream,

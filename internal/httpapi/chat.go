@@ -26,9 +26,11 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if s.d.Router == nil {
 		return chatNotFound(cr.req.Model)
 	}
-	if _, ok := s.d.Router.Lookup(cr.req.Model); !ok {
+	m, ok := s.d.Router.Lookup(cr.req.Model)
+	if !ok {
 		return chatNotFound(cr.req.Model)
 	}
+	cr.name, cr.req.Model = cr.req.Model, m.ID // the canonical ID from here on (gateway.Call.Model)
 	c := s.chatCall(r, cr)
 	c.Received = received
 	if cr.stream {
@@ -39,7 +41,9 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	setServedHeaders(w.Header(), resp.Served)
-	return WriteJSON(w, http.StatusOK, chatResponse(c, received.Unix(), resp))
+	out := chatResponse(c, received.Unix(), resp)
+	out.Model = cr.name
+	return WriteJSON(w, http.StatusOK, out)
 }
 
 // chatCall builds the gateway call of a chat completion. It is authorized
@@ -54,6 +58,7 @@ func (s *Server) chatCall(r *http.Request, cr *chatRequest) *gateway.Call {
 		API:       "openai",
 		Op:        "ChatCompletions",
 		Action:    action,
+		Model:     cr.req.Model,
 		Resource:  ModelARN(s.d.Region, cr.req.Model),
 		Request:   cr.req,
 		Stream:    cr.stream,

@@ -93,6 +93,9 @@ type chatRequest struct {
 	req          *llm.Request
 	stream       bool
 	includeUsage bool
+	// name is the model as the client named it (an alias, say), echoed
+	// in the response's "model"; req.Model becomes the canonical ID.
+	name string
 }
 
 func chatInvalid(format string, args ...any) error {

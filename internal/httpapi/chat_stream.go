@@ -28,7 +28,7 @@ func (s *Server) chatStream(w http.ResponseWriter, r *http.Request, c *gateway.C
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	sw := newChatSSE(w, s.d.Now, chatID(c), c.Received.Unix(), c.Request.Model, cr.includeUsage)
+	sw := newChatSSE(w, s.d.Now, chatID(c), c.Received.Unix(), cr.name, cr.includeUsage)
 	for {
 		ev, err := st.Next()
 		if errors.Is(err, io.EOF) {

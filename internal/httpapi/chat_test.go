@@ -217,10 +217,11 @@ func TestChatCompletion(t *testing.T) {
 	if got.Choices[0].FinishReason != "tool_calls" || got.Usage.Details.Cached != 64 {
 		t.Errorf("finish %q usage %+v", got.Choices[0].FinishReason, got.Usage)
 	}
-	// The gateway call: authorized as Bedrock InvokeModel on the model ARN.
+	// The gateway call: authorized as Bedrock InvokeModel on the ARN of the
+	// canonical model the alias names, which the call carries.
 	c := rec.last()
-	if c.API != "openai" || c.Op != "ChatCompletions" || c.Action != ActionInvokeModel ||
-		c.Resource != "arn:aws:bedrock:eu-west-1::foundation-model/acme-alias" || c.RequestID == "" || c.Stream {
+	if c.API != "openai" || c.Op != "ChatCompletions" || c.Action != ActionInvokeModel || c.Model != "acme.chat-v1" ||
+		c.Resource != "arn:aws:bedrock:eu-west-1::foundation-model/acme.chat-v1" || c.RequestID == "" || c.Stream {
 		t.Errorf("call = %+v", c)
 	}
 	// What reached the upstream.

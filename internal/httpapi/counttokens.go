@@ -19,11 +19,16 @@ const HeaderTokenCount = "X-Outcrop-Token-Count"
 // It does not run the gateway pipeline (nothing is generated), so it is
 // authorized here, as bedrock:CountTokens on the model's ARN (AWS's action).
 func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) error {
-	if err := s.a.Authorize(r, ActionCountTokens, ModelARN(s.d.Region, r.PathValue("modelId"))); err != nil {
-		return err
-	}
 	id, m, err := s.bedrockModel(r)
 	if err != nil {
+		// An unknown model is denied before it is reported missing, so
+		// that a caller without access learns nothing about what exists.
+		if aerr := s.a.Authorize(r, ActionCountTokens, ModelARN(s.d.Region, r.PathValue("modelId"))); aerr != nil {
+			return aerr
+		}
+		return err
+	}
+	if err := s.a.Authorize(r, ActionCountTokens, ModelARN(s.d.Region, id)); err != nil {
 		return err
 	}
 	body, err := s.a.ReadBody(r)

@@ -22,12 +22,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/outcrop/outcrop/internal/audit"
 	"github.com/outcrop/outcrop/internal/config"
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/llm"
@@ -70,8 +70,10 @@ type Config struct {
 	Default Limit `yaml:"default"`
 	// Principals overrides Default per principal name.
 	Principals map[string]PrincipalLimit `yaml:"principals"`
-	// Models limits each model across all principals (keyed by the model
-	// ID or alias the client sends).
+	// Models limits each model across all principals. A key may be the
+	// model's ID, an alias or an ARN: Options.ResolveModel turns it into
+	// the model's canonical ID, the one every call carries
+	// (gateway.Call.Model), so calls through an alias count too.
 	Models map[string]Limit `yaml:"models"`
 	// Backend is auto, memory or redis.
 	Backend string `yaml:"backend"`
@@ -277,12 +279,26 @@ type Options struct {
 	Backend Backend
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// ResolveModel returns the canonical ID of a model named in the
+	// configuration (ID, alias, ARN), or false for a model not served. Nil
+	// takes names as they are.
+	ResolveModel func(name string) (id string, ok bool)
 }
 
 // New returns the quota stage.
 func New(q Config, l LimitsConfig, o Options) *Quotas {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ResolveModel != nil {
+		q.Models = canonicalKeys(q.Models, o.ResolveModel)
+		l.Models = canonicalKeys(l.Models, o.ResolveModel)
+		principals := make(map[string]PrincipalLimit, len(q.Principals))
+		for name, pl := range q.Principals {
+			pl.Models = canonicalKeys(pl.Models, o.ResolveModel)
+			principals[name] = pl
+		}
+		q.Principals = principals
 	}
 	if o.Backend == nil {
 		o.Backend = NewMemory()
@@ -343,8 +359,10 @@ func throttled(wait time.Duration, what string) error {
 	return &llm.Error{Kind: llm.KindThrottled, Message: "Too many requests, please wait before trying again (" + what + ").", RetryAfter: wait}
 }
 
+// note reports a limits or quota refusal for the request's record
+// (gateway.RecordDecision).
 func note(ctx context.Context, decision string) {
-	audit.From(ctx).Update(func(e *audit.Entry) { e.Decision = decision })
+	gateway.RecordDecision(ctx, gateway.Decision{Outcome: decision})
 }
 
 // Wrap implements gateway.Stage.
@@ -353,7 +371,10 @@ func (q *Quotas) Wrap(next gateway.Handler) gateway.Handler {
 		if c.Request == nil {
 			return next(ctx, c)
 		}
-		model := c.Request.Model
+		model := c.Model
+		if model == "" {
+			model = c.Request.Model
+		}
 		est, err := CheckRequest(q.l.For(model), c.Request)
 		if err != nil {
 			note(ctx, "limited")
@@ -472,3 +493,30 @@ func (s *meteredStream) Close() error {
 }
 
 var _ gateway.Stage = (*Quotas)(nil)
+
+// canonicalKeys re-keys m by the canonical model IDs resolve gives. Keys
+// of models not served are kept as they are (they match nothing until such
+// a model exists); when two keys name one model, the canonical ID's own
+// entry wins, then the first in key order.
+func canonicalKeys[V any](m map[string]V, resolve func(string) (string, bool)) map[string]V {
+	if len(m) == 0 {
+		return m
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make(map[string]V, len(m))
+	for _, k := range names {
+		id, ok := resolve(k)
+		if !ok {
+			id = k
+		}
+		if _, taken := out[id]; taken && id != k {
+			continue
+		}
+		out[id] = m[k]
+	}
+	return out
+}

@@ -14,8 +14,9 @@ import (
 // Setup builds the quota stage from the configuration: it parses the
 // quotas and limits sections and connects to Redis when redis.url is set
 // (backend auto) or required (backend redis). The returned close function
-// releases the Redis client.
-func Setup(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Quotas, func() error, error) {
+// releases the Redis client. resolve gives the canonical ID of a model
+// named in the configuration (Options.ResolveModel); nil keeps names.
+func Setup(ctx context.Context, cfg *config.Config, log *slog.Logger, resolve func(string) (string, bool)) (*Quotas, func() error, error) {
 	q, l, err := ParseConfig(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -45,5 +46,5 @@ func Setup(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Quotas, 
 		b = NewRedis(c, "")
 		closeFn = c.Close
 	}
-	return New(q, l, Options{Logger: log, Backend: b}), closeFn, nil
+	return New(q, l, Options{Logger: log, Backend: b, ResolveModel: resolve}), closeFn, nil
 }

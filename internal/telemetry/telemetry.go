@@ -75,6 +75,9 @@ func (m *Metrics) Handler() http.Handler {
 // Record implements gateway.Recorder.
 func (m *Metrics) Record(r gateway.Record) {
 	model := r.Served.Model
+	if model == "" {
+		model = r.Call.Model
+	}
 	if model == "" && r.Call.Request != nil {
 		model = r.Call.Request.Model
 	}
