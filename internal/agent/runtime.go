@@ -280,7 +280,10 @@ type run struct {
 	tokens    int
 	traceN    int
 	reply     string // the turn's answer, for TurnKey replays
-	asked     bool   // the turn ended with a question to the user
+	// promptTools is set when the model refused native tools: the rest of
+	// the invocation describes tools in the prompt (fallback.go).
+	promptTools bool
+	asked       bool // the turn ended with a question to the user
 }
 
 func (r *run) sessionKey() resource.Key {
@@ -553,7 +556,13 @@ func (r *run) request() *llm.Request {
 	}
 	req := &llm.Request{Model: r.agent.FoundationModel, System: []llm.Block{llm.TextBlock(sys)},
 		Messages: r.history()}
-	if len(r.tools.specs) > 0 {
+	if r.promptTools {
+		// The model has no native tool calling: the tools are described in
+		// the system prompt and the conversation carries calls and results
+		// as text (fallback.go).
+		req.System = []llm.Block{llm.TextBlock(sys + toolPrompt(r.tools.specs))}
+		req.Messages = textHistory(req.Messages)
+	} else if len(r.tools.specs) > 0 {
 		req.Tools = &llm.ToolConfig{Tools: r.tools.specs, Choice: llm.ToolChoice{Mode: llm.ToolChoiceAuto}}
 	}
 	if g := r.agent.GuardrailConfiguration; g != nil && g.GuardrailIdentifier != "" {
@@ -603,6 +612,11 @@ func (r *run) step() error {
 			"traceId": traceID, "type": "ORCHESTRATION", "text": renderInput(req)}})
 	}
 	st, err := r.svc.converse(r.ctx, req)
+	if err != nil && req.Tools != nil && noToolCalling(err) {
+		r.promptTools = true
+		req = r.request()
+		st, err = r.svc.converse(r.ctx, req)
+	}
 	if err != nil {
 		return err
 	}
@@ -632,6 +646,13 @@ func (r *run) step() error {
 		case llm.KindToolUse:
 			uses = append(uses, b.ToolUse)
 			content = append(content, b)
+		}
+	}
+	if r.promptTools && len(uses) == 0 {
+		if u := r.parseToolCall(text.String()); u != nil {
+			uses = []*llm.ToolUse{u}
+			content = []llm.Block{{Kind: llm.KindToolUse, ToolUse: u}}
+			text.Reset()
 		}
 	}
 	if len(content) == 0 {
