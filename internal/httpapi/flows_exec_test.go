@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/outcrop/outcrop/internal/flow"
+	"github.com/outcrop/outcrop/internal/provider/providertest"
 	"github.com/outcrop/outcrop/internal/store/storetest"
 )
 
@@ -145,7 +147,20 @@ func mustMarshal(v any) []byte { b, _ := json.Marshal(v); return b }
 // one is accepted, and a pause past its TTL is TimedOut and cannot resume.
 func TestResumeOnceAndExpiry(t *testing.T) {
 	db := storetest.SQLite(t)
-	srv := newFlowServer(t, db, "", tripUpstream(t).URL, 5*time.Second, func(o *flow.ExecutorOptions) { o.PauseTTL = 2 * time.Second })
+	// The accepted resume's agent call waits until the other three resumes
+	// were refused, so that they all meet a running execution however
+	// slowly the machine schedules them.
+	gate := make(chan struct{})
+	up := providertest.NewUpstreamFunc(t, func(c providertest.Call) *providertest.Fixture {
+		if b := string(c.Body); strings.Contains(b, flow.AskUserTool) && strings.Count(b, `"role":"tool"`) == 1 {
+			select {
+			case <-gate:
+			case <-time.After(20 * time.Second):
+			}
+		}
+		return tripPick(c)
+	})
+	srv := newFlowServer(t, db, "", up.URL, 5*time.Second, func(o *flow.ExecutorOptions) { o.PauseTTL = 2 * time.Second })
 	ctl, rt := agentClients(srv.URL)
 	flowID, aliasID := deployTripPlanner(t, ctl)
 	b1, err := invoke(t, rt, flowID, aliasID, "", firstInput("Book a flight to paris"), false)
@@ -155,11 +170,15 @@ func TestResumeOnceAndExpiry(t *testing.T) {
 	var wg sync.WaitGroup
 	results := make([]error, 4)
 	turns := make([]turn, 4)
+	var refused atomic.Int32
 	for i := range results {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			turns[i], results[i] = invoke(t, rt, flowID, aliasID, b1.executionID, agentInput("MAD, 20250214"), false)
+			if results[i] != nil && refused.Add(1) == 3 {
+				close(gate)
+			}
 		}()
 	}
 	wg.Wait()
