@@ -81,6 +81,9 @@ func testBrokenStream(t *testing.T, mk newClient, fault routingtest.Fault, words
 			if o.text != fullAnswer || o.deployment != "d1" && len(atts) != 1 {
 				t.Errorf("request %d: %q from %s after %d attempts", i, o.text, o.deployment, len(atts))
 			}
+			if w := atts[len(atts)-1]; !stream && (w.Complete.IsZero() || unary != w.Complete.Equal(w.FirstEvent)) {
+				t.Errorf("request %d: winner's first event %v, complete %v; want them equal only for a one-piece answer", i, w.FirstEvent, w.Complete)
+			}
 			if len(atts) == 2 {
 				retried++
 				if atts[0].Deployment != "d0" || atts[0].Err == nil || atts[0].Winner || !atts[1].Winner {

@@ -364,6 +364,8 @@ type attempt struct {
 	head    []llm.Event // events read up to and including the first token (to the end when buffered)
 	headErr error       // io.EOF when the stream ended within head
 	firstAt time.Time
+	// firstWall is firstAt on the wall clock, as the call's attempts record it.
+	firstWall time.Time
 
 	// Output as it arrived from the upstream, for the OTPS average.
 	firstTok, lastTok time.Time
@@ -434,7 +436,8 @@ func (a *attempt) run(wait bool) error {
 	if a.c.Stream {
 		a.succeed() // a buffered attempt succeeds when drain has its whole answer
 	}
-	a.c.UpdateAttempt(a.idx, func(x *gateway.Attempt) { x.FirstEvent = time.Now() })
+	a.firstWall = time.Now()
+	a.c.UpdateAttempt(a.idx, func(x *gateway.Attempt) { x.FirstEvent = a.firstWall })
 	return nil
 }
 
@@ -490,7 +493,11 @@ func (a *attempt) drain() error {
 		}
 	}
 	a.succeed()
-	a.c.UpdateAttempt(a.idx, func(x *gateway.Attempt) { x.Complete = time.Now() })
+	done := time.Now()
+	if a.whole {
+		done = a.firstWall // one piece: its first token is its last
+	}
+	a.c.UpdateAttempt(a.idx, func(x *gateway.Attempt) { x.Complete = done })
 	return nil
 }
 
