@@ -537,7 +537,8 @@ func TestEgressRefusesUpstream(t *testing.T) {
 // an overloaded error event before the first token, fail over for
 // streaming and non-streaming clients alike; a stream that breaks after
 // its first token (an overloaded_error event, or a connection reset) ends
-// with a clean in-stream exception, and the next request fails over.
+// with a clean in-stream exception for a streaming client, and the next
+// request fails over; a non-streaming client gets Bedrock's answer.
 func TestFailoverAnthropicToBedrock(t *testing.T) {
 	t.Setenv("OUTCROP_TEST_ANTHROPIC_KEY", "k")
 	t.Setenv("OUTCROP_TEST_AWS_KEY_ID", "AKIDFROMENV")
@@ -547,6 +548,7 @@ func TestFailoverAnthropicToBedrock(t *testing.T) {
 	// Anthropic's answers, in order: 529; overloaded before any content;
 	// a stream cut after its first token; 529 from then on.
 	ant := providertest.NewUpstream(t, load(t, adir+"error_529.txt"), load(t, adir+"stream_overloaded_before_content.txt"),
+		load(t, adir+"stream_overloaded_midstream.txt"), load(t, adir+"stream_reset_midstream.txt"),
 		load(t, adir+"stream_overloaded_midstream.txt"), load(t, adir+"stream_reset_midstream.txt"), load(t, adir+"error_529.txt"))
 	bed := providertest.NewUpstream(t, load(t, bdir+"stream_text.txt"))
 	addr, stop, done := startApp(t, fmt.Sprintf(`
@@ -607,15 +609,29 @@ models:
 		t.Errorf("stream reset mid-way = %q, %v (%T); want \"Hel\" then ModelStreamErrorException", text, err, err)
 	}
 
-	// 5. The next request fails over.
+	// 5. Non-streaming clients lose nothing when the stream breaks after
+	// its first token, by an overloaded_error event or a reset: the router
+	// reads a buffered answer whole before replying, so the break is a
+	// failed attempt and Bedrock answers.
+	for _, cut := range []string{"overloaded_error mid-stream", "reset mid-stream"} {
+		out, err := br.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("claude"), Messages: msgs})
+		if err != nil {
+			t.Fatalf("Converse after an Anthropic %s: %v", cut, err)
+		}
+		if got := out.Output.(*types.ConverseOutputMemberMessage).Value.Content[0].(*types.ContentBlockMemberText).Value; got != bedrockText {
+			t.Errorf("Converse after an Anthropic %s = %q, want Bedrock's answer", cut, got)
+		}
+	}
+
+	// 6. The next streaming request fails over.
 	if text, err := streamText(ctx, br, msgs); err != nil || text != bedrockText {
 		t.Errorf("stream after the cut = %q, %v; want Bedrock's answer", text, err)
 	}
-	if n := len(ant.Calls()); n != 5 {
-		t.Errorf("Anthropic received %d calls, want 5", n)
+	if n := len(ant.Calls()); n != 7 {
+		t.Errorf("Anthropic received %d calls, want 7", n)
 	}
-	if n := len(bed.Calls()); n != 3 {
-		t.Errorf("Bedrock received %d calls, want 3", n)
+	if n := len(bed.Calls()); n != 5 {
+		t.Errorf("Bedrock received %d calls, want 5", n)
 	}
 }
 
