@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -280,10 +281,10 @@ func (a *Authenticator) authSigV4(r *http.Request, h string) (*Principal, error)
 	if sig.Service != "bedrock" {
 		return nil, errSignature(fmt.Sprintf("Credential should be scoped to correct service: 'bedrock', not '%s'.", sig.Service))
 	}
-	if len(a.o.Regions) > 0 && !contains(a.o.Regions, sig.Region) {
+	if len(a.o.Regions) > 0 && !slices.Contains(a.o.Regions, sig.Region) {
 		return nil, errSignature(fmt.Sprintf("Credential should be scoped to a valid region, not '%s'.", sig.Region))
 	}
-	if !contains(sig.SignedHeaders, "host") && !contains(sig.SignedHeaders, ":authority") {
+	if !slices.Contains(sig.SignedHeaders, "host") && !slices.Contains(sig.SignedHeaders, ":authority") {
 		return nil, errSignature("'Host' or ':authority' must be a signed header.")
 	}
 	amzDate := r.Header.Get("X-Amz-Date")
@@ -549,15 +550,6 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 	})
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // plainError writes err as text with 403 (401 when unauthenticated), for an

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 )
 
@@ -112,7 +113,7 @@ func CompareRuns(a, b []Record, la, lb string) Summary {
 	names := func(recs []Record) []string {
 		var out []string
 		for _, r := range recs {
-			if !contains(out, r.Target) {
+			if !slices.Contains(out, r.Target) {
 				out = append(out, r.Target)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -179,7 +180,7 @@ func charts(s Summary, records []Record) map[string]*chart {
 	var cats []string
 	for _, g := range s.Groups {
 		for _, k := range g.ByTask {
-			if !contains(cats, k.Key) {
+			if !slices.Contains(cats, k.Key) {
 				cats = append(cats, k.Key)
 			}
 		}

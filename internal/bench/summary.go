@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -183,7 +184,7 @@ func Summarize(records []Record, targets []string, baseline string) Summary {
 		if r.Warmup {
 			continue
 		}
-		if _, ok := byTarget[r.Target]; !ok && !contains(order, r.Target) {
+		if _, ok := byTarget[r.Target]; !ok && !slices.Contains(order, r.Target) {
 			order = append(order, r.Target)
 		}
 		byTarget[r.Target] = append(byTarget[r.Target], r)
@@ -213,15 +214,6 @@ func Summarize(records []Record, targets []string, baseline string) Summary {
 	}
 	s.Comparisons = Compare(s.Groups, baseline)
 	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func taskOrder(key string) int {

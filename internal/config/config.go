@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -437,7 +438,7 @@ func (c *Config) Validate() error {
 		for _, p := range m.Profiles {
 			served := false
 			for _, d := range m.Deployments {
-				if len(d.Profiles) == 0 || containsString(d.Profiles, p) {
+				if len(d.Profiles) == 0 || slices.Contains(d.Profiles, p) {
 					served = true
 				}
 			}
@@ -457,15 +458,6 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func containsString(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // Decode decodes a subsystem's raw section strictly into v. An empty node
