@@ -187,21 +187,45 @@ func NewRedis(c redis.UniversalClient, prefix string) *Redis {
 	return &Redis{c: c, prefix: prefix}
 }
 
+// luaShared are the Lua functions the scripts below share, so that each
+// check and each charge is written once:
+//
+//	over(key, limit, cost, soft): the counter at key is at its limit, or a
+//	  hard (soft '0') cost would take it past;
+//	charge(key, cost, ttl): adds cost and renews the counter's expiry;
+//	full(key, now, limit): drops expired holders, then reports the slot set
+//	  at key full;
+//	hold(key, leaseEnd, id, ttl): adds holder id until leaseEnd.
+const luaShared = `
+local function over(key, limit, cost, soft)
+  local cur = tonumber(redis.call('GET', key) or '0')
+  limit, cost = tonumber(limit), tonumber(cost)
+  return cur >= limit or (soft == '0' and cur + cost > limit)
+end
+local function charge(key, cost, ttl)
+  redis.call('INCRBY', key, tonumber(cost))
+  redis.call('PEXPIRE', key, tonumber(ttl))
+end
+local function full(key, now, limit)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  return redis.call('ZCARD', key) >= tonumber(limit)
+end
+local function hold(key, leaseEnd, id, ttl)
+  redis.call('ZADD', key, leaseEnd, id)
+  redis.call('PEXPIRE', key, ttl)
+end
+`
+
 // takeScript checks every counter, then charges them all. ARGV holds, per
 // key: limit, cost, soft (0/1), ttl in ms.
-var takeScript = redis.NewScript(`
-local n = #KEYS
-for i = 1, n do
-  local cur = tonumber(redis.call('GET', KEYS[i]) or '0')
-  local limit = tonumber(ARGV[4*i-3])
-  local cost = tonumber(ARGV[4*i-2])
-  if cur >= limit or (ARGV[4*i-1] == '0' and cur + cost > limit) then
+var takeScript = redis.NewScript(luaShared + `
+for i = 1, #KEYS do
+  if over(KEYS[i], ARGV[4*i-3], ARGV[4*i-2], ARGV[4*i-1]) then
     return i
   end
 end
-for i = 1, n do
-  redis.call('INCRBY', KEYS[i], tonumber(ARGV[4*i-2]))
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[4*i]))
+for i = 1, #KEYS do
+  charge(KEYS[i], ARGV[4*i-2], ARGV[4*i])
 end
 return 0
 `)
@@ -241,16 +265,14 @@ func (r *Redis) Add(ctx context.Context, now time.Time, key string, window time.
 
 // acquireScript drops expired holders, checks every key, then adds the
 // holder to all. ARGV: now ms, lease end ms, holder id, ttl ms, limits…
-var acquireScript = redis.NewScript(`
+var acquireScript = redis.NewScript(luaShared + `
 for i = 1, #KEYS do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[1])
-  if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[4+i]) then
+  if full(KEYS[i], ARGV[1], ARGV[4+i]) then
     return i
   end
 end
 for i = 1, #KEYS do
-  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[3])
-  redis.call('PEXPIRE', KEYS[i], ARGV[4])
+  hold(KEYS[i], ARGV[2], ARGV[3], ARGV[4])
 end
 return 0
 `)
@@ -277,31 +299,25 @@ func (r *Redis) Acquire(ctx context.Context, now time.Time, keys []string, limit
 // ms, lease end ms, holder id, slot ttl ms, one limit per slot key, then
 // per counter: limit, cost, soft (0/1), ttl ms. Returns 0 when admitted, i
 // when slot key i is full, -j when counter j is over its limit.
-var admitScript = redis.NewScript(`
+var admitScript = redis.NewScript(luaShared + `
 local ns = tonumber(ARGV[1])
 for i = 1, ns do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[2])
-  if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[5+i]) then
+  if full(KEYS[i], ARGV[2], ARGV[5+i]) then
     return i
   end
 end
 local base = 5 + ns
 local nc = #KEYS - ns
 for j = 1, nc do
-  local cur = tonumber(redis.call('GET', KEYS[ns+j]) or '0')
-  local limit = tonumber(ARGV[base+4*j-3])
-  local cost = tonumber(ARGV[base+4*j-2])
-  if cur >= limit or (ARGV[base+4*j-1] == '0' and cur + cost > limit) then
+  if over(KEYS[ns+j], ARGV[base+4*j-3], ARGV[base+4*j-2], ARGV[base+4*j-1]) then
     return -j
   end
 end
 for i = 1, ns do
-  redis.call('ZADD', KEYS[i], ARGV[3], ARGV[4])
-  redis.call('PEXPIRE', KEYS[i], ARGV[5])
+  hold(KEYS[i], ARGV[3], ARGV[4], ARGV[5])
 end
 for j = 1, nc do
-  redis.call('INCRBY', KEYS[ns+j], tonumber(ARGV[base+4*j-2]))
-  redis.call('PEXPIRE', KEYS[ns+j], tonumber(ARGV[base+4*j]))
+  charge(KEYS[ns+j], ARGV[base+4*j-2], ARGV[base+4*j])
 end
 return 0
 `)
