@@ -68,20 +68,26 @@ func (s *Server) bedrockModel(r *http.Request) (string, *routing.Model, error) {
 // bedrockCall builds the gateway call of a Bedrock runtime request on the
 // canonical model ID modelID.
 func (s *Server) bedrockCall(ctx context.Context, op, modelID string, req *llm.Request, stream bool) *gateway.Call {
-	action := ActionInvokeModel
-	if stream {
-		action = ActionInvokeModelStream
-	}
 	return &gateway.Call{
 		API:       "bedrock",
 		Op:        op,
-		Action:    action,
+		Action:    invokeAction(stream),
 		Model:     modelID,
 		Resource:  ModelARN(s.d.Region, modelID),
 		Request:   req,
 		Stream:    stream,
 		RequestID: RequestID(ctx),
 	}
+}
+
+// invokeAction is the IAM action of a model call, on either API: AWS's
+// InvokeModelWithResponseStream for a streamed answer, InvokeModel
+// otherwise (Converse and ConverseStream are authorized as these on AWS).
+func invokeAction(stream bool) string {
+	if stream {
+		return ActionInvokeModelStream
+	}
+	return ActionInvokeModel
 }
 
 // setServedHeaders names the deployment and profile that served a request.

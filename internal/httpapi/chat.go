@@ -50,14 +50,10 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 // as the Bedrock operation it corresponds to, so one IAM policy covers both
 // APIs.
 func (s *Server) chatCall(r *http.Request, cr *chatRequest) *gateway.Call {
-	action := ActionInvokeModel
-	if cr.stream {
-		action = ActionInvokeModelStream
-	}
 	return &gateway.Call{
 		API:       "openai",
 		Op:        "ChatCompletions",
-		Action:    action,
+		Action:    invokeAction(cr.stream),
 		Model:     cr.req.Model,
 		Resource:  ModelARN(s.d.Region, cr.req.Model),
 		Request:   cr.req,
