@@ -113,7 +113,7 @@ type flowServer struct {
 	Queue    jobs.Queue
 }
 
-func newFlowServer(t *testing.T, db *store.DB, dsn, upstreamURL string, lease time.Duration, opts ...func(*flow.ExecutorOptions)) *flowServer {
+func newFlowServer(t testing.TB, db *store.DB, dsn, upstreamURL string, lease time.Duration, opts ...func(*flow.ExecutorOptions)) *flowServer {
 	t.Helper()
 	p, err := openai.New(openai.Config{BaseURL: upstreamURL, Model: "fixture-model"})
 	if err != nil {
