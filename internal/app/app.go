@@ -132,7 +132,12 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	embeddings, err := a.buildEmbeddings(ctx)
+	if err != nil {
+		return err
+	}
 	srv = httpapi.New(httpapi.Deps{
+		Embeddings:   embeddings,
 		Logger:       log,
 		Gateway:      a.gateway,
 		Router:       a.router,

@@ -60,6 +60,8 @@ type Config struct {
 	Cache yaml.Node `yaml:"cache"`
 	// Agents configures the agent runtime (internal/agent.Config).
 	Agents yaml.Node `yaml:"agents"`
+	// Embeddings configures embedding models (docs/KNOWLEDGE_BASES.md).
+	Embeddings yaml.Node `yaml:"embeddings"`
 
 	// path is the file the config was loaded from, for messages.
 	path string

@@ -606,8 +606,11 @@ func setInvokeHeaders(h http.Header, sv llm.Served, u llm.Usage, m llm.Metrics) 
 }
 
 // invokeModel serves POST /model/{modelId}/invoke with an Anthropic
-// Messages body.
+// Messages body, or the Titan embeddings body on an embedding model.
 func (s *Server) invokeModel(w http.ResponseWriter, r *http.Request) error {
+	if m, ok := s.embeddingModel(r.PathValue("modelId")); ok {
+		return s.invokeEmbedding(w, r, m)
+	}
 	received := s.d.Now()
 	id, req, err := s.invokeRequest(r)
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 //     ARN, so one IAM-style policy covers both APIs.
 func (s *Server) openaiRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/chat/completions", s.a.OpenAI(s.chatCompletions))
+	mux.Handle("POST /v1/embeddings", s.a.OpenAI(s.embeddings))
 	mux.Handle("GET /v1/models", s.a.OpenAI(s.listAuthorized(s.openaiModels)))
 	mux.Handle("GET /v1/models/{model...}", s.a.OpenAI(s.listAuthorized(s.openaiModel)))
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/outcrop/outcrop/internal/embed"
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/routing"
 )
@@ -47,6 +48,9 @@ type Deps struct {
 	// resource, for routes that do not go through the gateway pipeline
 	// (token counting, listings, control planes). Nil allows everything.
 	Authorize func(ctx context.Context, action, resource string) error
+	// Embeddings serves POST /v1/embeddings and InvokeModel on embedding
+	// models (embeddings.go); nil serves neither.
+	Embeddings *embed.Registry
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Prompts renders a managed prompt for Converse calls whose modelId is
