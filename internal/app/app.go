@@ -22,6 +22,7 @@ import (
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/guardrail"
 	"github.com/outcrop/outcrop/internal/httpapi"
+	"github.com/outcrop/outcrop/internal/jobs"
 	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/routing"
 	"github.com/outcrop/outcrop/internal/store"
@@ -44,6 +45,11 @@ type App struct {
 	mu      sync.Mutex
 	closers []func() error
 	closed  bool
+
+	// jobHandlers are added to the job queue's handlers by buildFlows,
+	// which creates the queue and keeps it in jobQueue.
+	jobHandlers map[string]jobs.Handler
+	jobQueue    jobs.Queue
 }
 
 // New builds the server described by cfg. On error, everything built so far
@@ -128,14 +134,22 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	flows, err := a.buildFlows(ctx, db, sopts, sec, models, apps)
-	if err != nil {
-		return err
-	}
 	embeddings, err := a.buildEmbeddings(ctx)
 	if err != nil {
 		return err
 	}
+	// Knowledge bases register their ingestion handler on the job queue
+	// that buildFlows creates (one queue per database: a queue claims jobs
+	// of every kind).
+	kbs, err := a.buildKnowledgeBases(db, embeddings)
+	if err != nil {
+		return err
+	}
+	flows, err := a.buildFlows(ctx, db, sopts, sec, models, apps)
+	if err != nil {
+		return err
+	}
+	kbs.Service.Queue = a.jobQueue
 	srv = httpapi.New(httpapi.Deps{
 		Embeddings:   embeddings,
 		Logger:       log,
@@ -155,6 +169,7 @@ func (a *App) build(ctx context.Context) error {
 			adminRoutes{router: a.router},
 			flows,
 			httpapi.PromptRouters{Service: routers},
+			kbs,
 		}, apps.groups...),
 		Prompts: apps.prompts,
 	})

@@ -44,12 +44,13 @@ func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options,
 	q, err := jobs.New(ctx, db, jobs.Options{
 		PostgresDSN: sopts.DSN,
 		Logger:      a.log,
-		Handlers:    map[string]jobs.Handler{flow.JobKind: x.RunJob},
+		Handlers:    a.withJobHandlers(flow.JobKind, x.RunJob),
 	})
 	if err != nil {
 		return nil, err
 	}
 	x.SetQueue(q)
+	a.jobQueue = q
 	if err := q.Start(ctx); err != nil {
 		return nil, err
 	}
