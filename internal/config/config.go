@@ -62,6 +62,8 @@ type Config struct {
 	Agents yaml.Node `yaml:"agents"`
 	// Embeddings configures embedding models (docs/KNOWLEDGE_BASES.md).
 	Embeddings yaml.Node `yaml:"embeddings"`
+	// KnowledgeBases configures knowledge bases (docs/KNOWLEDGE_BASES.md).
+	KnowledgeBases yaml.Node `yaml:"knowledge_bases"`
 
 	// path is the file the config was loaded from, for messages.
 	path string
