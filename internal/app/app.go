@@ -150,6 +150,7 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	kbs.Service.Queue = a.jobQueue
+	kbs.Service.Models = a.gateway
 	srv = httpapi.New(httpapi.Deps{
 		Embeddings:   embeddings,
 		Logger:       log,

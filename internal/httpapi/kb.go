@@ -12,7 +12,8 @@ import (
 
 // KnowledgeBases is the route group of Bedrock knowledge bases:
 // bedrock-agent's knowledge-base, data-source and ingestion-job operations
-// and IngestKnowledgeBaseDocuments, and bedrock-agent-runtime's Retrieve
+// and IngestKnowledgeBaseDocuments, and bedrock-agent-runtime's Retrieve and
+// RetrieveAndGenerate
 // (package kb does the work; docs/KNOWLEDGE_BASES.md).
 type KnowledgeBases struct {
 	Service *kb.Service
@@ -212,6 +213,27 @@ func (k *KnowledgeBases) Routes(mux *http.ServeMux, a *Adapter) {
 			return err
 		}
 		return WriteJSON(w, http.StatusOK, map[string]any{"retrievalResults": out})
+	}))
+	mux.Handle("POST /retrieveAndGenerate", h("bedrock:RetrieveAndGenerate", func(w http.ResponseWriter, r *http.Request) error {
+		var in kb.RAGInput
+		if err := read(r, &in); err != nil {
+			return err
+		}
+		if c := in.RetrieveAndGenerateConfiguration.KnowledgeBaseConfiguration; c != nil {
+			scope := k.Service.Store.Scope()
+			res := c.KnowledgeBaseID
+			if !strings.HasPrefix(res, "arn:") {
+				res = scope.ARN(resource.Account(r.Context(), scope), "knowledge-base", res)
+			}
+			if err := a.Authorize(r, "bedrock:Retrieve", res); err != nil {
+				return err
+			}
+		}
+		out, err := k.Service.RetrieveAndGenerate(r.Context(), &in)
+		if err != nil {
+			return err
+		}
+		return WriteJSON(w, http.StatusOK, out)
 	}))
 }
 

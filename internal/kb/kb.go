@@ -89,7 +89,9 @@ type Service struct {
 	// BoundFilters maps a principal name to a filter ANDed to every one of
 	// its Retrieve calls (OWASP LLM08: the request cannot widen it).
 	BoundFilters map[string]*vector.Filter
-	Log          *slog.Logger
+	// Models answers RetrieveAndGenerate (the gateway); nil refuses it.
+	Models Converser
+	Log    *slog.Logger
 }
 
 // KnowledgeBase is the stored and returned shape of a knowledge base.
