@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ledongthuc/pdf"
@@ -38,7 +39,7 @@ func Parse(name string, data []byte) (string, error) {
 	case ".csv":
 		return csvText(data)
 	case ".pdf":
-		return pdfText(data)
+		return pdfWithDeadline(data, pdfTimeout)
 	}
 	return "", fmt.Errorf("%w: %s", ErrUnsupported, filepath.Ext(name))
 }
@@ -178,6 +179,32 @@ func csvText(data []byte) (string, error) {
 		return strings.Join(header, ", "), nil
 	}
 	return strings.TrimSpace(b.String()), nil
+}
+
+// pdfTimeout bounds PDF text extraction. The PDF library loops forever on
+// some malformed files (found by FuzzParse); extraction then runs on in a
+// goroutine of its own, which is abandoned, and the document fails.
+var pdfTimeout = 30 * time.Second
+
+// pdfWithDeadline runs pdfText, giving up after d.
+func pdfWithDeadline(data []byte, d time.Duration) (string, error) {
+	type result struct {
+		s   string
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := pdfText(data)
+		ch <- result{s, err}
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		return r.s, r.err
+	case <-t.C:
+		return "", fmt.Errorf("kb: pdf: text extraction did not finish in %v (malformed file)", d)
+	}
 }
 
 // pdfText extracts the text of every page with github.com/ledongthuc/pdf,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // minimalPDF builds a one-page PDF whose content stream shows lines of text
@@ -87,6 +88,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("a.html", []byte("<p>x<script>y</p>"))
 	f.Add("a.csv", []byte("a,b\n\"c"))
 	f.Add("a.md", []byte("[x](y) ![z](w) **"))
+	pdfTimeout = 2 * time.Second
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
 		for _, ext := range []string{".pdf", ".html", ".csv", ".md", ".txt"} {
 			Parse("f"+ext, data)
@@ -210,4 +212,6 @@ func TestParseSidecar(t *testing.T) {
 }
 
 // PDFFixture is a one-page PDF for other tests of the package.
-func PDFFixture() []byte { return minimalPDF("Q3 report", "Revenue grew nine percent in the third quarter") }
+func PDFFixture() []byte {
+	return minimalPDF("Q3 report", "Revenue grew nine percent in the third quarter")
+}
