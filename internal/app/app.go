@@ -171,6 +171,7 @@ func (a *App) build(ctx context.Context) error {
 			flows,
 			httpapi.PromptRouters{Service: routers},
 			kbs,
+			&httpapi.VectorStores{Service: kbs.Service},
 		}, apps.groups...),
 		Prompts: apps.prompts,
 	})

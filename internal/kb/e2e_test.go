@@ -93,7 +93,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { q.Stop(context.Background()) })
 	svc.Queue = q
-	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Embeddings: reg, Groups: []httpapi.RouteGroup{&httpapi.KnowledgeBases{Service: svc}}}).Handler())
+	srv := httptest.NewServer(httpapi.New(httpapi.Deps{Embeddings: reg, Groups: []httpapi.RouteGroup{&httpapi.KnowledgeBases{Service: svc}, &httpapi.VectorStores{Service: svc}}}).Handler())
 	t.Cleanup(srv.Close)
 	creds := credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", "")
 	return &env{

@@ -263,6 +263,11 @@ func (s *Service) RunJob(ctx context.Context, t *jobs.Task) error {
 // indexDocument parses, chunks, embeds and indexes one document, replacing
 // its earlier chunks, and returns the number of chunks.
 func (s *Service) indexDocument(ctx context.Context, acct string, kbb *kbBody, ds *DataSource, emb embed.Embedder, uri, name string, data []byte, md map[string]any) (int, error) {
+	return s.indexInto(ctx, collection(acct, kbb.KnowledgeBaseID), kbb, ds, emb, uri, name, data, md)
+}
+
+// indexInto is indexDocument on a named collection.
+func (s *Service) indexInto(ctx context.Context, col string, kbb *kbBody, ds *DataSource, emb embed.Embedder, uri, name string, data []byte, md map[string]any) (int, error) {
 	text, err := Parse(name, data)
 	if err != nil {
 		return 0, llm.Errorf(llm.KindValidation, "%v", err)
@@ -306,7 +311,6 @@ func (s *Service) indexDocument(ctx context.Context, acct string, kbb *kbBody, d
 			recs[lo+i] = vector.Record{ID: id, DocID: docID(ds.DataSourceID, uri), Vector: v, Text: c.Text, Metadata: meta}
 		}
 	}
-	col := collection(acct, kbb.KnowledgeBaseID)
 	if _, err := s.Index.DeleteDocument(ctx, col, docID(ds.DataSourceID, uri)); err != nil {
 		return 0, err
 	}

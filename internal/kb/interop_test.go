@@ -67,3 +67,57 @@ func TestKnowledgeBaseBoto3(t *testing.T) {
 		t.Errorf("unknown knowledge base: %q", got.Missing)
 	}
 }
+
+// TestVectorStoresOpenAIPython runs test/interop/python/vector_stores.py:
+// the OpenAI Python SDK uploads files, builds a vector store with file
+// attributes, and searches it with and without filters.
+func TestVectorStoresOpenAIPython(t *testing.T) {
+	py := testenv.Python(t)
+	e := newEnv(t)
+	docs := t.TempDir()
+	write(t, filepath.Join(docs, "expenses.md"), "# Expenses\n\nExpenses are reimbursed within ten days after the receipt is uploaded to the finance portal.")
+	write(t, filepath.Join(docs, "laptops.txt"), "Laptops are replaced every three years by the IT desk.")
+	write(t, filepath.Join(docs, "notes.docx"), "not a supported type")
+	wd, _ := os.Getwd()
+	cmd := exec.Command(py, filepath.Join(wd, "..", "..", "test", "interop", "python", "vector_stores.py"))
+	cmd.Env = append(os.Environ(), "OUTCROP_URL="+e.url, "DOCS="+docs)
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("vector_stores.py: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	var got struct {
+		Files     []string          `json:"files"`
+		Statuses  map[string]string `json:"statuses"`
+		Counts    map[string]int    `json:"counts"`
+		Listed    int               `json:"listed"`
+		Plain     [][3]any          `json:"plain"`
+		ITOnly    [][3]any          `json:"it_only"`
+		Compound  [][3]any          `json:"compound"`
+		Missing   int               `json:"missing"`
+		BadFilter int               `json:"bad_filter"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(got.Files) != 3 || got.Statuses["expenses.md"] != "completed" || got.Statuses["notes.docx"] != "failed" || got.Counts["completed"] != 2 || got.Counts["failed"] != 1 || got.Listed != 3 {
+		t.Fatalf("files %v, statuses %v, counts %v, listed %d", got.Files, got.Statuses, got.Counts, got.Listed)
+	}
+	if len(got.Plain) == 0 || got.Plain[0][0] != "expenses.md" || !strings.Contains(got.Plain[0][2].(string), "ten days") {
+		t.Errorf("plain search: %v", got.Plain)
+	}
+	for _, r := range got.ITOnly {
+		if r[0] != "laptops.txt" {
+			t.Errorf("dept eq it returned %v", r[0])
+		}
+	}
+	if len(got.Compound) != 1 || got.Compound[0][0] != "expenses.md" {
+		t.Errorf("compound filter: %v", got.Compound)
+	}
+	if got.Missing != 404 || got.BadFilter != 400 {
+		t.Errorf("missing store %d, bad filter %d", got.Missing, got.BadFilter)
+	}
+}

@@ -89,6 +89,9 @@ type Service struct {
 	// BoundFilters maps a principal name to a filter ANDed to every one of
 	// its Retrieve calls (OWASP LLM08: the request cannot widen it).
 	BoundFilters map[string]*vector.Filter
+	// DefaultEmbeddingModel embeds OpenAI vector stores; empty means the
+	// first registered embedding model.
+	DefaultEmbeddingModel string
 	// Models answers RetrieveAndGenerate (the gateway); nil refuses it.
 	Models Converser
 	Log    *slog.Logger
