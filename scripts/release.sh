@@ -53,7 +53,7 @@ go build -trimpath -buildvcs=false \
   -o "$dist/outcrop" ./cmd/outcrop
 
 step "SBOM (CycloneDX) -> $dist/outcrop.cdx.json"
-go run "$cyclonedx" app -json -licenses -reproducible -main cmd/outcrop \
+go run "$cyclonedx" app -json -licenses -noserial -notimestamp -std -main cmd/outcrop \
   -output "$dist/.gomod.cdx.json" . >/dev/null
 "$rel" sbom -gomod "$dist/.gomod.cdx.json" -binary "$dist/outcrop" -out "$dist/outcrop.cdx.json"
 rm -f "$dist/.gomod.cdx.json"
