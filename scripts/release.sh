@@ -49,7 +49,7 @@ rel="$dist/.release-tool"
 
 step "building $dist/outcrop $version with $(go version | cut -d' ' -f3) (-trimpath)"
 go build -trimpath -buildvcs=false \
-  -ldflags "-s -w -buildid= -X github.com/outcrop/outcrop/internal/cli.Version=$version" \
+  -ldflags "-w -buildid= -X github.com/outcrop/outcrop/internal/cli.Version=$version" \
   -o "$dist/outcrop" ./cmd/outcrop
 
 step "SBOM (CycloneDX) -> $dist/outcrop.cdx.json"
