@@ -167,7 +167,11 @@ func newFlowServer(t testing.TB, db *store.DB, dsn, upstreamURL string, lease ti
 func agentClients(url string) (*bedrockagent.Client, *bedrockagentruntime.Client) {
 	creds := credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", "")
 	return bedrockagent.New(bedrockagent.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds}),
-		bedrockagentruntime.New(bedrockagentruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds})
+		// A fresh connection per call: the SDK's transport can close a reused
+		// connection under an event-stream reader ("use of closed network
+		// connection", aws-sdk-go-v2#2737), and a resume cannot be retried.
+		bedrockagentruntime.New(bedrockagentruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds,
+			HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}})
 }
 
 // exampleAliasARN is the agent alias ARN in examples/flows/trip-planner/flow.json.
