@@ -36,4 +36,3 @@ func (f *flowAgents) InvokeAgent(ctx context.Context, t flow.AgentTurn) (flow.Ag
 	}
 	return (&flow.RuntimeAgents{Runtime: rt}).InvokeAgent(ctx, t)
 }
-

@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/outcrop/outcrop/internal/agent"
-	"github.com/outcrop/outcrop/internal/resource"
 	"github.com/outcrop/outcrop/internal/llm"
+	"github.com/outcrop/outcrop/internal/resource"
 )
 
 // RuntimeAgents runs Agent nodes on Outcrop's agents runtime

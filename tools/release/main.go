@@ -230,4 +230,3 @@ func runOut(name string, args ...string) ([]byte, error) {
 	}
 	return out, nil
 }
-

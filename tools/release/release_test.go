@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-
 )
 
 var day = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
@@ -108,7 +107,9 @@ func readJSON(t *testing.T, path string, v any) {
 }
 
 func TestAllowList(t *testing.T) {
-	entry := func(fields string) string { return "entries:\n  - " + strings.ReplaceAll(fields, "; ", "\n    ") + "\n" }
+	entry := func(fields string) string {
+		return "entries:\n  - " + strings.ReplaceAll(fields, "; ", "\n    ") + "\n"
+	}
 	good := "id: GO-1; module: m; reason: not linked; reviewed: 2026-12-01; expires: 2027-03-01"
 	for _, tc := range []struct {
 		name, yaml, wantErr string

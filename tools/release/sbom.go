@@ -149,10 +149,10 @@ func npmComponents(lockFile string) ([]component, error) {
 	var lock struct {
 		LockfileVersion int `json:"lockfileVersion"`
 		Packages        map[string]struct {
-			Version string `json:"version"`
-			License string `json:"license"`
-			Dev     bool   `json:"dev"`
-			Resolved string `json:"resolved"`
+			Version   string `json:"version"`
+			License   string `json:"license"`
+			Dev       bool   `json:"dev"`
+			Resolved  string `json:"resolved"`
 			Integrity string `json:"integrity"`
 		} `json:"packages"`
 	}
