@@ -486,10 +486,17 @@ ensure_wordnet() {
 # ---------------------------------------------------------------- commands
 
 # datasets_dir prints the shared datasets directory: $OUTCROP_DATASETS, or
-# shared/datasets beside the checkout (or beside its parent, for worktrees).
+# shared/datasets beside the checkout or beside any of its ancestors (a
+# worktree, or a CI clone elsewhere), or the team machine's /work/shared.
 datasets_dir() {
-  local d
-  for d in "${OUTCROP_DATASETS:-}" "$root/../shared/datasets" "$root/../../shared/datasets"; do
+  local d up=$root
+  local candidates=("${OUTCROP_DATASETS:-}")
+  while [ "$up" != / ] && [ -n "$up" ]; do
+    candidates+=("$up/../shared/datasets")
+    up=$(dirname "$up")
+  done
+  candidates+=(/work/shared/datasets)
+  for d in "${candidates[@]}"; do
     if [ -n "$d" ] && [ -d "$d" ]; then (cd "$d" && pwd); return; fi
   done
 }
