@@ -666,20 +666,28 @@ func (f *Flows) getAlias(w http.ResponseWriter, r *http.Request, a *Adapter) err
 	return writeJSON(w, http.StatusOK, f.aliasView(it, b))
 }
 
-func (f *Flows) updateAlias(w http.ResponseWriter, r *http.Request, a *Adapter) error {
-	id, err := f.flowID(r)
-	if err != nil {
-		return err
+// mutableAlias resolves the alias a write names and authorizes action on
+// it; the draft alias TSTALIASID is refused (verb says how in the error).
+func (f *Flows) mutableAlias(r *http.Request, a *Adapter, action, verb string) (acct, id, aid string, err error) {
+	if id, err = f.flowID(r); err != nil {
+		return "", "", "", err
 	}
-	acct := f.account(r)
-	aid, err := f.aliasID(r, acct, id)
-	if err != nil {
-		return err
+	acct = f.account(r)
+	if aid, err = f.aliasID(r, acct, id); err != nil {
+		return "", "", "", err
 	}
 	if aid == resource.DraftAlias {
-		return llm.Errorf(llm.KindValidation, "The alias TSTALIASID cannot be changed.")
+		return "", "", "", llm.Errorf(llm.KindValidation, "The alias TSTALIASID cannot be %s.", verb)
 	}
-	if err := a.Authorize(r, "bedrock:UpdateFlowAlias", f.Store.Scope().ARN(acct, "flow", id, "alias", aid)); err != nil {
+	if err := a.Authorize(r, action, f.Store.Scope().ARN(acct, "flow", id, "alias", aid)); err != nil {
+		return "", "", "", err
+	}
+	return acct, id, aid, nil
+}
+
+func (f *Flows) updateAlias(w http.ResponseWriter, r *http.Request, a *Adapter) error {
+	acct, id, aid, err := f.mutableAlias(r, a, "bedrock:UpdateFlowAlias", "changed")
+	if err != nil {
 		return err
 	}
 	body, err := a.ReadBody(r)
@@ -712,19 +720,8 @@ func (f *Flows) updateAlias(w http.ResponseWriter, r *http.Request, a *Adapter) 
 }
 
 func (f *Flows) deleteAlias(w http.ResponseWriter, r *http.Request, a *Adapter) error {
-	id, err := f.flowID(r)
+	acct, id, aid, err := f.mutableAlias(r, a, "bedrock:DeleteFlowAlias", "deleted")
 	if err != nil {
-		return err
-	}
-	acct := f.account(r)
-	aid, err := f.aliasID(r, acct, id)
-	if err != nil {
-		return err
-	}
-	if aid == resource.DraftAlias {
-		return llm.Errorf(llm.KindValidation, "The alias TSTALIASID cannot be deleted.")
-	}
-	if err := a.Authorize(r, "bedrock:DeleteFlowAlias", f.Store.Scope().ARN(acct, "flow", id, "alias", aid)); err != nil {
 		return err
 	}
 	if err := f.Store.Delete(r.Context(), resource.Key{Account: acct, Kind: kindFlowAlias, Parent: id, ID: aid}); err != nil {
