@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -144,7 +145,7 @@ func parseScan(r io.Reader) (map[string]*vuln, error) {
 				sym = strings.TrimPrefix(t.Receiver, "*") + "." + sym
 			}
 			sym = lastElem(t.Package) + "." + sym
-			if len(v.Symbols) < 5 && !contains(v.Symbols, sym) {
+			if len(v.Symbols) < 5 && !slices.Contains(v.Symbols, sym) {
 				v.Symbols = append(v.Symbols, sym)
 			}
 		}
@@ -160,15 +161,6 @@ func lastElem(p string) string {
 		return p[i+1:]
 	}
 	return p
-}
-
-func contains(s []string, x string) bool {
-	for _, y := range s {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // verdict applies the allow-list to a scan: every reachable (symbol-level)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -326,7 +327,7 @@ func TestOllamaServerNotLinked(t *testing.T) {
 			}
 		}
 	}
-	if !contains(linked, "github.com/ollama/ollama/llama") {
+	if !slices.Contains(linked, "github.com/ollama/ollama/llama") {
 		t.Fatalf("the llama package is not linked (%v): this test no longer checks anything", linked)
 	}
 }

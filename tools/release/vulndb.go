@@ -30,14 +30,18 @@ type osvEntry struct {
 		Package struct {
 			Name string `json:"name"`
 		} `json:"package"`
-		Ranges []struct {
-			Type   string `json:"type"`
-			Events []struct {
-				Introduced string `json:"introduced,omitempty"`
-				Fixed      string `json:"fixed,omitempty"`
-			} `json:"events"`
-		} `json:"ranges"`
+		Ranges []osvRange `json:"ranges"`
 	} `json:"affected"`
+}
+
+// osvRange is one affected range: versions from each "introduced" up to the
+// next "fixed".
+type osvRange struct {
+	Type   string `json:"type"`
+	Events []struct {
+		Introduced string `json:"introduced,omitempty"`
+		Fixed      string `json:"fixed,omitempty"`
+	} `json:"events"`
 }
 
 // The v1 database layout read by govulncheck (golang.org/x/vuln): three
@@ -140,13 +144,7 @@ func buildVulnDB(osvDir, out string) (int, error) {
 
 // latestFixed is the highest "fixed" event over the SEMVER ranges; empty
 // when some range is still open (no fix for its latest line).
-func latestFixed(ranges []struct {
-	Type   string `json:"type"`
-	Events []struct {
-		Introduced string `json:"introduced,omitempty"`
-		Fixed      string `json:"fixed,omitempty"`
-	} `json:"events"`
-}) string {
+func latestFixed(ranges []osvRange) string {
 	var best string
 	for _, r := range ranges {
 		if r.Type != "SEMVER" {
