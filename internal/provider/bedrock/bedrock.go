@@ -24,7 +24,9 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/schemas"
 	"github.com/aws/smithy-go/auth/bearer"
+	"github.com/aws/smithy-go/transport/http/protocol/restjson1"
 
 	"github.com/outcrop/outcrop/internal/llm"
 )
@@ -138,13 +140,21 @@ func (p *Provider) ConverseStream(ctx context.Context, req *llm.Request) (llm.St
 		ToolConfig: in.ToolConfig, AdditionalModelRequestFields: in.AdditionalModelRequestFields,
 		AdditionalModelResponseFieldPaths: in.AdditionalModelResponseFieldPaths, PerformanceConfig: in.PerformanceConfig,
 		RequestMetadata: in.RequestMetadata, GuardrailConfig: streamGuardrail(in, req),
-	})
+	}, ownEventCodec)
 	if err != nil {
 		e := classify(ctx, err)
 		cancel()
 		return nil, e
 	}
 	return newStream(ctx, cancel, out.GetStream()), nil
+}
+
+// ownEventCodec gives one stream a protocol of its own. The SDK's
+// restjson1 protocol keeps a single event-stream decoder and payload buffer,
+// shared by every stream of a client, so two concurrent ConverseStream calls
+// on one client race on them (seen under -race in TestConformance/Concurrent).
+func ownEventCodec(o *bedrockruntime.Options) {
+	o.Protocol = restjson1.New(schemas.AmazonBedrockFrontendService)
 }
 
 // Converse calls Converse.
