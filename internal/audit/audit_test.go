@@ -3,12 +3,12 @@ package audit_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/outcrop/outcrop/internal/testenv"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -29,11 +29,9 @@ type sample struct {
 }
 
 func loadPresidio(t *testing.T) []sample {
-	_, file, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "datasets", "presidio-research", "data", "synth_dataset_v2.json")
-	b, err := os.ReadFile(p)
+	b, err := os.ReadFile(filepath.Join(testenv.Datasets(t), "presidio-research", "data", "synth_dataset_v2.json"))
 	if err != nil {
-		t.Skipf("presidio dataset: %v", err)
+		t.Fatalf("presidio dataset: %v", err)
 	}
 	var out []sample
 	if err := json.Unmarshal(b, &out); err != nil {
@@ -122,7 +120,7 @@ func TestAuditPresidio(t *testing.T) {
 				}
 			}
 		}
-		if !strings.Contains(text, "[EMAIL]") || !strings.Contains(text, "[CARD]") {
+		if !strings.Contains(text, "[EMAIL]") || !strings.Contains(text, "[CREDIT_DEBIT_CARD_NUMBER]") {
 			t.Errorf("no placeholders in the stored prompts")
 		}
 	})
