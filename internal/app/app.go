@@ -129,6 +129,10 @@ func (a *App) build(ctx context.Context) error {
 		Stages:   pipeline(sec, guard.Stage, cacheStage),
 		Final:    a.router.Route,
 		Recorder: a.metrics,
+		// Calls built inside Outcrop (agents, flows, knowledge bases) name
+		// their model as the user wrote it; Do resolves it as the edge does.
+		Models:   a.router,
+		Resource: func(id string) string { return httpapi.ModelARN(cfg.Server.Region, id) },
 	})
 	apps, err := a.buildAgents(db)
 	if err != nil {

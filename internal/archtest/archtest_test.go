@@ -158,3 +158,22 @@ func TestStageListInApp(t *testing.T) {
 		t.Errorf("%s builds a gateway pipeline; the stage list is declared in internal/app (pipeline)", f)
 	}
 }
+
+// TestHTTPAPIWithoutRouting: the API edge resolves model names through the
+// small gateway.Catalog interface and never imports the router, directly or
+// not, so routing's internals (deployments, state, policies) cannot leak
+// into wire handling, and the router can change without touching httpapi.
+func TestHTTPAPIWithoutRouting(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if p.ImportPath != module+"/internal/httpapi" {
+			continue
+		}
+		for _, d := range ours(p.Deps) {
+			if d == "internal/routing" || strings.HasPrefix(d, "internal/routing/") {
+				t.Errorf("internal/httpapi depends on %s; it resolves models through gateway.Catalog", d)
+			}
+		}
+		return
+	}
+	t.Fatal("internal/httpapi not found")
+}

@@ -202,6 +202,8 @@ type Gateway struct {
 	chain    Handler
 	recorder Recorder
 	now      func() time.Time
+	models   Catalog
+	resource func(model string) string
 }
 
 // Options configure a Gateway.
@@ -212,11 +214,18 @@ type Options struct {
 	Recorder Recorder // may be nil
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Models resolves the model of calls that arrive without Call.Model
+	// (see Do); nil leaves such calls as they are.
+	Models Catalog
+	// Resource returns the IAM resource (ARN) of a canonical model ID, for
+	// calls whose model Do resolves; nil keeps their Resource.
+	Resource func(model string) string
 }
 
 // New returns a gateway.
 func New(o Options) *Gateway {
-	g := &Gateway{log: o.Logger, stages: o.Stages, final: o.Final, recorder: o.Recorder, now: o.Now}
+	g := &Gateway{log: o.Logger, stages: o.Stages, final: o.Final, recorder: o.Recorder, now: o.Now,
+		models: o.Models, resource: o.Resource}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -235,10 +244,15 @@ func New(o Options) *Gateway {
 // metadata event; closing it ends the call and writes the request log line.
 // Errors before the stream are logged and recorded here too, so callers
 // only map them to the wire.
+//
+// A call that arrives without Call.Model (built by an agent, a flow or a
+// knowledge base rather than the API edge) has its request's model
+// resolved here, through Options.Models, before any stage runs.
 func (g *Gateway) Do(ctx context.Context, c *Call) (llm.Stream, error) {
 	if c.Received.IsZero() {
 		c.Received = g.now()
 	}
+	g.canonicalize(c)
 	s, err := g.chain(ctx, c)
 	if err != nil {
 		g.finish(c, nil, err)

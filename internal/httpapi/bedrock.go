@@ -7,7 +7,6 @@ import (
 
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/llm"
-	"github.com/outcrop/outcrop/internal/routing"
 )
 
 // IAM actions of the Bedrock runtime operations.
@@ -50,19 +49,32 @@ func ModelARN(region, modelID string) string {
 // bedrockModel resolves the path's model ID (an ID, alias, ARN or
 // inference-profile ID) to the model's canonical ID, or returns the
 // ResourceNotFoundException real Bedrock sends for an unknown model.
-func (s *Server) bedrockModel(r *http.Request) (string, *routing.Model, error) {
+func (s *Server) bedrockModel(r *http.Request) (string, gateway.ModelInfo, error) {
 	id := r.PathValue("modelId")
 	if id == "" || len(id) > 2048 {
-		return id, nil, constraint("modelId", "Member must have length between 1 and 2048")
+		return id, gateway.ModelInfo{}, constraint("modelId", "Member must have length between 1 and 2048")
 	}
-	if s.d.Router == nil {
-		return id, nil, llm.Errorf(llm.KindNotFound, "The provided model identifier is invalid.")
-	}
-	m, ok := s.d.Router.Lookup(id)
+	m, ok := s.resolve(id)
 	if !ok {
-		return id, nil, llm.Errorf(llm.KindNotFound, "The provided model identifier is invalid. Model %s does not exist or you do not have access to it.", id)
+		return id, m, llm.Errorf(llm.KindNotFound, "The provided model identifier is invalid. Model %s does not exist or you do not have access to it.", id)
 	}
 	return m.ID, m, nil
+}
+
+// resolve returns the served model name refers to.
+func (s *Server) resolve(name string) (gateway.ModelInfo, bool) {
+	if s.d.Router == nil {
+		return gateway.ModelInfo{}, false
+	}
+	return s.d.Router.Resolve(name)
+}
+
+// catalog returns the served models, sorted by ID.
+func (s *Server) catalog() []gateway.ModelInfo {
+	if s.d.Router == nil {
+		return nil
+	}
+	return s.d.Router.Catalog()
 }
 
 // bedrockCall builds the gateway call of a Bedrock runtime request on the
@@ -124,28 +136,26 @@ func (s *Server) listFoundationModels(w http.ResponseWriter, r *http.Request) er
 	out := struct {
 		ModelSummaries []summary `json:"modelSummaries"`
 	}{ModelSummaries: []summary{}}
-	if s.d.Router != nil {
-		for _, m := range s.d.Router.Models() {
-			sm := summary{
-				ModelArn:                   ModelARN(s.d.Region, m.ID),
-				ModelID:                    m.ID,
-				ModelName:                  m.ID,
-				ProviderName:               "Outcrop",
-				InputModalities:            []string{"TEXT"},
-				OutputModalities:           []string{"TEXT"},
-				ResponseStreamingSupported: true,
-				InferenceTypesSupported:    []string{"ON_DEMAND"},
-				Aliases:                    m.Aliases,
-			}
-			if len(m.Deployments) > 0 {
-				sm.ProviderName = m.Deployments[0].Type
-			}
-			sm.ModelLifecycle.Status = "ACTIVE"
-			for _, p := range m.Profiles {
-				sm.Profiles = append(sm.Profiles, string(p))
-			}
-			out.ModelSummaries = append(out.ModelSummaries, sm)
+	for _, m := range s.catalog() {
+		sm := summary{
+			ModelArn:                   ModelARN(s.d.Region, m.ID),
+			ModelID:                    m.ID,
+			ModelName:                  m.ID,
+			ProviderName:               "Outcrop",
+			InputModalities:            []string{"TEXT"},
+			OutputModalities:           []string{"TEXT"},
+			ResponseStreamingSupported: true,
+			InferenceTypesSupported:    []string{"ON_DEMAND"},
+			Aliases:                    m.Aliases,
 		}
+		if m.Type != "" {
+			sm.ProviderName = m.Type
+		}
+		sm.ModelLifecycle.Status = "ACTIVE"
+		for _, p := range m.Profiles {
+			sm.Profiles = append(sm.Profiles, string(p))
+		}
+		out.ModelSummaries = append(out.ModelSummaries, sm)
 	}
 	return WriteJSON(w, http.StatusOK, out)
 }

@@ -23,10 +23,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if s.d.Router == nil {
-		return chatNotFound(cr.req.Model)
-	}
-	m, ok := s.d.Router.Lookup(cr.req.Model)
+	m, ok := s.resolve(cr.req.Model)
 	if !ok {
 		return chatNotFound(cr.req.Model)
 	}

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"unicode/utf8"
 
+	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/llm"
-	"github.com/outcrop/outcrop/internal/routing"
 )
 
 // HeaderTokenCount says how CountTokens counted: "exact" (the model's own
@@ -90,10 +90,10 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) error {
 
 // countInputTokens counts with the first deployment of m whose provider is
 // an llm.TokenCounter, and otherwise estimates; exact says which.
-func countInputTokens(ctx context.Context, m *routing.Model, req *llm.Request) (n int, exact bool, err error) {
+func countInputTokens(ctx context.Context, m gateway.ModelInfo, req *llm.Request) (n int, exact bool, err error) {
 	req.Model = m.ID
-	for _, d := range m.Deployments {
-		tc, ok := d.Provider.(llm.TokenCounter)
+	for _, p := range m.Providers {
+		tc, ok := p.(llm.TokenCounter)
 		if !ok {
 			continue
 		}

@@ -43,10 +43,7 @@ type openaiModelWire struct {
 
 func (s *Server) openaiModelsList() []openaiModelWire {
 	out := []openaiModelWire{}
-	if s.d.Router == nil {
-		return out
-	}
-	for _, m := range s.d.Router.Models() {
+	for _, m := range s.catalog() {
 		out = append(out, openaiModelWire{ID: m.ID, Object: "model", Created: unixOrZero(m.Created), OwnedBy: "outcrop"})
 	}
 	return out
@@ -70,10 +67,8 @@ func (s *Server) openaiModels(w http.ResponseWriter, r *http.Request) error {
 // openaiModel serves GET /v1/models/{model}; aliases resolve to their model.
 func (s *Server) openaiModel(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("model")
-	if s.d.Router != nil {
-		if m, ok := s.d.Router.Lookup(id); ok {
-			return WriteJSON(w, http.StatusOK, openaiModelWire{ID: m.ID, Object: "model", Created: unixOrZero(m.Created), OwnedBy: "outcrop"})
-		}
+	if m, ok := s.resolve(id); ok {
+		return WriteJSON(w, http.StatusOK, openaiModelWire{ID: m.ID, Object: "model", Created: unixOrZero(m.Created), OwnedBy: "outcrop"})
 	}
 	return chatNotFound(id)
 }

@@ -169,7 +169,7 @@ func (s *Server) promptConverse(r *http.Request, arn string, body []byte, stream
 		req.Additional = base.Additional
 	}
 	if s.d.Router != nil {
-		if _, ok := s.d.Router.Lookup(base.Model); !ok {
+		if _, ok := s.d.Router.Resolve(base.Model); !ok {
 			return "", nil, llm.Errorf(llm.KindNotFound, "The prompt's model %s does not exist or you do not have access to it.", base.Model)
 		}
 	}

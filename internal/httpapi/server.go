@@ -19,7 +19,6 @@ import (
 
 	"github.com/outcrop/outcrop/internal/embed"
 	"github.com/outcrop/outcrop/internal/gateway"
-	"github.com/outcrop/outcrop/internal/routing"
 )
 
 // RouteGroup contributes routes to the server, for control planes owned by
@@ -32,7 +31,10 @@ type RouteGroup interface {
 type Deps struct {
 	Logger  *slog.Logger
 	Gateway *gateway.Gateway
-	Router  *routing.Router
+	// Router resolves the model names of requests to canonical IDs and
+	// lists the served models (the routing.Router, seen through the small
+	// gateway.Catalog interface); nil serves no models.
+	Router gateway.Catalog
 	// Metrics serves /metrics; nil disables the route.
 	Metrics http.Handler
 	// MaxBodyBytes bounds request bodies.

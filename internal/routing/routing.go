@@ -37,6 +37,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/llm"
 )
 
@@ -99,7 +100,8 @@ type Model struct {
 	// Created is reported in model listings.
 	Created time.Time
 
-	rt *modelState // set by New
+	rt   *modelState       // set by New
+	info gateway.ModelInfo // set by New, returned by Resolve
 }
 
 // Offers reports whether the model offers profile p.
@@ -157,6 +159,7 @@ func New(models []*Model, opts ...Option) *Router {
 		for _, d := range m.Deployments {
 			d.st = newState(d, &r.cfg, r.now)
 		}
+		m.info = m.describe()
 	}
 	sort.Slice(r.list, func(i, j int) bool { return r.list[i].ID < r.list[j].ID })
 	return r
@@ -164,6 +167,45 @@ func New(models []*Model, opts ...Option) *Router {
 
 // Models returns the models sorted by ID.
 func (r *Router) Models() []*Model { return r.list }
+
+// describe returns what the API edge may know of m.
+func (m *Model) describe() gateway.ModelInfo {
+	in := gateway.ModelInfo{ID: m.ID, Aliases: m.Aliases, Profiles: m.Profiles, Created: m.Created}
+	for _, d := range m.Deployments {
+		if in.Type == "" {
+			in.Type = d.Type
+		}
+		in.Providers = append(in.Providers, d.Provider)
+	}
+	return in
+}
+
+var _ gateway.Catalog = (*Router)(nil)
+
+// Resolve is Lookup for the API edge (gateway.Catalog): the model name
+// refers to, described without the router's state.
+func (r *Router) Resolve(name string) (gateway.ModelInfo, bool) {
+	if r == nil {
+		return gateway.ModelInfo{}, false
+	}
+	m, ok := r.Lookup(name)
+	if !ok {
+		return gateway.ModelInfo{}, false
+	}
+	return m.info, true
+}
+
+// Catalog returns every model, sorted by ID (gateway.Catalog).
+func (r *Router) Catalog() []gateway.ModelInfo {
+	if r == nil {
+		return nil
+	}
+	out := make([]gateway.ModelInfo, len(r.list))
+	for i, m := range r.list {
+		out[i] = m.info
+	}
+	return out
+}
 
 // Lookup resolves a model ID, alias or ARN. ARNs resolve by their resource
 // name (the part after the last "/" of foundation-model/…,
