@@ -10,6 +10,8 @@
 #                    and smollm2:135m-tools (same GGUF, a template that offers tools)
 #   redis     16379  redis-server from apt, no persistence
 #   postgres  15432  PostgreSQL 15 from apt, database outcrop_test, trust auth on loopback
+#   pgvector  15433  PostgreSQL 16 with pgvector 0.6 from the PyPI wheel pgserver (Debian
+#                    bookworm packages no pgvector), database outcrop_test, trust auth
 #   python    -      venv with test/interop/python/requirements.txt
 #   node      -      node_modules for test/interop/js (npm ci)
 #   mlflow    15000  MLflow tracking server (pip, pinned in the Python requirements),
@@ -23,7 +25,7 @@
 #   OUTCROP_CACHE          [$HOME/.cache/outcrop]  binaries, GGUF, venv
 #   OUTCROP_SERVICES_DIR   [$OUTCROP_CACHE/services] pid files, logs, data
 #   OUTCROP_OLLAMA_PORT [11555], OUTCROP_REDIS_PORT [16379], OUTCROP_POSTGRES_PORT [15432]
-#   OUTCROP_MLFLOW_PORT [15000]
+#   OUTCROP_MLFLOW_PORT [15000], OUTCROP_PGVECTOR_PORT [15433]
 #   OUTCROP_OLLAMA_PARALLEL [4]  requests Ollama decodes at once (OLLAMA_NUM_PARALLEL)
 #   OUTCROP_SERVICES_STARTED  file; `start` appends the name of every service
 #                             it launched (so a caller can stop only those).
@@ -39,6 +41,7 @@ ollama_port=${OUTCROP_OLLAMA_PORT:-11555}
 redis_port=${OUTCROP_REDIS_PORT:-16379}
 pg_port=${OUTCROP_POSTGRES_PORT:-15432}
 mlflow_port=${OUTCROP_MLFLOW_PORT:-15000}
+pgv_port=${OUTCROP_PGVECTOR_PORT:-15433}
 wordnet_dir=$cache/wordnet/dict
 
 ollama_version=0.17.4
@@ -54,8 +57,9 @@ node_dir=$root/test/interop/js
 pg_db=outcrop_test
 pg_user=outcrop
 pg_bin=/usr/lib/postgresql/15/bin
+pgserver_pkg=pgserver==0.1.4
 
-all_services=(ollama redis postgres python node wordnet mlflow embed)
+all_services=(ollama redis postgres pgvector python node wordnet mlflow embed)
 
 log() { printf '[test-services %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { printf '[test-services] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -409,6 +413,110 @@ stop_postgres() {
   fi
 }
 
+# ---------------------------------------------------------------- pgvector
+
+# pgvector: Debian bookworm has no pgvector package, so this peer is the
+# PostgreSQL 16 server that the PyPI wheel pgserver bundles (bin/postgres,
+# initdb, pg_ctl, and lib/postgresql/vector.so, pgvector 0.6.2), unpacked with
+# the wheel's layout (its binaries find their libpq through an $ORIGIN rpath
+# into pgserver.libs/). As root it runs as the postgres user, like the postgres
+# service, so both the install and the cluster live where that user can enter.
+pgv_dir() {
+  local d=$state/pgvector
+  if [ -L "$d" ]; then readlink -f "$d"; return; fi
+  if [ -d "$d" ] || [ "$(id -u)" != 0 ]; then mkdir -p "$d"; echo "$d"; return; fi
+  mkdir -p "$state"
+  if runuser -u postgres -- test -x "$state" 2>/dev/null; then mkdir -p "$d"; echo "$d"; return; fi
+  local alt; alt=/var/tmp/outcrop-pgvector-$(echo "$state" | sha256sum | cut -c1-12)
+  mkdir -p "$alt"
+  ln -sfn "$alt" "$d"
+  echo "$alt"
+}
+
+pgv_bin() { echo "$(pgv_dir)/inst/pgserver/pginstall/bin"; }
+
+ensure_pgserver() {
+  local dir; dir=$(pgv_dir)
+  [ -x "$dir/inst/pgserver/pginstall/bin/postgres" ] && [ -s "$dir/inst/pgserver/pginstall/lib/postgresql/vector.so" ] && return 0
+  log "fetching PostgreSQL + pgvector from PyPI ($pgserver_pkg)"
+  local tmp; tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp" "$pgserver_pkg" ||
+    die "pip download $pgserver_pkg failed"
+  rm -rf "$dir/inst.tmp"
+  python3 - "$tmp"/pgserver-*.whl "$dir/inst.tmp" <<'PY' || die "could not unpack $pgserver_pkg"
+import os, shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for info in z.infolist():
+        n = info.filename
+        if not (n.startswith("pgserver/pginstall/") or n.startswith("pgserver.libs/")) or n.endswith("/"):
+            continue
+        dst = os.path.join(sys.argv[2], n)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        with z.open(info) as src, open(dst, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        mode = (info.external_attr >> 16) & 0o777
+        if mode:
+            os.chmod(dst, mode)
+PY
+  rm -rf "$dir/inst"
+  mv "$dir/inst.tmp" "$dir/inst"
+  rm -rf "$tmp"
+}
+
+pgv_up() { "$(pgv_bin)/pg_isready" -q -h 127.0.0.1 -p "$pgv_port" -d "$pg_db" -U "$pg_user" 2>/dev/null; }
+
+start_pgvector() {
+  if [ -x "$(pgv_bin)/pg_isready" ] && pgv_up; then log "pgvector already up on 127.0.0.1:$pgv_port"; return 0; fi
+  ensure_pgserver
+  local dir bin; dir=$(pgv_dir); bin=$(pgv_bin)
+  if [ "$(id -u)" = 0 ]; then mkdir -p "$dir/cluster" && chown postgres: "$dir/cluster"; else mkdir -p "$dir/cluster"; fi
+  if [ ! -s "$dir/cluster/data/PG_VERSION" ]; then
+    log "initdb $dir/cluster/data (pgvector)"
+    as_pg rm -rf "$dir/cluster/data"
+    as_pg "$bin/initdb" --pgdata="$dir/cluster/data" --username="$pg_user" --auth=trust \
+      --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+      { cat "$dir/initdb.log" >&2; die "initdb (pgvector) failed"; }
+    as_pg tee -a "$dir/cluster/data/postgresql.conf" >/dev/null <<EOF
+listen_addresses = '127.0.0.1'
+port = $pgv_port
+unix_socket_directories = '$dir/cluster'
+max_connections = 100
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+EOF
+  fi
+  local pid
+  if [ -f "$dir/cluster/data/postmaster.pid" ]; then
+    pid=$(head -1 "$dir/cluster/data/postmaster.pid")
+    if ! ps -o comm= -p "$pid" 2>/dev/null | grep -q postgres; then
+      log "removing stale $dir/cluster/data/postmaster.pid (pid $pid)"
+      rm -f "$dir/cluster/data/postmaster.pid"
+    fi
+  fi
+  log "starting pgvector (PostgreSQL 16) on 127.0.0.1:$pgv_port"
+  as_pg "$bin/pg_ctl" start --pgdata="$dir/cluster/data" --log="$dir/cluster/postgres.log" --wait --timeout=60 >/dev/null ||
+    { tail -20 "$dir/cluster/postgres.log" >&2 || true; die "pgvector did not start (log: $dir/cluster/postgres.log)"; }
+  wait_for pgvector 30 pgv_up || die "pgvector not ready on 127.0.0.1:$pgv_port within 30 s"
+  if ! "$bin/psql" -h 127.0.0.1 -p "$pgv_port" -U "$pg_user" -d postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname='$pg_db'" | grep -q 1; then
+    "$bin/psql" -h 127.0.0.1 -p "$pgv_port" -U "$pg_user" -d postgres -qc "CREATE DATABASE $pg_db" ||
+      die "could not create database $pg_db (pgvector)"
+  fi
+  "$bin/psql" -h 127.0.0.1 -p "$pgv_port" -U "$pg_user" -d "$pg_db" -qc "CREATE EXTENSION IF NOT EXISTS vector" ||
+    die "CREATE EXTENSION vector failed (pgvector)"
+  started pgvector
+}
+
+stop_pgvector() {
+  local d=$state/pgvector
+  [ -e "$d/cluster/data/PG_VERSION" ] || return 0
+  if [ -f "$d/cluster/data/postmaster.pid" ]; then
+    as_pg "$(pgv_bin)/pg_ctl" stop --pgdata="$(readlink -f "$d")/cluster/data" -m fast --wait --timeout=30 >/dev/null 2>&1 || true
+    log "pgvector stopped"
+  fi
+}
+
 # ---------------------------------------------------------------- Python and Node
 
 # stamp FILE...: a hash of the inputs, to skip reinstalls when nothing changed.
@@ -513,6 +621,7 @@ export OUTCROP_TEST_PYTHON='$venv/bin/python'
 export OUTCROP_TEST_NODE_MODULES='$node_dir'
 export OUTCROP_TEST_REDIS_URL='redis://127.0.0.1:$redis_port/0'
 export OUTCROP_TEST_POSTGRES_DSN='postgres://$pg_user@127.0.0.1:$pg_port/$pg_db?sslmode=disable'
+export OUTCROP_TEST_PGVECTOR_DSN='postgres://$pg_user@127.0.0.1:$pgv_port/$pg_db?sslmode=disable'
 export OUTCROP_TEST_MLFLOW_URL='$(mlflow_url)'
 export OUTCROP_TEST_WORDNET='$wordnet_dir'
 EOF
@@ -538,6 +647,7 @@ status() {
   if [ -s "$gguf" ]; then echo "gguf      ok    $gguf"; else echo "gguf      missing $gguf"; rc=1; fi
   local datasets; datasets=$(datasets_dir)
   if [ -n "$datasets" ]; then echo "datasets  ok    $datasets"; else echo "datasets  missing (set OUTCROP_DATASETS)"; rc=1; fi
+  if [ -x "$(pgv_bin)/pg_isready" ] && pgv_up; then echo "pgvector  up    127.0.0.1:$pgv_port/$pg_db"; else echo "pgvector  down  127.0.0.1:$pgv_port"; rc=1; fi
   if mlflow_up; then echo "mlflow    up    $(mlflow_url)"; else echo "mlflow    down  $(mlflow_url)"; rc=1; fi
   if [ -s "$wordnet_dir/lexnames" ]; then echo "wordnet   ok    $wordnet_dir"; else echo "wordnet   missing $wordnet_dir"; rc=1; fi
   if [ -s "$embed_dir/model.safetensors" ]; then echo "embed     ok    $embed_dir"; else echo "embed     missing $embed_dir"; rc=1; fi
@@ -549,6 +659,7 @@ start_one() {
     ollama) start_ollama; warm_ollama ;;
     redis) start_redis ;;
     postgres) start_postgres ;;
+    pgvector) start_pgvector ;;
     python) ensure_python ;;
     node) ensure_node ;;
     wordnet) ensure_wordnet ;;
@@ -563,6 +674,7 @@ stop_one() {
     ollama) stop_ollama ;;
     redis) stop_redis ;;
     postgres) stop_postgres ;;
+    pgvector) stop_pgvector ;;
     python | node | wordnet) ;; # nothing runs
     python | node | embed) ;; # nothing runs
     mlflow) stop_mlflow ;;

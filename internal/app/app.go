@@ -145,7 +145,7 @@ func (a *App) build(ctx context.Context) error {
 	// Knowledge bases register their ingestion handler on the job queue
 	// that buildFlows creates (one queue per database: a queue claims jobs
 	// of every kind).
-	kbs, err := a.buildKnowledgeBases(db, embeddings)
+	kbs, err := a.buildKnowledgeBases(ctx, db, embeddings)
 	if err != nil {
 		return err
 	}

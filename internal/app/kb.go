@@ -1,7 +1,9 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -20,12 +22,24 @@ type kbConfig struct {
 	// PrincipalFilters binds a RetrievalFilter (written in YAML) to a
 	// principal name: it is ANDed to every Retrieve that principal makes.
 	PrincipalFilters map[string]any `yaml:"principal_filters"`
+	// VectorStore selects where vectors live.
+	VectorStore struct {
+		// Backend is "embedded" (default: SQLite at $OUTCROP_HOME/vectors.db
+		// and an in-process index) or "pgvector" (PostgreSQL with the
+		// vector extension, shared by replicas).
+		Backend string `yaml:"backend"`
+		// DSN of the pgvector database (a secret reference: env:NAME,
+		// file:/path, or the literal postgres:// URL).
+		DSN config.Secret `yaml:"dsn"`
+		// Schema holds the pgvector tables; default public.
+		Schema string `yaml:"schema"`
+	} `yaml:"vector_store"`
 }
 
 // buildKnowledgeBases opens the embedded vector index at
 // $OUTCROP_HOME/vectors.db and the knowledge-base service, and registers
 // its ingestion handler for the job queue.
-func (a *App) buildKnowledgeBases(db *store.DB, emb *embed.Registry) (*httpapi.KnowledgeBases, error) {
+func (a *App) buildKnowledgeBases(ctx context.Context, db *store.DB, emb *embed.Registry) (*httpapi.KnowledgeBases, error) {
 	var kc kbConfig
 	if err := config.Decode(a.cfg.KnowledgeBases, &kc); err != nil {
 		return nil, fmt.Errorf("knowledge_bases: %w", err)
@@ -42,7 +56,7 @@ func (a *App) buildKnowledgeBases(db *store.DB, emb *embed.Registry) (*httpapi.K
 		}
 		bound[name] = flt
 	}
-	idx, err := vector.OpenEmbedded(filepath.Join(a.cfg.Home, "vectors.db"), a.log)
+	idx, err := a.openVectorIndex(ctx, &kc)
 	if err != nil {
 		return nil, fmt.Errorf("knowledge bases: %w", err)
 	}
@@ -57,6 +71,28 @@ func (a *App) buildKnowledgeBases(db *store.DB, emb *embed.Registry) (*httpapi.K
 	}
 	a.addJobHandler(kb.JobKind, svc.RunJob)
 	return &httpapi.KnowledgeBases{Service: svc}, nil
+}
+
+// openVectorIndex opens the configured vector index.
+func (a *App) openVectorIndex(ctx context.Context, kc *kbConfig) (vector.Index, error) {
+	switch kc.VectorStore.Backend {
+	case "", "embedded":
+		return vector.OpenEmbedded(filepath.Join(a.cfg.Home, "vectors.db"), a.log)
+	case "pgvector":
+		dsn, err := kc.VectorStore.DSN.Resolve()
+		if err != nil || dsn == "" {
+			return nil, fmt.Errorf("knowledge_bases.vector_store.dsn: %v", orMissing(err))
+		}
+		return vector.OpenPgvector(ctx, vector.PgvectorOptions{DSN: dsn, Schema: kc.VectorStore.Schema, Logger: a.log})
+	}
+	return nil, fmt.Errorf("knowledge_bases.vector_store.backend: %q is not embedded or pgvector", kc.VectorStore.Backend)
+}
+
+func orMissing(err error) error {
+	if err == nil {
+		return errors.New("required for the pgvector backend")
+	}
+	return err
 }
 
 // addJobHandler registers a handler for the job queue buildFlows creates.

@@ -4,9 +4,10 @@
 // filters with Bedrock's RetrievalFilter semantics (filter.go).
 //
 // Index is the one interface; every implementation passes the conformance
-// suite in package vector/vectortest. The implementation here, Embedded,
-// keeps every collection in SQLite (a file under $OUTCROP_HOME, or
-// in-memory) and searches an in-process index rebuilt from it when a
+// suite in package vector/vectortest. Two implementations: Pgvector
+// (pgvector.go), PostgreSQL with the pgvector extension for several
+// replicas, and the default, Embedded, which keeps every collection in
+// SQLite (a file under $OUTCROP_HOME, or in-memory) and searches an in-process index rebuilt from it when a
 // collection is first used after a start: vectors in one contiguous float32
 // array scanned exactly (no approximation: recall is that of the model), and
 // an inverted index for BM25.
