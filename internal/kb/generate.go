@@ -55,6 +55,10 @@ type RAGInput struct {
 						StopSequences []string `json:"stopSequences"`
 					} `json:"textInferenceConfig"`
 				} `json:"inferenceConfig"`
+				GuardrailConfiguration *struct {
+					GuardrailID      string `json:"guardrailId"`
+					GuardrailVersion string `json:"guardrailVersion"`
+				} `json:"guardrailConfiguration"`
 			} `json:"generationConfiguration"`
 		} `json:"knowledgeBaseConfiguration"`
 	} `json:"retrieveAndGenerateConfiguration"`
@@ -177,6 +181,10 @@ func (s *Service) RetrieveAndGenerate(ctx context.Context, in *RAGInput) (*RAGOu
 	if g := kc.GenerationConfiguration; g != nil && g.InferenceConfig != nil && g.InferenceConfig.TextInferenceConfig != nil {
 		t := g.InferenceConfig.TextInferenceConfig
 		req.Inference = llm.InferenceConfig{MaxTokens: t.MaxTokens, Temperature: t.Temperature, TopP: t.TopP, StopSequences: t.StopSequences}
+	}
+	if g := kc.GenerationConfiguration; g != nil && g.GuardrailConfiguration != nil && g.GuardrailConfiguration.GuardrailID != "" {
+		// Applied by the gateway's guardrail stage to the prompt and the answer.
+		req.Guardrail = &llm.GuardrailConfig{ID: g.GuardrailConfiguration.GuardrailID, Version: g.GuardrailConfiguration.GuardrailVersion}
 	}
 	arn := kc.ModelArn
 	if !strings.HasPrefix(arn, "arn:") {
