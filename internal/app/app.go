@@ -149,7 +149,7 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	flows, err := a.buildFlows(ctx, db, sopts, sec, models, apps)
+	flows, err := a.buildFlows(ctx, db, sopts, sec, models, apps, kbs.Service)
 	if err != nil {
 		return err
 	}

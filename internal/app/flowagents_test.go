@@ -92,7 +92,7 @@ func TestFlowAgentNodeRunsAgents(t *testing.T) {
 	}
 	before := calls.Load()
 	again, err := fa.InvokeAgent(ctx, flow.AgentTurn{AliasARN: alias, SessionID: "exec/1", TurnKey: "t2", InputText: "May 3"})
-	if err != nil || again != rep || calls.Load() != before {
+	if err != nil || again.Text != rep.Text || again.NeedsInput != rep.NeedsInput || calls.Load() != before {
 		t.Fatalf("replayed turn = %+v, %v, %d model calls; want the first reply and no call", again, err, calls.Load()-before)
 	}
 	// An alias ARN that is not an Outcrop agent goes to the fallback.

@@ -6,8 +6,10 @@ import (
 
 	"github.com/outcrop/outcrop/internal/auth"
 	"github.com/outcrop/outcrop/internal/flow"
+	"github.com/outcrop/outcrop/internal/flow/flowkb"
 	"github.com/outcrop/outcrop/internal/httpapi"
 	"github.com/outcrop/outcrop/internal/jobs"
+	"github.com/outcrop/outcrop/internal/kb"
 	"github.com/outcrop/outcrop/internal/resource"
 	"github.com/outcrop/outcrop/internal/routing"
 	"github.com/outcrop/outcrop/internal/store"
@@ -19,8 +21,10 @@ import (
 // gateway; managed prompts render through prompt management (apps); agent
 // nodes naming an Outcrop agent alias run on the agent runtime
 // (flowAgents), others on flow.ConverseAgent over the first configured
-// model.
-func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options, sec *security, models []*routing.Model, apps *application) (httpapi.RouteGroup, error) {
+// model. Node model identifiers resolve to canonical IDs as at the API
+// edge; KnowledgeBase nodes run on the knowledge-base service (kbs) and
+// Storage/Retrieval nodes on the flow_objects table (flow.SQLObjects).
+func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options, sec *security, models []*routing.Model, apps *application, kbs *kb.Service) (httpapi.RouteGroup, error) {
 	agentModel := ""
 	if len(models) > 0 {
 		agentModel = models[0].ID
@@ -29,7 +33,16 @@ func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options,
 		DB:     db,
 		Logger: a.log,
 		Nodes: &flow.Runner{Models: a.gateway, Region: a.cfg.Server.Region, Prompts: apps.prompts,
-			Agents: &flowAgents{app: a, fallback: &flow.ConverseAgent{DB: db, Models: a.gateway, Model: agentModel, Region: a.cfg.Server.Region}}},
+			Resolve: func(id string) (string, bool) {
+				m, ok := a.router.Lookup(id)
+				if !ok {
+					return "", false
+				}
+				return m.ID, true
+			},
+			KnowledgeBases: &flowkb.KnowledgeBases{Service: kbs},
+			Objects:        &flow.SQLObjects{DB: db},
+			Agents:         &flowAgents{app: a, fallback: &flow.ConverseAgent{DB: db, Models: a.gateway, Model: agentModel, Region: a.cfg.Server.Region}}},
 		RecoverContext: func(ctx context.Context, principal string) (context.Context, error) {
 			if principal == "" {
 				return ctx, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,9 @@ type RuntimeAgents struct {
 }
 
 var _ AgentRuntime = (*RuntimeAgents)(nil)
+
+// maxAgentTraces bounds the agent trace parts kept for one node run.
+const maxAgentTraces = 200
 
 var sessionIDChars = regexp.MustCompile(`[^0-9a-zA-Z._:-]`)
 
@@ -63,7 +67,7 @@ func (r *RuntimeAgents) InvokeAgent(ctx context.Context, t AgentTurn) (AgentRepl
 		return AgentReply{}, fmt.Errorf("agentAliasArn %q is not an agent alias ARN", t.AliasARN)
 	}
 	st, err := r.Runtime.Invoke(ctx, &agent.Invocation{AgentID: agentID, AliasID: aliasID, SessionID: AgentSessionID(t.SessionID),
-		InputText: t.InputText, TurnKey: t.TurnKey})
+		InputText: t.InputText, TurnKey: t.TurnKey, EnableTrace: true})
 	if err != nil {
 		return AgentReply{}, err
 	}
@@ -83,6 +87,10 @@ func (r *RuntimeAgents) InvokeAgent(ctx context.Context, t AgentTurn) (AgentRepl
 		case ev.Chunk != nil:
 			text.Write(ev.Chunk.Bytes)
 			rep.NeedsInput = rep.NeedsInput || ev.Chunk.Question
+		case ev.Trace != nil:
+			if b, err := json.Marshal(ev.Trace); err == nil && len(rep.Traces) < maxAgentTraces {
+				rep.Traces = append(rep.Traces, b)
+			}
 		case ev.ReturnControl != nil:
 			return AgentReply{}, llm.Errorf(llm.KindValidation, "The agent %s returned control to the caller, which a flow's Agent node cannot answer; use a Lambda or MCP action group for agents in flows.", agentID)
 		}

@@ -243,12 +243,44 @@ type Event struct {
 type NodeDone struct {
 	Activation string           `json:"activation"`
 	Outputs    map[string]Value `json:"-"`
+	NodeTraces
 }
 
 // NodeWaiting carries the question of a node that needs user input.
 type NodeWaiting struct {
 	Activation string `json:"activation"`
 	Question   Value  `json:"-"`
+	NodeTraces
+}
+
+// NodeTraces is what a run of an effectful node did, for its traces: the
+// calls it made (nodeActionTrace) and an agent's own trace parts
+// (nodeDependencyTrace).
+type NodeTraces struct {
+	Actions     []ActionTrace     `json:"-"`
+	AgentTraces []json.RawMessage `json:"-"`
+}
+
+// ActionTrace is one call a node made to a service (nodeActionTrace): the
+// request and response are the operation's wire JSON.
+type ActionTrace struct {
+	RequestID     string
+	ServiceName   string
+	OperationName string
+	Request       json.RawMessage
+	Response      json.RawMessage
+}
+
+// traceCommands turns a run's NodeTraces into trace commands.
+func (t NodeTraces) traceCommands(node string) []Command {
+	var cmds []Command
+	for i := range t.Actions {
+		cmds = append(cmds, Command{Trace: &Trace{NodeName: node, Action: &t.Actions[i]}})
+	}
+	if len(t.AgentTraces) > 0 {
+		cmds = append(cmds, Command{Trace: &Trace{NodeName: node, AgentTraces: t.AgentTraces}})
+	}
+	return cmds
 }
 
 // ResumeInput is the input that resumes a waiting node.
@@ -262,6 +294,7 @@ type ResumeInput struct {
 type NodeFailed struct {
 	Activation string `json:"activation"`
 	Message    string `json:"message"`
+	NodeTraces
 }
 
 // Command is an output of Step: exactly one field is set.
@@ -311,10 +344,12 @@ type InputRequest struct {
 
 // Trace is one trace event: exactly one of its parts is set.
 type Trace struct {
-	NodeName  string
-	Inputs    []TraceField // nodeInputTrace
-	Outputs   []TraceField // nodeOutputTrace
-	Condition []string     // conditionNodeResultTrace: satisfied condition names
+	NodeName    string
+	Inputs      []TraceField      // nodeInputTrace
+	Outputs     []TraceField      // nodeOutputTrace
+	Condition   []string          // conditionNodeResultTrace: satisfied condition names
+	Action      *ActionTrace      // nodeActionTrace
+	AgentTraces []json.RawMessage // nodeDependencyTrace: the agent's TraceParts
 }
 
 // TraceField is one input or output in a trace.
@@ -399,6 +434,7 @@ func (p *Plan) Step(s *State, ev Event) (*State, []Command, error) {
 		}
 		name, _ := ParseActivation(k)
 		n := p.nodes[name]
+		cmds = append(cmds, ev.Done.traceCommands(name)...)
 		var fields []TraceField
 		for _, o := range n.Outputs {
 			v, ok := ev.Done.Outputs[o.Name]
@@ -423,6 +459,7 @@ func (p *Plan) Step(s *State, ev Event) (*State, []Command, error) {
 		name, _ := ParseActivation(k)
 		s.Nodes[k] = StatusWaiting
 		delete(s.Resumes, k)
+		cmds = append(cmds, ev.Waiting.traceCommands(name)...)
 		cmds = append(cmds, Command{InputRequired: &InputRequest{NodeName: name, NodeType: runtimeNodeType(p.nodes[name].Type), Document: ev.Waiting.Question}})
 	case ev.Resume != nil:
 		if s.Status != ExecPaused {
@@ -454,6 +491,7 @@ func (p *Plan) Step(s *State, ev Event) (*State, []Command, error) {
 		return s, []Command{{Run: run}}, nil
 	case ev.Failed != nil:
 		name, _ := ParseActivation(ev.Failed.Activation)
+		cmds = append(cmds, ev.Failed.traceCommands(name)...)
 		return p.fail(s, cmds, &StepError{Kind: "dependency", Node: name, Message: ev.Failed.Message})
 	default:
 		return nil, nil, errors.New("empty event")

@@ -63,6 +63,19 @@ func commandEvents(cmds []Command, now time.Time) []StoredEvent {
 // has nothing to say.
 func traceWire(t *Trace, ts string) map[string]any {
 	switch {
+	case t.Action != nil:
+		a := map[string]any{"nodeName": t.NodeName, "timestamp": ts, "requestId": t.Action.RequestID,
+			"serviceName": t.Action.ServiceName, "operationName": t.Action.OperationName}
+		if len(t.Action.Request) > 0 {
+			a["operationRequest"] = t.Action.Request
+		}
+		if len(t.Action.Response) > 0 {
+			a["operationResponse"] = t.Action.Response
+		}
+		return map[string]any{"nodeActionTrace": a}
+	case len(t.AgentTraces) > 0:
+		return map[string]any{"nodeDependencyTrace": map[string]any{"nodeName": t.NodeName, "timestamp": ts,
+			"traceElements": map[string]any{"agentTraces": t.AgentTraces}}}
 	case t.Condition != nil:
 		sat := make([]map[string]string, len(t.Condition))
 		for i, c := range t.Condition {

@@ -40,6 +40,9 @@ type AgentTurn struct {
 type AgentReply struct {
 	Text       string
 	NeedsInput bool
+	// Traces are the agent's trace parts (InvokeAgent "trace" events) of
+	// the turn, surfaced as the node's nodeDependencyTrace.
+	Traces []json.RawMessage `json:"traces,omitempty"`
 }
 
 // Runner runs the effectful node kinds.
@@ -53,6 +56,16 @@ type Runner struct {
 	// Prompts renders a managed prompt (a Prompt node's resource.promptArn)
 	// with the node's inputs as its variables; nil refuses such nodes.
 	Prompts func(ctx context.Context, arn string, vars map[string]string) (*llm.Request, error)
+	// Resolve maps the model identifier a node names (an ID, an alias, a
+	// foundation-model or inference-profile ARN) to the model's canonical
+	// ID, as the API edge does (gateway.Call.Model), so that no spelling of
+	// a model dodges a policy or a quota; ok is false for an unknown model.
+	// Nil keeps identifiers as they are.
+	Resolve func(id string) (canonical string, ok bool)
+	// KnowledgeBases serves KnowledgeBase nodes; nil refuses them.
+	KnowledgeBases KnowledgeBases
+	// Objects serves Storage and Retrieval nodes; nil refuses them.
+	Objects ObjectStore
 }
 
 var _ NodeRunner = (*Runner)(nil)
@@ -67,11 +80,23 @@ func (r *Runner) RunNode(ctx context.Context, x *Execution, run *Run) Event {
 	}
 	switch run.Node.Type {
 	case NodePrompt:
-		text, err := r.prompt(ctx, run)
-		if err != nil {
-			return fail("prompt node %q: %v", run.Node.Name, err)
+		text, act, err := r.prompt(ctx, run)
+		var tr NodeTraces
+		if act != nil {
+			tr.Actions = []ActionTrace{*act}
 		}
-		return done("modelCompletion", text)
+		if err != nil {
+			ev := fail("prompt node %q: %v", run.Node.Name, err)
+			ev.Failed.NodeTraces = tr
+			return ev
+		}
+		ev := done("modelCompletion", text)
+		ev.Done.NodeTraces = tr
+		return ev
+	case NodeKnowledgeBase:
+		return r.knowledgeBase(ctx, x, run)
+	case NodeStorage, NodeRetrieval:
+		return r.objects(ctx, x, run)
 	case NodeAgent:
 		if r.Agents == nil {
 			return fail("agent node %q: no agent runtime is configured", run.Node.Name)
@@ -92,10 +117,13 @@ func (r *Runner) RunNode(ctx context.Context, x *Execution, run *Run) Event {
 		if err != nil {
 			return fail("agent node %q: %v", run.Node.Name, err)
 		}
+		tr := NodeTraces{AgentTraces: rep.Traces}
 		if rep.NeedsInput {
-			return Event{Waiting: &NodeWaiting{Activation: run.Activation, Question: rep.Text}}
+			return Event{Waiting: &NodeWaiting{Activation: run.Activation, Question: rep.Text, NodeTraces: tr}}
 		}
-		return done("agentResponse", rep.Text)
+		ev := done("agentResponse", rep.Text)
+		ev.Done.NodeTraces = tr
+		return ev
 	case NodeInlineCode:
 		return runInlineCode(ctx, run)
 	default:
@@ -138,61 +166,94 @@ func render(tmpl string, vars map[string]string) string {
 	}
 }
 
-func (r *Runner) prompt(ctx context.Context, run *Run) (string, error) {
+// model returns the canonical ID of a model a node names.
+func (r *Runner) model(id string) (string, error) {
+	if r.Resolve == nil {
+		return id, nil
+	}
+	c, ok := r.Resolve(id)
+	if !ok {
+		return "", llm.Errorf(llm.KindValidation, "The provided model identifier %s is invalid.", id)
+	}
+	return c, nil
+}
+
+// converse calls the model of req through the gateway on its canonical ID
+// and returns the response with the call's nodeActionTrace.
+func (r *Runner) converse(ctx context.Context, req *llm.Request) (*llm.Response, *ActionTrace, error) {
+	id, err := r.model(req.Model)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Model = id
+	c := &gateway.Call{API: "bedrock", Op: "Converse", Action: "bedrock:InvokeModel", Model: id,
+		Resource: modelARN(r.Region, id), Request: req, RequestID: NewExecutionID()}
+	act := &ActionTrace{RequestID: c.RequestID, ServiceName: "bedrock", OperationName: "Converse", Request: converseRequestJSON(req)}
+	resp, err := r.Models.Converse(ctx, c)
+	if err != nil {
+		act.Response, _ = json.Marshal(map[string]string{"error": err.Error()})
+		return nil, act, err
+	}
+	act.Response = converseResponseJSON(resp)
+	return resp, act, nil
+}
+
+func (r *Runner) prompt(ctx context.Context, run *Run) (string, *ActionTrace, error) {
 	var pc PromptConfig
 	if _, err := run.Node.config(&pc); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if r.Models == nil {
-		return "", errors.New("no model gateway is configured")
+		return "", nil, errors.New("no model gateway is configured")
 	}
 	vars := map[string]string{}
 	for _, in := range run.Inputs {
 		vars[in.Name] = valueText(in.Value)
 	}
-	inl := pc.SourceConfiguration.Inline
-	if inl == nil {
+	var req *llm.Request
+	if inl := pc.SourceConfiguration.Inline; inl != nil {
+		req = &llm.Request{Model: inl.ModelID}
+		tc := inl.TemplateConfiguration
+		switch {
+		case tc.Text != nil:
+			req.Messages = []llm.Message{{Role: llm.RoleUser, Content: []llm.Block{llm.TextBlock(render(tc.Text.Text, vars))}}}
+		case tc.Chat != nil:
+			for _, s := range tc.Chat.System {
+				req.System = append(req.System, llm.TextBlock(render(s.Text, vars)))
+			}
+			for _, m := range tc.Chat.Messages {
+				msg := llm.Message{Role: llm.Role(m.Role)}
+				for _, c := range m.Content {
+					msg.Content = append(msg.Content, llm.TextBlock(render(c.Text, vars)))
+				}
+				req.Messages = append(req.Messages, msg)
+			}
+		}
+		if t := inl.InferenceConfiguration.Text; t != nil {
+			req.Inference = llm.InferenceConfig{MaxTokens: t.MaxTokens, Temperature: t.Temperature, TopP: t.TopP, StopSequences: t.StopSequences}
+		}
+	} else {
 		res := pc.SourceConfiguration.Resource
 		if r.Prompts == nil || res == nil {
-			return "", errors.New("managed prompts are not available here; use an inline prompt")
+			return "", nil, errors.New("managed prompts are not available here; use an inline prompt")
 		}
-		req, err := r.Prompts(ctx, res.PromptARN, vars)
-		if err != nil {
-			return "", err
-		}
-		resp, err := r.Models.Converse(ctx, &gateway.Call{API: "bedrock", Op: "Converse", Action: "bedrock:InvokeModel",
-			Resource: modelARN(r.Region, req.Model), Request: req})
-		if err != nil {
-			return "", err
-		}
-		return responseText(resp), nil
-	}
-	req := &llm.Request{Model: inl.ModelID}
-	tc := inl.TemplateConfiguration
-	switch {
-	case tc.Text != nil:
-		req.Messages = []llm.Message{{Role: llm.RoleUser, Content: []llm.Block{llm.TextBlock(render(tc.Text.Text, vars))}}}
-	case tc.Chat != nil:
-		for _, s := range tc.Chat.System {
-			req.System = append(req.System, llm.TextBlock(render(s.Text, vars)))
-		}
-		for _, m := range tc.Chat.Messages {
-			msg := llm.Message{Role: llm.Role(m.Role)}
-			for _, c := range m.Content {
-				msg.Content = append(msg.Content, llm.TextBlock(render(c.Text, vars)))
-			}
-			req.Messages = append(req.Messages, msg)
+		var err error
+		if req, err = r.Prompts(ctx, res.PromptARN, vars); err != nil {
+			return "", nil, err
 		}
 	}
-	if t := inl.InferenceConfiguration.Text; t != nil {
-		req.Inference = llm.InferenceConfig{MaxTokens: t.MaxTokens, Temperature: t.Temperature, TopP: t.TopP, StopSequences: t.StopSequences}
+	// The node's guardrail applies to the prompt sent and the completion
+	// returned, in the gateway's guardrail stage; an intervention answers
+	// with the guardrail's blocked message and shows in the action trace
+	// (stopReason guardrail_intervened, trace.guardrail).
+	if g := pc.GuardrailConfiguration; g != nil && g.GuardrailIdentifier != "" {
+		req.Guardrail = &llm.GuardrailConfig{ID: g.GuardrailIdentifier, Version: g.GuardrailVersion, Trace: "enabled"}
 	}
-	resp, err := r.Models.Converse(ctx, &gateway.Call{API: "bedrock", Op: "Converse", Action: "bedrock:InvokeModel",
-		Resource: modelARN(r.Region, inl.ModelID), Request: req})
+	resp, act, err := r.converse(ctx, req)
 	if err != nil {
-		return "", err
+		return "", act, err
 	}
-	return responseText(resp), nil
+	return responseText(resp), act, nil
 }
 
 func modelARN(region, id string) string {
@@ -321,7 +382,7 @@ func (a *ConverseAgent) InvokeAgent(ctx context.Context, t AgentTurn) (AgentRepl
 			req.Messages = append(req.Messages, msg)
 		}
 		resp, err := a.Models.Converse(ctx, &gateway.Call{API: "bedrock", Op: "Converse", Action: "bedrock:InvokeModel",
-			Resource: modelARN(a.Region, a.Model), Request: req})
+			Model: a.Model, Resource: modelARN(a.Region, a.Model), Request: req})
 		if err != nil {
 			return AgentReply{}, err
 		}

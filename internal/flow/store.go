@@ -50,6 +50,15 @@ CREATE TABLE flow_agent_sessions (
 	messages TEXT NOT NULL,
 	updated_at BIGINT NOT NULL
 );`},
+		store.Migration{Version: 2, Name: "objects", SQL: `
+CREATE TABLE flow_objects (
+	account TEXT NOT NULL,
+	bucket TEXT NOT NULL,
+	object_key TEXT NOT NULL,
+	content TEXT NOT NULL,
+	updated_at BIGINT NOT NULL,
+	PRIMARY KEY (account, bucket, object_key)
+);`},
 	)
 }
 

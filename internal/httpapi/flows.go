@@ -1233,6 +1233,10 @@ func executionEvent(ev flow.StoredEvent, kind string) map[string]any {
 				return map[string]any{"nodeOutputEvent": body}
 			case "conditionNodeResultTrace":
 				return map[string]any{"conditionResultEvent": body}
+			case "nodeActionTrace":
+				return map[string]any{"nodeActionEvent": body}
+			case "nodeDependencyTrace":
+				return map[string]any{"nodeDependencyEvent": body}
 			}
 		}
 	}

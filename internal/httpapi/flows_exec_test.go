@@ -102,6 +102,20 @@ func TestFlowExecutionsAsync(t *testing.T) {
 	if len(nodeEvents.FlowExecutionEvents) != 2 || nodeEvents.NextToken == "" {
 		t.Fatalf("Node events page = %+v", nodeEvents)
 	}
+	var allNode struct{ FlowExecutionEvents []map[string]json.RawMessage }
+	call(t, "GET", base+"/"+id+"/events?eventType=Node&maxResults=100", "", &allNode)
+	actions := 0
+	for _, ev := range allNode.FlowExecutionEvents {
+		if a, ok := ev["nodeActionEvent"]; ok {
+			actions++
+			if !strings.Contains(string(a), `"operationName":"Converse"`) || !strings.Contains(string(a), `"modelId":"`+tripModel+`"`) {
+				t.Errorf("nodeActionEvent = %s", a)
+			}
+		}
+	}
+	if actions != 2 { // the classifier's and the guide's model calls
+		t.Errorf("%d nodeActionEvents, want 2: %+v", actions, allNode)
+	}
 	if code := call(t, "GET", base+"/"+id+"/events?eventType=Bogus", "", nil); code != 400 {
 		t.Fatalf("bad eventType = %d", code)
 	}
