@@ -34,11 +34,8 @@ func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options,
 		Logger: a.log,
 		Nodes: &flow.Runner{Models: a.gateway, Region: a.cfg.Server.Region, Prompts: apps.prompts,
 			Resolve: func(id string) (string, bool) {
-				m, ok := a.router.Lookup(id)
-				if !ok {
-					return "", false
-				}
-				return m.ID, true
+				m, ok := a.gateway.Resolve(id) // the gateway's one model catalog
+				return m.ID, ok
 			},
 			KnowledgeBases: &flowkb.KnowledgeBases{Service: kbs},
 			Objects:        &flow.SQLObjects{DB: db},
