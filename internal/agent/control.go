@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/resource"
@@ -678,4 +679,111 @@ func (c *Control) ListAliases(ctx context.Context, acct, agentID string, p resou
 func summarize(a *Alias) AliasSummary {
 	return AliasSummary{AgentAliasID: a.AgentAliasID, AgentAliasName: a.AgentAliasName, Description: a.Description,
 		RoutingConfiguration: a.RoutingConfiguration, AgentAliasStatus: a.AgentAliasStatus, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+}
+
+// --- versions ---
+
+// AgentVersion is GetAgentVersion's "agentVersion" member: an agent
+// version, whose version label is "version".
+type AgentVersion struct {
+	Agent
+	Version string `json:"version"`
+}
+
+// AgentVersionSummary is one ListAgentVersions entry.
+type AgentVersionSummary struct {
+	AgentName              string                  `json:"agentName"`
+	AgentStatus            string                  `json:"agentStatus"`
+	AgentVersion           string                  `json:"agentVersion"`
+	CreatedAt              time.Time               `json:"createdAt"`
+	UpdatedAt              time.Time               `json:"updatedAt"`
+	Description            string                  `json:"description,omitempty"`
+	GuardrailConfiguration *GuardrailConfiguration `json:"guardrailConfiguration,omitempty"`
+}
+
+// GetAgentVersion returns one version of an agent (DRAFT or numbered).
+func (c *Control) GetAgentVersion(ctx context.Context, acct, id, version string) (*AgentVersion, error) {
+	v, err := resource.ParseVersion("agentVersion", version)
+	if err != nil {
+		return nil, err
+	}
+	a, err := c.GetAgent(ctx, acct, id, v)
+	if err != nil {
+		return nil, err
+	}
+	return &AgentVersion{Agent: *a, Version: a.AgentVersion}, nil
+}
+
+// ListAgentVersions lists an agent's versions, DRAFT first.
+func (c *Control) ListAgentVersions(ctx context.Context, acct, id string, p resource.Page) ([]AgentVersionSummary, string, error) {
+	if err := checkAgentID(id); err != nil {
+		return nil, "", err
+	}
+	items, next, err := c.rs.List(ctx, resource.ListQuery{Account: acct, Kind: kindAgent, ID: id, Page: p})
+	if isNotFound(err) {
+		return nil, "", notFoundAgent(id)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]AgentVersionSummary, 0, len(items))
+	for _, it := range items {
+		a, err := resource.Decode[Agent](it)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, AgentVersionSummary{AgentName: a.AgentName, AgentStatus: a.AgentStatus, AgentVersion: it.Version,
+			CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, Description: a.Description, GuardrailConfiguration: a.GuardrailConfiguration})
+	}
+	return out, next, nil
+}
+
+// DeleteAgentVersion deletes a numbered version with its action groups.
+// A version an alias points at is ConflictException unless skipInUse is
+// set (then the alias is left pointing at a missing version, and invoking
+// it is ResourceNotFoundException). The DRAFT cannot be deleted this way.
+func (c *Control) DeleteAgentVersion(ctx context.Context, acct, id, version string, skipInUse bool) error {
+	v, err := resource.ParseVersion("agentVersion", version)
+	if err != nil {
+		return err
+	}
+	if v == resource.Draft {
+		return resource.Invalid("agentVersion", "the DRAFT version cannot be deleted; delete the agent instead")
+	}
+	if _, err := c.GetAgent(ctx, acct, id, v); err != nil {
+		return err
+	}
+	if !skipInUse {
+		tok := ""
+		for {
+			items, next, err := c.rs.List(ctx, resource.ListQuery{Account: acct, Kind: kindAlias, Parent: id, Page: resource.Page{NextToken: tok}})
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				al, err := resource.Decode[Alias](it)
+				if err != nil {
+					return err
+				}
+				if len(al.RoutingConfiguration) > 0 && al.RoutingConfiguration[0].AgentVersion == v {
+					return resource.Conflict("Version %s of agent %s is used by alias %s; point the alias elsewhere or set skipResourceInUseCheck.", v, id, al.AgentAliasID)
+				}
+			}
+			if next == "" {
+				break
+			}
+			tok = next
+		}
+	}
+	groups, err := c.actionGroups(ctx, acct, id, v)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		k := resource.Key{Account: acct, Kind: kindActionGroup, Parent: groupParent(id, v), ID: g.ActionGroupID}
+		if err := c.rs.Delete(ctx, k); err != nil && !isNotFound(err) {
+			return err
+		}
+	}
+	return c.rs.DeleteVersion(ctx, c.agentKey(acct, id), v)
 }

@@ -39,6 +39,8 @@
 // aliases and sessions are internal/resource items; sessions are keyed by
 // agent, alias and session ID, expire after the agent's
 // idleSessionTTLInSeconds of inactivity, and are deleted with endSession or
-// with their agent. Two concurrent turns of one session are not
-// serialised: the later save wins.
+// with their agent. A turn holds a lease on its session (a row in
+// agent_session_leases, renewed at each model call), so a second turn of
+// the same session, on any replica sharing the database, gets
+// ConflictException until the first ends.
 package agent

@@ -74,6 +74,9 @@ func validateAgent(in *AgentInput) error {
 			return err
 		}
 	}
+	if _, err := parseOverrides(in.PromptOverrideConfiguration); err != nil {
+		return err
+	}
 	return resource.Tags("tags", in.Tags)
 }
 

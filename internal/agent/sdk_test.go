@@ -32,6 +32,7 @@ import (
 	"github.com/outcrop/outcrop/internal/agent"
 	"github.com/outcrop/outcrop/internal/auth"
 	"github.com/outcrop/outcrop/internal/gateway"
+	"github.com/outcrop/outcrop/internal/guardrail"
 	"github.com/outcrop/outcrop/internal/httpapi"
 	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/provider/openai"
@@ -91,6 +92,17 @@ type upstream struct {
 	mu     sync.Mutex
 	script func(msgs []chatMsg, tools []string) reply
 	calls  atomic.Int64
+	// hold, when set, runs before each answer (a test blocks a call in it).
+	hold func()
+	// bodies are the raw requests received, in order.
+	bodies []map[string]any
+}
+
+// requests returns the raw requests received so far.
+func (u *upstream) requests() []map[string]any {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]map[string]any(nil), u.bodies...)
 }
 
 func newUpstream(t *testing.T) *upstream {
@@ -116,17 +128,24 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 			} `json:"function"`
 		} `json:"tools"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	raw, _ := io.ReadAll(r.Body)
+	if err := json.Unmarshal(raw, &req); err != nil {
 		http.Error(w, err.Error(), 400)
 		return
 	}
+	var generic map[string]any
+	_ = json.Unmarshal(raw, &generic)
 	var tools []string
 	for _, t := range req.Tools {
 		tools = append(tools, t.Function.Name)
 	}
 	u.mu.Lock()
-	script := u.script
+	script, hold := u.script, u.hold
+	u.bodies = append(u.bodies, generic)
 	u.mu.Unlock()
+	if hold != nil {
+		hold()
+	}
 	rep := script(req.Messages, tools)
 	w.Header().Set("Content-Type", "text/event-stream")
 	bw := bufio.NewWriter(w)
@@ -234,8 +253,9 @@ const travelLambda = "arn:aws:lambda:us-east-1:000000000000:function:travel-acti
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
 // env is a running Outcrop HTTP surface (authentication, the pipeline's
-// authorization stage, the agents route group) over a real store, with
-// the model served by the scripted upstream through the openai provider.
+// authorization and guardrail stages, the agents route group) over a real
+// store, with the model served by the scripted upstream through the openai
+// provider. The model is also known by the alias "travel-alias".
 type env struct {
 	URL     string
 	up      *upstream
@@ -244,12 +264,22 @@ type env struct {
 	keys    map[string]*auth.AccessKey
 	limits  agent.Limits
 	release func()
+	guards  *guardrail.Registry
+
+	db     *store.DB
+	authn  *auth.Authenticator
+	router *routing.Router
+	gw     *gateway.Gateway
+	// extraLambdas adds Lambda endpoints to replicas built after it is set.
+	extraLambdas map[string]string
 }
+
+const modelAlias = "travel-alias"
 
 func newEnv(t *testing.T, db *store.DB, limits agent.Limits) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{up: newUpstream(t), lambda: newLambda(t), keys: map[string]*auth.AccessKey{}}
+	e := &env{up: newUpstream(t), lambda: newLambda(t), keys: map[string]*auth.AccessKey{}, limits: limits, db: db}
 	st, err := auth.NewStore(db, testKey)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +288,9 @@ func newEnv(t *testing.T, db *store.DB, limits agent.Limits) *env {
 	allowAll := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:*","Resource":"*"}]}`
 	denyBook := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:*","Resource":"*"},
 		{"Effect":"Deny","Action":"bedrock:InvokeAgentTool","Resource":"arn:aws:bedrock:us-east-1:000000000000:agent-tool/*/TravelActions/book_flight"}]}`
-	for name, pol := range map[string]string{"alice": allowAll, "bob": denyBook} {
+	denyModel := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:*","Resource":"*"},
+		{"Effect":"Deny","Action":"bedrock:InvokeModel*","Resource":"arn:aws:bedrock:us-east-1::foundation-model/` + testModel + `"}]}`
+	for name, pol := range map[string]string{"alice": allowAll, "bob": denyBook, "carol": denyModel} {
 		if err := st.AddPrincipal(ctx, name); err != nil {
 			t.Fatal(err)
 		}
@@ -271,44 +303,75 @@ func newEnv(t *testing.T, db *store.DB, limits agent.Limits) *env {
 		}
 		e.keys[name] = k
 	}
-	authn := auth.New(st, auth.Options{RefreshInterval: 20 * time.Millisecond})
-	t.Cleanup(func() { authn.Close() })
+	e.authn = auth.New(st, auth.Options{RefreshInterval: 20 * time.Millisecond})
+	t.Cleanup(func() { e.authn.Close() })
 	prov, err := openai.New(openai.Config{BaseURL: e.up.URL + "/v1", Model: "m"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	router := routing.New([]*routing.Model{{ID: testModel, Deployments: []*routing.Deployment{{Name: "scripted", Provider: prov, Type: "openai", Weight: 1}}}})
-	gw := gateway.New(gateway.Options{Stages: []gateway.Stage{auth.Stage{}}, Final: router.Route})
-	scope := resource.Scope{}
-	rs := resource.NewStore(db, scope, nil)
+	e.router = routing.New([]*routing.Model{{ID: testModel, Aliases: []string{modelAlias},
+		Deployments: []*routing.Deployment{{Name: "scripted", Provider: prov, Type: "openai", Weight: 1}}}})
+	e.guards = guardrail.NewRegistry(db, guardrail.RegistryOptions{})
+	e.gw = gateway.New(gateway.Options{Stages: []gateway.Stage{auth.Stage{}, &guardrail.Stage{Resolver: e.guards, Engine: &guardrail.Engine{}, SyncWindow: 64}},
+		Final: e.router.Route})
+	e.URL = e.replica(t)
+	return e
+}
+
+// replica starts another Outcrop server on the same database, upstream and
+// authentication (a second replica behind a load balancer) and returns its
+// URL.
+func (e *env) replica(t *testing.T) string {
+	t.Helper()
+	rs := resource.NewStore(e.db, resource.Scope{}, nil)
+	router := e.router
 	ctl := agent.NewControl(rs, func(id string) bool { _, ok := router.Lookup(id); return ok })
+	call := func(stream bool) agent.ConverseFunc {
+		return func(ctx context.Context, req *llm.Request) (llm.Stream, error) {
+			return e.gw.Do(ctx, &gateway.Call{API: "bedrock", Op: "InvokeAgent", Action: httpapi.ActionInvokeModel, Model: req.Model,
+				Resource: httpapi.ModelARN("us-east-1", req.Model), Request: req, Stream: stream})
+		}
+	}
+	lambdas := map[string]string{travelLambda: e.lambda.URL}
+	for k, v := range e.extraLambdas {
+		lambdas[k] = v
+	}
 	svc := agent.NewService(agent.Options{
-		Control: ctl,
-		Converse: func(ctx context.Context, req *llm.Request) (llm.Stream, error) {
-			return gw.Do(ctx, &gateway.Call{API: "bedrock", Op: "InvokeAgent", Action: httpapi.ActionInvokeModel,
-				Resource: httpapi.ModelARN("us-east-1", req.Model), Request: req})
+		Control:        ctl,
+		Converse:       call(false),
+		ConverseStream: call(true),
+		ResolveModel: func(id string) (string, bool) {
+			m, ok := router.Lookup(id)
+			if !ok {
+				return "", false
+			}
+			return m.ID, true
 		},
 		Authorize:       func(ctx context.Context, action, res string) error { return auth.Check(ctx, action, res, nil) },
-		LambdaEndpoints: map[string]string{travelLambda: e.lambda.URL},
-		Limits:          limits,
+		LambdaEndpoints: lambdas,
+		Limits:          e.limits,
 		Logger:          slog.New(slog.DiscardHandler),
 	})
-	srv := httpapi.New(httpapi.Deps{Gateway: gw, Router: router, MaxBodyBytes: 1 << 20,
-		Middleware: []func(http.Handler) http.Handler{authn.Middleware},
+	srv := httpapi.New(httpapi.Deps{Gateway: e.gw, Router: router, MaxBodyBytes: 1 << 20,
+		Middleware: []func(http.Handler) http.Handler{e.authn.Middleware},
 		Authorize:  func(ctx context.Context, action, res string) error { return auth.Check(ctx, action, res, nil) },
 		Groups:     []httpapi.RouteGroup{&httpapi.Agents{Control: ctl, Runtime: svc}}})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	e.URL = ts.URL
-	return e
+	return ts.URL
 }
 
 func (e *env) clients(user string) (*bedrockagent.Client, *bedrockagentruntime.Client) {
+	return e.clientsAt(e.URL, user)
+}
+
+// clientsAt returns user's SDK clients of the server at url.
+func (e *env) clientsAt(url, user string) (*bedrockagent.Client, *bedrockagentruntime.Client) {
 	k := e.keys[user]
 	creds := credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, "")
 	cfg := aws.Config{Region: "us-east-1", Credentials: creds}
-	return bedrockagent.NewFromConfig(cfg, func(o *bedrockagent.Options) { o.BaseEndpoint = aws.String(e.URL) }),
-		bedrockagentruntime.NewFromConfig(cfg, func(o *bedrockagentruntime.Options) { o.BaseEndpoint = aws.String(e.URL) })
+	return bedrockagent.NewFromConfig(cfg, func(o *bedrockagent.Options) { o.BaseEndpoint = aws.String(url) }),
+		bedrockagentruntime.NewFromConfig(cfg, func(o *bedrockagentruntime.Options) { o.BaseEndpoint = aws.String(url) })
 }
 
 const travelInstruction = "You are a travel agent. Search flights and hotels, book them, and ask the user for any missing detail before booking."

@@ -20,6 +20,32 @@ type Invocation struct {
 	// calling the model or any tool again (a flow execution replayed after
 	// a crash).
 	TurnKey string
+	// Inline, when set, is the agent of an InvokeInlineAgent call: defined
+	// by the request, not stored; AgentID and AliasID are then empty.
+	Inline *InlineAgent
+	// Streaming is InvokeAgent's streamingConfigurations.
+	Streaming *StreamingConfigurations
+}
+
+// StreamingConfigurations is InvokeAgent's streamingConfigurations:
+// whether the final answer is streamed as the model writes it, and in
+// pieces of how many characters.
+type StreamingConfigurations struct {
+	StreamFinalResponse bool `json:"streamFinalResponse"`
+	// ApplyGuardrailInterval is the size of the streamed pieces in
+	// characters (default 50); each piece is released only after the
+	// agent's guardrail has passed it.
+	ApplyGuardrailInterval int `json:"applyGuardrailInterval,omitempty"`
+}
+
+// InlineAgent is the agent an InvokeInlineAgent call defines in its body.
+type InlineAgent struct {
+	FoundationModel             string                  `json:"foundationModel"`
+	Instruction                 string                  `json:"instruction"`
+	IdleSessionTTLInSeconds     int                     `json:"idleSessionTTLInSeconds,omitempty"`
+	GuardrailConfiguration      *GuardrailConfiguration `json:"guardrailConfiguration,omitempty"`
+	PromptOverrideConfiguration json.RawMessage         `json:"promptOverrideConfiguration,omitempty"`
+	ActionGroups                []ActionGroupInput      `json:"actionGroups,omitempty"`
 }
 
 // SessionState is InvokeAgent's sessionState member.

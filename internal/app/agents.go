@@ -38,11 +38,27 @@ func (a *App) buildAgents(db *store.DB) (*application, error) {
 	known := func(id string) bool { _, ok := a.router.Lookup(id); return ok }
 	prompts := prompt.NewRegistry(rs, known)
 	ctl := agent.NewControl(rs, known)
-	svc := agent.NewService(agent.Options{
-		Control: ctl,
-		Converse: func(ctx context.Context, req *llm.Request) (llm.Stream, error) {
+	// The runtime resolves the agent's foundationModel to the canonical ID
+	// (ResolveModel), as the API edge does for a client's modelId; the call
+	// carries that ID, so policies, quotas and routing see the same model
+	// whatever spelling the agent uses.
+	call := func(stream bool) agent.ConverseFunc {
+		return func(ctx context.Context, req *llm.Request) (llm.Stream, error) {
 			return a.gateway.Do(ctx, &gateway.Call{API: "bedrock", Op: "InvokeAgent", Action: httpapi.ActionInvokeModel,
-				Resource: httpapi.ModelARN(scope.Region, req.Model), Request: req, RequestID: httpapi.RequestID(ctx)})
+				Model: req.Model, Resource: httpapi.ModelARN(scope.Region, req.Model), Request: req, Stream: stream,
+				RequestID: httpapi.RequestID(ctx)})
+		}
+	}
+	svc := agent.NewService(agent.Options{
+		Control:        ctl,
+		Converse:       call(false),
+		ConverseStream: call(true),
+		ResolveModel: func(id string) (string, bool) {
+			m, ok := a.router.Lookup(id)
+			if !ok {
+				return "", false
+			}
+			return m.ID, true
 		},
 		Authorize: func(ctx context.Context, action, res string) error {
 			return auth.Check(ctx, action, res, nil)

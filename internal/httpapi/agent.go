@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/outcrop/outcrop/internal/agent"
@@ -61,7 +62,53 @@ func (g *Agents) Routes(mux *http.ServeMux, a *Adapter) {
 	mux.Handle("PUT /agents/{agentId}/agentaliases/{agentAliasId}/{$}", h("bedrock:UpdateAgentAlias", g.updateAlias(a)))
 	mux.Handle("DELETE /agents/{agentId}/agentaliases/{agentAliasId}/{$}", h("bedrock:DeleteAgentAlias", g.deleteAlias))
 
+	mux.Handle("GET /agents/{agentId}/agentversions/{agentVersion}/{$}", h("bedrock:GetAgentVersion", g.getVersion))
+	mux.Handle("POST /agents/{agentId}/agentversions/{$}", h("bedrock:ListAgentVersions", g.listVersions(a)))
+	mux.Handle("DELETE /agents/{agentId}/agentversions/{agentVersion}/{$}", h("bedrock:DeleteAgentVersion", g.deleteVersion))
+
 	mux.Handle("POST /agents/{agentId}/agentAliases/{agentAliasId}/sessions/{sessionId}/text", h("bedrock:InvokeAgent", g.invoke(a)))
+	mux.Handle("POST /agents/{sessionId}", h("bedrock:InvokeInlineAgent", g.invokeInline(a)))
+}
+
+func (g *Agents) getVersion(w http.ResponseWriter, r *http.Request, acct string) error {
+	v, err := g.Control.GetAgentVersion(r.Context(), acct, r.PathValue("agentId"), r.PathValue("agentVersion"))
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, map[string]any{"agentVersion": v})
+}
+
+func (g *Agents) listVersions(a *Adapter) func(http.ResponseWriter, *http.Request, string) error {
+	return func(w http.ResponseWriter, r *http.Request, acct string) error {
+		var p resource.Page
+		if err := readJSON(a, r, &p); err != nil {
+			return err
+		}
+		items, next, err := g.Control.ListAgentVersions(r.Context(), acct, r.PathValue("agentId"), p)
+		if err != nil {
+			return err
+		}
+		return WriteJSON(w, http.StatusOK, struct {
+			Summaries []agent.AgentVersionSummary `json:"agentVersionSummaries"`
+			NextToken string                      `json:"nextToken,omitempty"`
+		}{items, next})
+	}
+}
+
+func (g *Agents) deleteVersion(w http.ResponseWriter, r *http.Request, acct string) error {
+	id, v := r.PathValue("agentId"), r.PathValue("agentVersion")
+	skip := false
+	if q := r.URL.Query().Get("skipResourceInUseCheck"); q != "" {
+		b, err := strconv.ParseBool(q)
+		if err != nil {
+			return resource.Invalid("skipResourceInUseCheck", "Member must be a boolean")
+		}
+		skip = b
+	}
+	if err := g.Control.DeleteAgentVersion(r.Context(), acct, id, v, skip); err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusAccepted, map[string]any{"agentId": id, "agentVersion": v, "agentStatus": "DELETING"})
 }
 
 func (g *Agents) createAgent(a *Adapter) func(http.ResponseWriter, *http.Request, string) error {
@@ -263,6 +310,10 @@ type invokeAgentBody struct {
 	EnableTrace  bool                `json:"enableTrace"`
 	EndSession   bool                `json:"endSession"`
 	MemoryID     string              `json:"memoryId"`
+	// Streaming is streamingConfigurations.
+	Streaming *agent.StreamingConfigurations `json:"streamingConfigurations"`
+	// Unsupported members are refused rather than ignored.
+	PromptCreationConfigurations json.RawMessage `json:"promptCreationConfigurations"`
 }
 
 // invoke serves InvokeAgent: the turn's events as an AWS event stream
@@ -276,59 +327,111 @@ func (g *Agents) invoke(a *Adapter) func(http.ResponseWriter, *http.Request, str
 		if body.MemoryID != "" {
 			return resource.Invalid("memoryId", "long-term memory is not supported")
 		}
+		if len(body.PromptCreationConfigurations) > 0 && string(body.PromptCreationConfigurations) != "null" {
+			return resource.Invalid("promptCreationConfigurations", "not supported; the whole session history is sent to the model")
+		}
 		in := &agent.Invocation{AgentID: r.PathValue("agentId"), AliasID: r.PathValue("agentAliasId"), SessionID: r.PathValue("sessionId"),
-			InputText: body.InputText, SessionState: body.SessionState, EnableTrace: body.EnableTrace, EndSession: body.EndSession}
-		st, err := g.Runtime.Invoke(r.Context(), in)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		// The first step runs before the status line, so that an error of
-		// the first model call is a plain JSON error response.
-		first, ferr := st.Next()
-		if ferr != nil && !errors.Is(ferr, io.EOF) {
-			return ferr
-		}
-		now := g.Now
-		if now == nil {
-			now = time.Now
-		}
-		w.Header().Set("x-amzn-bedrock-agent-content-type", "application/json")
-		w.Header().Set("x-amz-bedrock-agent-session-id", in.SessionID)
-		ew := newEventWriter(w, now)
-		ew.start()
-		ev, err := first, ferr
-		for {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				if r.Context().Err() == nil {
-					typ, p := agentException(err)
-					_ = ew.Exception(typ, p)
-				}
-				return nil
-			}
-			typ, payload, merr := agentEvent(ev)
-			if merr != nil {
-				typ, p := agentException(merr)
-				_ = ew.Exception(typ, p)
-				return nil
-			}
-			if err := ew.Event(typ, payload); err != nil {
-				return nil // the client went away
-			}
-			ev, err = st.Next()
-		}
+			InputText: body.InputText, SessionState: body.SessionState, EnableTrace: body.EnableTrace, EndSession: body.EndSession,
+			Streaming: body.Streaming}
+		return g.stream(w, r, in)
 	}
 }
 
-// agentEvent renders an agent event as an InvokeAgent stream member.
-func agentEvent(ev agent.Event) (string, []byte, error) {
+// invokeInlineBody is InvokeInlineAgent's request body.
+type invokeInlineBody struct {
+	agent.InlineAgent
+	InputText          string                         `json:"inputText"`
+	EnableTrace        bool                           `json:"enableTrace"`
+	EndSession         bool                           `json:"endSession"`
+	InlineSessionState *agent.SessionState            `json:"inlineSessionState"`
+	Streaming          *agent.StreamingConfigurations `json:"streamingConfigurations"`
+	// Members Outcrop refuses: knowledge bases, multi-agent collaboration.
+	KnowledgeBases             json.RawMessage `json:"knowledgeBases"`
+	Collaborators              json.RawMessage `json:"collaborators"`
+	CollaboratorConfigurations json.RawMessage `json:"collaboratorConfigurations"`
+	AgentCollaboration         string          `json:"agentCollaboration"`
+}
+
+// invokeInline serves InvokeInlineAgent: an agent defined in the request
+// runs one turn of the session, with the same event stream as InvokeAgent.
+func (g *Agents) invokeInline(a *Adapter) func(http.ResponseWriter, *http.Request, string) error {
+	return func(w http.ResponseWriter, r *http.Request, acct string) error {
+		var body invokeInlineBody
+		if err := readJSON(a, r, &body); err != nil {
+			return err
+		}
+		present := func(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" && string(raw) != "[]" }
+		switch {
+		case present(body.KnowledgeBases):
+			return resource.Invalid("knowledgeBases", "knowledge bases are not supported on inline agents")
+		case present(body.Collaborators) || present(body.CollaboratorConfigurations):
+			return resource.Invalid("collaborators", "multi-agent collaboration is not supported")
+		case body.AgentCollaboration != "" && body.AgentCollaboration != "DISABLED":
+			return resource.Invalid("agentCollaboration", "multi-agent collaboration is not supported; use DISABLED")
+		}
+		in := &agent.Invocation{SessionID: r.PathValue("sessionId"), InputText: body.InputText, SessionState: body.InlineSessionState,
+			EnableTrace: body.EnableTrace, EndSession: body.EndSession, Streaming: body.Streaming, Inline: &body.InlineAgent}
+		return g.stream(w, r, in)
+	}
+}
+
+// stream runs one agent turn and writes its events as an AWS event stream
+// (chunk, trace, returnControl; an exception event ends a failed turn).
+func (g *Agents) stream(w http.ResponseWriter, r *http.Request, in *agent.Invocation) error {
+	st, err := g.Runtime.Invoke(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// The first step runs before the status line, so that an error of
+	// the first model call is a plain JSON error response.
+	first, ferr := st.Next()
+	if ferr != nil && !errors.Is(ferr, io.EOF) {
+		return ferr
+	}
+	now := g.Now
+	if now == nil {
+		now = time.Now
+	}
+	w.Header().Set("x-amzn-bedrock-agent-content-type", "application/json")
+	w.Header().Set("x-amz-bedrock-agent-session-id", in.SessionID)
+	ew := newEventWriter(w, now)
+	ew.start()
+	ev, err := first, ferr
+	for {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			if r.Context().Err() == nil {
+				typ, p := agentException(err)
+				_ = ew.Exception(typ, p)
+			}
+			return nil
+		}
+		typ, payload, merr := agentEvent(ev, in.Inline != nil)
+		if merr != nil {
+			typ, p := agentException(merr)
+			_ = ew.Exception(typ, p)
+			return nil
+		}
+		if err := ew.Event(typ, payload); err != nil {
+			return nil // the client went away
+		}
+		ev, err = st.Next()
+	}
+}
+
+// agentEvent renders an agent event as an InvokeAgent (or, inline,
+// InvokeInlineAgent) stream member.
+func agentEvent(ev agent.Event, inline bool) (string, []byte, error) {
 	switch {
 	case ev.Chunk != nil:
 		b, err := json.Marshal(ev.Chunk)
 		return "chunk", b, err
+	case ev.Trace != nil && inline:
+		b, err := json.Marshal(map[string]any{"sessionId": ev.Trace.SessionID, "eventTime": ev.Trace.EventTime, "trace": ev.Trace.Trace})
+		return "trace", b, err
 	case ev.Trace != nil:
 		b, err := json.Marshal(ev.Trace)
 		return "trace", b, err
