@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/outcrop/outcrop/internal/auth"
@@ -67,7 +68,11 @@ func (a *App) buildFlows(ctx context.Context, db *store.DB, sopts store.Options,
 	a.onClose(func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return q.Stop(sctx)
+		// Release the executions this process drives before the queue
+		// stops, so another replica (or this one restarted) resumes them at
+		// once instead of after their lease.
+		xerr := x.Close(sctx)
+		return errors.Join(xerr, q.Stop(sctx))
 	})
 	return &httpapi.Flows{Store: resource.NewStore(db, resource.ScopeFrom(a.cfg), nil), Executor: x}, nil
 }

@@ -30,8 +30,12 @@ type ExecutorOptions struct {
 	Logger *slog.Logger
 	// PauseTTL is how long a paused execution waits for input; 0 means 1h.
 	PauseTTL time.Duration
-	// Lease is how long a driver owns an execution without progress or
-	// heartbeat before recovery may take it over; 0 means 30s.
+	// Lease is how long a driver owns an execution without a heartbeat
+	// before recovery may take it over; 0 means DefaultLease. The driver
+	// heartbeats every Lease/3, and every commit is fenced by the
+	// execution's version and lease owner, so a short lease is safe: a
+	// driver that lost its lease (a long GC pause, a partition) cannot
+	// commit anything after another took over.
 	Lease time.Duration
 	// RecoverContext rebuilds the caller's context (principal) for a
 	// recovered execution driven by the job runner; nil keeps ctx.
@@ -39,6 +43,15 @@ type ExecutorOptions struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// DefaultLease is the lease of an execution's driver when
+// ExecutorOptions.Lease is 0: after a crash, recovery starts within about
+// this long.
+const DefaultLease = 10 * time.Second
+
+// AutomaticConcurrency is how many node runs of one execution may be in
+// flight at once under the alias concurrency type Automatic.
+const AutomaticConcurrency = 16
 
 // NodeRunner runs one activation of an effectful node and returns the
 // event to feed back to the engine (Done, Waiting or Failed).
@@ -57,10 +70,13 @@ type Executor struct {
 	log   *slog.Logger
 	owner string
 
-	// mu guards queue and plans.
-	mu    sync.Mutex
-	queue jobs.Queue
-	plans map[string]*Plan // definition text → compiled plan
+	// mu guards queue, plans, driving and closed.
+	mu      sync.Mutex
+	queue   jobs.Queue
+	plans   map[string]*Plan // definition text → compiled plan
+	driving map[*driveRef]struct{}
+	closed  bool
+	drives  sync.WaitGroup
 }
 
 // NewExecutor returns an executor; call SetQueue before use.
@@ -69,7 +85,7 @@ func NewExecutor(o ExecutorOptions) *Executor {
 		o.PauseTTL = time.Hour
 	}
 	if o.Lease <= 0 {
-		o.Lease = 30 * time.Second
+		o.Lease = DefaultLease
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -80,7 +96,8 @@ func NewExecutor(o ExecutorOptions) *Executor {
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
-	return &Executor{db: o.DB, o: o, log: log.With("component", "flow"), owner: hex.EncodeToString(b), plans: map[string]*Plan{}}
+	return &Executor{db: o.DB, o: o, log: log.With("component", "flow"), owner: hex.EncodeToString(b), plans: map[string]*Plan{},
+		driving: map[*driveRef]struct{}{}}
 }
 
 // SetQueue gives the executor the job queue that runs RunJob.
@@ -136,6 +153,9 @@ type StartInput struct {
 	Principal   string
 	Document    Value
 	Async       bool
+	// MaxConcurrency is the alias's Manual maxConcurrency (1 to 100); 0
+	// means Automatic.
+	MaxConcurrency int
 }
 
 // Start creates an execution, runs the first engine step and commits it,
@@ -164,7 +184,7 @@ func (x *Executor) Start(ctx context.Context, in StartInput) (*Execution, error)
 	now := x.o.Now()
 	x1 := &Execution{ID: id, Account: in.Account, FlowID: in.FlowID, AliasID: in.AliasID, FlowVersion: in.FlowVersion,
 		Name: in.Name, Principal: in.Principal, Definition: in.Definition, State: st, Version: 1, Turn: 1, Async: in.Async,
-		CreatedAt: now, UpdatedAt: now}
+		MaxConcurrency: in.MaxConcurrency, CreatedAt: now, UpdatedAt: now}
 	x.applyStatus(x1, now)
 	stBytes, _ := json.Marshal(st)
 	evs := commandEvents(cmds, now)
@@ -177,10 +197,10 @@ func (x *Executor) Start(ctx context.Context, in StartInput) (*Execution, error)
 		if in.Async {
 			async = 1
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO flow_executions (id, account, flow_id, alias_id, flow_version, name, principal, definition, state, status, version, turn, async, lease_owner, lease_until, created_at, updated_at, expires_at, ended_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.Exec(ctx, `INSERT INTO flow_executions (id, account, flow_id, alias_id, flow_version, name, principal, definition, state, status, version, turn, async, lease_owner, lease_until, created_at, updated_at, expires_at, ended_at, max_concurrency)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			id, in.Account, in.FlowID, in.AliasID, in.FlowVersion, in.Name, in.Principal, string(in.Definition), string(stBytes), x1.Status,
-			async, owner, now.Add(x.o.Lease).UnixMilli(), now.UnixMilli(), now.UnixMilli(), msOrZero(x1.ExpiresAt), msOrZero(x1.EndedAt))
+			async, owner, now.Add(x.o.Lease).UnixMilli(), now.UnixMilli(), now.UnixMilli(), msOrZero(x1.ExpiresAt), msOrZero(x1.EndedAt), in.MaxConcurrency)
 		if err != nil {
 			return err
 		}
@@ -343,11 +363,14 @@ WHERE id = ? AND version = ?`
 	})
 }
 
-// Drive runs the execution's outstanding node activations one at a time,
-// committing each step, until it pauses, ends, or another driver takes it
-// over. The caller's context carries the principal for model calls;
-// cancelling it stops driving (the recovery job finishes the work).
-// onCommit, when not nil, is called after each committed step.
+// Drive runs the execution's outstanding node activations, committing
+// each step, until it pauses, ends, or another driver takes it over.
+// Independent ready nodes run concurrently, at most the execution's
+// MaxConcurrency at once (AutomaticConcurrency when 0); their completions
+// are stepped and committed one at a time, in the order they finish. The
+// caller's context carries the principal for model calls; cancelling it
+// stops driving (the recovery job finishes the work). onCommit, when not
+// nil, is called after each committed step.
 func (x *Executor) Drive(ctx context.Context, account, id string, onCommit func()) error {
 	e, err := getExecution(ctx, x.db, account, id)
 	if err != nil {
@@ -357,27 +380,104 @@ func (x *Executor) Drive(ctx context.Context, account, id string, onCommit func(
 	if err != nil {
 		return err
 	}
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d := &driveRef{id: id, cancel: cancel}
+	if !x.track(d) {
+		return errClosed
+	}
+	defer x.untrack(d)
+
+	// One heartbeat per drive keeps the lease while nodes run; it stops
+	// the drive when the lease is lost (stopped, or taken over).
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		t := time.NewTicker(x.o.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-dctx.Done():
+				return
+			case <-t.C:
+				res, err := x.db.Exec(dctx, `UPDATE flow_executions SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = ?`,
+					x.o.Now().Add(x.o.Lease).UnixMilli(), e.ID, x.owner, StatusRunningExec)
+				if err == nil && store.RowsAffected(res) != nil {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	defer func() { cancel(); <-hbDone }()
+
+	limit := e.MaxConcurrency
+	if limit <= 0 {
+		limit = AutomaticConcurrency
+	}
+	type result struct {
+		act string
+		ev  Event
+	}
+	results := make(chan result, limit)
+	inflight := map[string]bool{}
+	// Runs still in flight when driving stops are cancelled and awaited;
+	// their outcomes are dropped (the state says they are still running,
+	// so recovery runs them again).
+	defer func() {
+		cancel()
+		for len(inflight) > 0 {
+			r := <-results
+			delete(inflight, r.act)
+		}
+	}()
 	for e.State.Status == ExecRunning && e.Status == StatusRunningExec {
 		pending, err := p.Recover(e.State)
 		if err != nil {
 			return err
 		}
-		if len(pending) == 0 {
+		for _, c := range pending {
+			if len(inflight) >= limit {
+				break
+			}
+			if inflight[c.Run.Activation] {
+				continue
+			}
+			inflight[c.Run.Activation] = true
+			snap := *e // the runner reads the execution; this loop changes e
+			go func(r *Run) {
+				results <- result{r.Activation, x.runNode(dctx, &snap, r)}
+			}(c.Run)
+		}
+		if len(inflight) == 0 {
 			return fmt.Errorf("flow execution %s is running with nothing to run", id)
 		}
-		run := pending[0].Run
-		ev := x.runNode(ctx, e, run)
-		if ctx.Err() != nil {
-			return ctx.Err()
+		var r result
+		select {
+		case r = <-results:
+			delete(inflight, r.act)
+		case <-dctx.Done():
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return errLeaseLost
 		}
-		st, cmds, err := p.Step(e.State, ev)
+		if dctx.Err() != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return errLeaseLost
+		}
+		st, cmds, err := p.Step(e.State, r.ev)
 		if err != nil {
 			return fmt.Errorf("flow execution %s: %w", id, err)
 		}
 		now := x.o.Now()
+		prev := *e
 		e.State = st
 		x.applyStatus(e, now)
 		if err := x.commit(ctx, e, cmds, now, false); err != nil {
+			*e = prev
 			if errors.Is(err, errLeaseLost) {
 				x.log.Warn("flow execution taken over by another driver", "execution", id)
 			}
@@ -390,39 +490,110 @@ func (x *Executor) Drive(ctx context.Context, account, id string, onCommit func(
 	return nil
 }
 
-// runNode runs one activation under a heartbeat that keeps the lease.
-func (x *Executor) runNode(ctx context.Context, e *Execution, r *Run) Event {
-	hctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		// The heartbeat ends with the node run (hctx).
-		defer close(done)
-		t := time.NewTicker(x.o.Lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-hctx.Done():
-				return
-			case <-t.C:
-				res, err := x.db.Exec(hctx, `UPDATE flow_executions SET lease_until = ? WHERE id = ? AND lease_owner = ? AND version = ?`,
-					x.o.Now().Add(x.o.Lease).UnixMilli(), e.ID, x.owner, e.Version)
-				if err == nil && store.RowsAffected(res) != nil {
-					cancel() // lost the execution (aborted or taken over)
-					return
-				}
-			}
-		}
-	}()
-	var ev Event
-	if x.o.Nodes == nil {
-		ev = Event{Failed: &NodeFailed{Activation: r.Activation, Message: "no node runner is configured"}}
-	} else {
-		ev = x.o.Nodes.RunNode(hctx, e, r)
+// errClosed means the executor is shutting down.
+var errClosed = errors.New("the flow executor is shutting down")
+
+// driveRef is one Drive in progress in this process.
+type driveRef struct {
+	id     string
+	cancel context.CancelFunc
+}
+
+// track records a drive in this process; false after Close.
+func (x *Executor) track(d *driveRef) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return false
 	}
-	cancel()
-	<-done
-	return ev
+	x.driving[d] = struct{}{}
+	x.drives.Add(1)
+	return true
+}
+
+func (x *Executor) untrack(d *driveRef) {
+	x.mu.Lock()
+	delete(x.driving, d)
+	x.mu.Unlock()
+	x.drives.Done()
+}
+
+// isDriving reports whether this process drives id now.
+func (x *Executor) isDriving(id string) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for d := range x.driving {
+		if d.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Close stops this executor's drives and releases their leases, so that
+// after a clean shutdown another replica, or this one restarted, resumes
+// them at once rather than after the lease: each released execution gets
+// a recovery job due now. Persisted state is untouched (a node that was
+// running is run again by the next driver). Call it before the job queue
+// stops.
+func (x *Executor) Close(ctx context.Context) error {
+	x.mu.Lock()
+	x.closed = true
+	for d := range x.driving {
+		d.cancel()
+	}
+	q := x.queue
+	x.mu.Unlock()
+	done := make(chan struct{})
+	go func() { x.drives.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	rows, err := x.db.Query(ctx, `SELECT id, account, turn FROM flow_executions WHERE lease_owner = ? AND status = ?`, x.owner, StatusRunningExec)
+	if err != nil {
+		return fmt.Errorf("release flow leases: %w", err)
+	}
+	type held struct {
+		id, account string
+		turn        int64
+	}
+	var hs []held
+	for rows.Next() {
+		var h held
+		if err := rows.Scan(&h.id, &h.account, &h.turn); err != nil {
+			rows.Close()
+			return err
+		}
+		hs = append(hs, h)
+	}
+	rows.Close()
+	now := x.o.Now()
+	for _, h := range hs {
+		res, err := x.db.Exec(ctx, `UPDATE flow_executions SET lease_owner = '', lease_until = 0 WHERE id = ? AND lease_owner = ?`, h.id, x.owner)
+		if err != nil {
+			return fmt.Errorf("release flow lease: %w", err)
+		}
+		if store.RowsAffected(res) != nil || q == nil {
+			continue
+		}
+		payload, _ := json.Marshal(map[string]string{"account": h.account, "id": h.id})
+		key := fmt.Sprintf("%s:%d:released:%d", h.id, h.turn, now.UnixNano())
+		if _, _, err := q.Enqueue(ctx, jobs.Spec{Kind: JobKind, Key: key, Payload: payload, MaxAttempts: 10, RunAt: now}); err != nil {
+			return fmt.Errorf("release flow lease: %w", err)
+		}
+	}
+	x.log.Info("flow executor closed", "released", len(hs))
+	return nil
+}
+
+// runNode runs one activation; the drive's heartbeat keeps the lease.
+func (x *Executor) runNode(ctx context.Context, e *Execution, r *Run) Event {
+	if x.o.Nodes == nil {
+		return Event{Failed: &NodeFailed{Activation: r.Activation, Message: "no node runner is configured"}}
+	}
+	return x.o.Nodes.RunNode(ctx, e, r)
 }
 
 // RunJob is the recovery job handler: it finishes an execution whose
@@ -448,7 +619,11 @@ func (x *Executor) RunJob(ctx context.Context, t *jobs.Task) error {
 		return err
 	}
 	now := x.o.Now()
-	if wait := time.UnixMilli(leaseUntil).Sub(now); wait > 0 && owner != "" {
+	// Wait while another driver holds a live lease. A lease of this
+	// process that no drive uses (an async execution just resumed here)
+	// is free to take.
+	mine := owner == x.owner && !x.isDriving(e.ID)
+	if wait := time.UnixMilli(leaseUntil).Sub(now); wait > 0 && owner != "" && !mine {
 		return jobs.RetryAfter(wait + 50*time.Millisecond) // its driver is alive
 	}
 	// Take the lease (compare-and-swap on the version), then drive.

@@ -66,6 +66,11 @@ func runInlineCode(ctx context.Context, run *Run) Event {
 // RunStarlark runs code with the given globals under the step, time and
 // output bounds, and returns its result as a flow value.
 func RunStarlark(ctx context.Context, code string, predeclared starlark.StringDict) (Value, error) {
+	return runStarlark(ctx, code, predeclared, InlineCodeMaxSteps)
+}
+
+// runStarlark is RunStarlark with a step budget.
+func runStarlark(ctx context.Context, code string, predeclared starlark.StringDict, maxSteps uint64) (Value, error) {
 	opts := &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: true, Recursion: true}
 	f, err := opts.Parse("inline_code.py", code, 0)
 	if err != nil {
@@ -83,7 +88,7 @@ func RunStarlark(ctx context.Context, code string, predeclared starlark.StringDi
 	thread := &starlark.Thread{Name: "inline-code", Load: func(*starlark.Thread, string) (starlark.StringDict, error) {
 		return nil, errors.New("load is not available in inline code")
 	}, Print: func(*starlark.Thread, string) {}}
-	thread.SetMaxExecutionSteps(InlineCodeMaxSteps)
+	thread.SetMaxExecutionSteps(maxSteps)
 	rctx, cancel := context.WithTimeout(ctx, InlineCodeTimeout)
 	defer cancel()
 	stop := context.AfterFunc(rctx, func() { thread.Cancel("time limit or cancellation") })

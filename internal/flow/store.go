@@ -59,6 +59,8 @@ CREATE TABLE flow_objects (
 	updated_at BIGINT NOT NULL,
 	PRIMARY KEY (account, bucket, object_key)
 );`},
+		store.Migration{Version: 3, Name: "concurrency", SQL: `
+ALTER TABLE flow_executions ADD COLUMN max_concurrency BIGINT NOT NULL DEFAULT 0;`},
 	)
 }
 
@@ -75,14 +77,17 @@ type Execution struct {
 	State       *State
 	// Status is the Bedrock FlowExecutionStatus: Running, Succeeded,
 	// Failed, TimedOut or Aborted (a paused execution is Running).
-	Status    string
-	Version   int64
-	Turn      int64
-	Async     bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	ExpiresAt time.Time // paused executions expire then
-	EndedAt   time.Time
+	Status  string
+	Version int64
+	Turn    int64
+	Async   bool
+	// MaxConcurrency bounds the node runs in flight at once (the alias's
+	// Manual concurrencyConfiguration); 0 means Automatic.
+	MaxConcurrency int
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	ExpiresAt      time.Time // paused executions expire then
+	EndedAt        time.Time
 }
 
 // StoredEvent is one persisted stream event of an execution.
@@ -112,14 +117,14 @@ var ErrExecutionNotFound = errors.New("flow execution not found")
 // errLeaseLost means another driver owns the execution now.
 var errLeaseLost = errors.New("flow execution lease lost")
 
-const execCols = `id, account, flow_id, alias_id, flow_version, name, principal, definition, state, status, version, turn, async, created_at, updated_at, expires_at, ended_at`
+const execCols = `id, account, flow_id, alias_id, flow_version, name, principal, definition, state, status, version, turn, async, created_at, updated_at, expires_at, ended_at, max_concurrency`
 
 func scanExecution(sc func(...any) error) (*Execution, error) {
 	var e Execution
 	var def, state string
-	var async, created, updated, expires, ended int64
+	var async, created, updated, expires, ended, maxc int64
 	if err := sc(&e.ID, &e.Account, &e.FlowID, &e.AliasID, &e.FlowVersion, &e.Name, &e.Principal, &def, &state, &e.Status,
-		&e.Version, &e.Turn, &async, &created, &updated, &expires, &ended); err != nil {
+		&e.Version, &e.Turn, &async, &created, &updated, &expires, &ended, &maxc); err != nil {
 		return nil, err
 	}
 	e.Definition = json.RawMessage(def)
@@ -131,6 +136,7 @@ func scanExecution(sc func(...any) error) (*Execution, error) {
 		e.State.Resumes = map[string]json.RawMessage{}
 	}
 	e.Async = async == 1
+	e.MaxConcurrency = int(maxc)
 	e.CreatedAt, e.UpdatedAt = time.UnixMilli(created), time.UnixMilli(updated)
 	if expires > 0 {
 		e.ExpiresAt = time.UnixMilli(expires)

@@ -771,6 +771,8 @@ func (f *Flows) listAliases(w http.ResponseWriter, r *http.Request, a *Adapter) 
 type target struct {
 	acct, flowID, aliasID, version string
 	definition                     json.RawMessage
+	// maxConcurrency is the alias's Manual maxConcurrency; 0 for Automatic.
+	maxConcurrency int
 }
 
 func (f *Flows) resolve(r *http.Request) (*target, error) {
@@ -779,6 +781,15 @@ func (f *Flows) resolve(r *http.Request) (*target, error) {
 		return nil, err
 	}
 	t := &target{acct: it.Account, flowID: it.Parent, aliasID: it.ID, version: b.RoutingConfiguration[0].FlowVersion}
+	if len(b.ConcurrencyConfiguration) > 0 {
+		var cc struct {
+			Type           string `json:"type"`
+			MaxConcurrency int    `json:"maxConcurrency"`
+		}
+		if json.Unmarshal(b.ConcurrencyConfiguration, &cc) == nil && cc.Type == "Manual" {
+			t.maxConcurrency = cc.MaxConcurrency
+		}
+	}
 	fit, err := f.Store.Get(r.Context(), resource.Key{Account: t.acct, Kind: kindFlow, ID: t.flowID}, t.version)
 	if err != nil {
 		return nil, err
@@ -872,7 +883,7 @@ func (f *Flows) invokeFlow(w http.ResponseWriter, r *http.Request, a *Adapter) e
 		if err := f.checkStartInput(t, in); err != nil {
 			return err
 		}
-		ex, err = f.Executor.Start(ctx, flow.StartInput{Account: t.acct, FlowID: t.flowID, AliasID: t.aliasID, FlowVersion: t.version,
+		ex, err = f.Executor.Start(ctx, flow.StartInput{Account: t.acct, FlowID: t.flowID, AliasID: t.aliasID, FlowVersion: t.version, MaxConcurrency: t.maxConcurrency,
 			Definition: t.definition, ExecutionID: req.ExecutionID, Principal: principalName(ctx), Document: doc})
 	}
 	if err != nil {
@@ -1047,7 +1058,7 @@ func (f *Flows) startExecution(w http.ResponseWriter, r *http.Request, a *Adapte
 	if err := f.checkStartInput(t, in); err != nil {
 		return err
 	}
-	ex, err := f.Executor.Start(r.Context(), flow.StartInput{Account: t.acct, FlowID: t.flowID, AliasID: t.aliasID, FlowVersion: t.version,
+	ex, err := f.Executor.Start(r.Context(), flow.StartInput{Account: t.acct, FlowID: t.flowID, AliasID: t.aliasID, FlowVersion: t.version, MaxConcurrency: t.maxConcurrency,
 		Definition: t.definition, Name: req.FlowExecutionName, Principal: principalName(r.Context()), Document: doc, Async: true})
 	if err != nil {
 		return err
