@@ -56,6 +56,9 @@ type Options struct {
 	OnResult func(r *http.Request, p *Principal, err error)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Sessions, if set, authenticates requests that carry a console session
+	// cookie and no credentials of their own (session.go).
+	Sessions SessionSource
 }
 
 // Authenticator authenticates requests and authorizes operations against
@@ -233,7 +236,12 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	h := r.Header.Get("Authorization")
 	var p *Principal
 	var err error
+	var session bool
+	if h == "" && r.Header.Get("X-Api-Key") == "" && a.o.Sessions != nil {
+		p, session, err = a.authSession(r)
+	}
 	switch {
+	case session: // the console session cookie decided (session.go)
 	case strings.HasPrefix(h, sigV4Algorithm):
 		p, err = a.authSigV4(r, h)
 	case len(h) > 7 && strings.EqualFold(h[:7], "Bearer "):
