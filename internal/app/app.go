@@ -19,6 +19,7 @@ import (
 	"github.com/outcrop/outcrop/internal/auth"
 	"github.com/outcrop/outcrop/internal/cache"
 	"github.com/outcrop/outcrop/internal/config"
+	"github.com/outcrop/outcrop/internal/console"
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/guardrail"
 	"github.com/outcrop/outcrop/internal/httpapi"
@@ -124,11 +125,15 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The console's request recorder keeps each call's measurements for
+	// the dashboards and the request log.
+	calls := console.NewCalls(db, log, 0)
+	a.onClose(calls.Close)
 	a.gateway = gateway.New(gateway.Options{
 		Logger:   log.With("component", "gateway"),
 		Stages:   pipeline(sec, guard.Stage, cacheStage),
 		Final:    a.router.Route,
-		Recorder: a.metrics,
+		Recorder: recorders{a.metrics, calls},
 		// Calls built inside Outcrop (agents, flows, knowledge bases) name
 		// their model as the user wrote it; Do resolves it as the edge does.
 		Models:   a.router,
@@ -155,6 +160,10 @@ func (a *App) build(ctx context.Context) error {
 	}
 	kbs.Service.Queue = a.jobQueue
 	kbs.Service.Models = a.gateway
+	consoleUI, consoleAdmin, err := a.buildConsole(db, sec, calls)
+	if err != nil {
+		return err
+	}
 	srv = httpapi.New(httpapi.Deps{
 		Embeddings:   embeddings,
 		Logger:       log,
@@ -176,7 +185,9 @@ func (a *App) build(ctx context.Context) error {
 			httpapi.PromptRouters{Service: routers},
 			kbs,
 			&httpapi.VectorStores{Service: kbs.Service},
+			consoleAdmin,
 		}, apps.groups...),
+		Console: consoleUI,
 		Prompts: apps.prompts,
 	})
 	a.handler = srv.Handler()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/outcrop/outcrop/internal/audit"
 	"github.com/outcrop/outcrop/internal/auth"
+	"github.com/outcrop/outcrop/internal/console"
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/promptrouter"
 	"github.com/outcrop/outcrop/internal/quota"
@@ -20,6 +21,9 @@ type security struct {
 	auth   *auth.Authenticator
 	audit  *audit.Log
 	quotas *quota.Quotas
+	// sessions are the web console's sessions, which the authenticator
+	// accepts as the keys they were made from (internal/console).
+	sessions *console.Sessions
 }
 
 // buildSecurity builds authentication, the audit log and quotas from the
@@ -32,7 +36,12 @@ func (a *App) buildSecurity(ctx context.Context, db *store.DB, writeError func(h
 	if err != nil {
 		return nil, err
 	}
-	authn, err := auth.Setup(ctx, cfg, db, log, auth.Options{WriteError: writeError})
+	cc, err := console.ParseConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sessions := console.NewSessions(db, cc.SessionTTL.D())
+	authn, err := auth.Setup(ctx, cfg, db, log, auth.Options{WriteError: writeError, Sessions: sessions})
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +51,7 @@ func (a *App) buildSecurity(ctx context.Context, db *store.DB, writeError func(h
 		return nil, err
 	}
 	a.onClose(closeQ)
-	s := &security{auth: authn, quotas: q}
+	s := &security{auth: authn, quotas: q, sessions: sessions}
 	if on {
 		ao.Logger = log
 		s.audit = audit.New(db, ao)

@@ -64,6 +64,8 @@ type Config struct {
 	Embeddings yaml.Node `yaml:"embeddings"`
 	// KnowledgeBases configures knowledge bases (docs/KNOWLEDGE_BASES.md).
 	KnowledgeBases yaml.Node `yaml:"knowledge_bases"`
+	// Console configures the web console (internal/console; docs/CONSOLE.md).
+	Console yaml.Node `yaml:"console"`
 
 	// path is the file the config was loaded from, for messages.
 	path string

@@ -55,6 +55,9 @@ type Deps struct {
 	Embeddings *embed.Registry
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Console serves /console and everything under it outside the API
+	// middleware (it authenticates its own pages); nil serves neither.
+	Console http.Handler
 	// Prompts renders a managed prompt for Converse calls whose modelId is
 	// a prompt ARN; nil makes such calls ResourceNotFoundException.
 	Prompts PromptRenderer
@@ -106,6 +109,10 @@ func (s *Server) Handler() http.Handler {
 	if s.d.Metrics != nil {
 		root.Handle("GET /metrics", s.d.Metrics)
 	}
+	if s.d.Console != nil {
+		root.Handle("/console/", s.d.Console)
+		root.Handle("/console", s.d.Console)
+	}
 	root.Handle("/", h)
 	return withRequestID(root)
 }
@@ -116,6 +123,10 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if strings.HasPrefix(r.URL.Path, "/v1/") {
 		s.a.WriteOpenAIError(w, r, err)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/admin/v1/") {
+		s.a.WriteAdminError(w, r, err)
 		return
 	}
 	s.a.WriteBedrockError(w, r, err)

@@ -1,0 +1,45 @@
+package app
+
+import (
+	"context"
+	"os"
+
+	"github.com/outcrop/outcrop/internal/console"
+	"github.com/outcrop/outcrop/internal/gateway"
+	"github.com/outcrop/outcrop/internal/modelstore"
+	"github.com/outcrop/outcrop/internal/store"
+)
+
+// recorders hands every finished request to each recorder in turn: the
+// Prometheus histograms and the console's request recorder.
+type recorders []gateway.Recorder
+
+// Record implements gateway.Recorder.
+func (rs recorders) Record(r gateway.Record) {
+	for _, x := range rs {
+		x.Record(r)
+	}
+}
+
+// buildConsole returns the web console's handler (/console/) and its admin
+// API (/admin/v1/), on the sessions the authenticator accepts.
+func (a *App) buildConsole(db *store.DB, sec *security, calls *console.Calls) (*console.Console, *console.Admin, error) {
+	models, err := modelstore.Open(a.cfg.Home)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := console.New(console.Options{Logger: a.log, Auth: sec.auth, Sessions: sec.sessions})
+	adm := &console.Admin{
+		Auth: sec.auth, Sessions: sec.sessions, DB: db, Calls: calls, Router: a.router, Models: models,
+		AccountID: a.cfg.Server.AccountID, Logger: a.log,
+		Pull: func(ctx context.Context, ref string, o modelstore.PullOptions) (modelstore.Model, error) {
+			client, err := a.httpClient(httpOptions{}) // under the egress allow-list
+			if err != nil {
+				return modelstore.Model{}, err
+			}
+			o.Client, o.Endpoint = client, os.Getenv("OUTCROP_HF_ENDPOINT")
+			return models.Pull(ctx, ref, o)
+		},
+	}
+	return c, adm, nil
+}
