@@ -17,15 +17,26 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/outcrop/outcrop/internal/cli.Version=$(VERSION)
 
-.PHONY: release vulncheck build test env deps apt-deps clean model services services-stop run test-all guardrail-report wordnet
+.PHONY: release vulncheck build test env deps apt-deps clean model services services-stop run test-all guardrail-report wordnet console console-check
 
 # The first build compiles llama.cpp and every Go dependency: 449 s user +
 # 47 s sys CPU with an empty GOCACHE (2026-12-06, go1.26, 2 cores), 5 min 18 s
 # wall on 2 idle cores. scripts/quiet-build.sh hides gcc's known-harmless
 # -Wstringop-overflow warnings from llama.cpp's repack.cpp and shows
 # everything else.
-build: deps
+build: deps console
 	./scripts/quiet-build.sh $(GO) build -ldflags "$(LDFLAGS)" -o bin/outcrop ./cmd/outcrop
+
+# console builds the web console (console/, a Vite + React app) into
+# internal/console/dist, which the binary embeds and serves at /console/
+# (scripts/console.sh; docs/CONSOLE.md). Without console/ it does nothing.
+# console-check also runs its lint, type check, unit tests and the bundle
+# budget; test-all runs it.
+console:
+	./scripts/console.sh build
+
+console-check:
+	./scripts/console.sh check
 
 # apt-deps installs the missing Debian/Ubuntu packages of .ci/apt.txt.
 apt-deps:
@@ -118,6 +129,7 @@ test-all:
 	./scripts/apt-deps.sh
 	$(MAKE) deps
 	./scripts/test-services.sh start
+	./scripts/console.sh check
 	eval "$$(./scripts/test-services.sh env)" && OUTCROP_TEST_REQUIRE=1 $(MAKE) test
 
 # release builds the release offline into dist/ (scripts/release.sh,

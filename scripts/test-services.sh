@@ -613,6 +613,9 @@ print_env() {
   cgo_env
   local datasets; datasets=$(datasets_dir)
   [ -z "$datasets" ] || echo "export OUTCROP_TEST_DATASETS='$datasets'"
+  # The console's browser tests drive the apt Chromium (.ci/apt.txt).
+  local chromium; chromium=$(command -v chromium || true)
+  [ -z "$chromium" ] || echo "export OUTCROP_TEST_CHROMIUM='$chromium'"
   cat <<EOF
 export OUTCROP_TEST_GGUF='$gguf'
 export OUTCROP_TEST_EMBED_MODEL_DIR='$embed_dir'
