@@ -23,6 +23,9 @@
 // were outstanding (Plan.Recover re-issues those, with the user's answer of
 // a resumed multi-turn node).
 //
+// A Loop (DoWhile) node's body runs as a nested execution kept inside the
+// outer state (loop.go): body activations are "<loop>/<iteration>/<node>".
+//
 // Iteration is one level deep: nodes downstream of an Iterator (up to a
 // Collector) run once per item, keyed "node#i"; Output nodes inside the
 // iteration emit once per item; the Collector gathers the items that were

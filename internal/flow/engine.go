@@ -15,7 +15,8 @@ type Plan struct {
 	Def   *Definition
 	nodes map[string]*planNode
 	order []*planNode
-	input *planNode
+	input *planNode // the Input node (the LoopInput node of a loop body)
+	loops map[string]*loopPlan
 }
 
 type planInput struct {
@@ -61,12 +62,18 @@ func Compile(def *Definition) (*Plan, error) {
 	if vs := Validate(def); HasErrors(vs) {
 		return nil, &ErrInvalid{vs}
 	}
-	p := &Plan{Def: def, nodes: map[string]*planNode{}}
+	return compile(def)
+}
+
+// compile builds the plan of a validated definition (a flow or a loop
+// body, whose entry is its LoopInput node).
+func compile(def *Definition) (*Plan, error) {
+	p := &Plan{Def: def, nodes: map[string]*planNode{}, loops: map[string]*loopPlan{}}
 	for i := range def.Nodes {
 		n := &planNode{Node: &def.Nodes[i], consumers: map[string][][2]string{}}
 		p.nodes[n.Name] = n
 		p.order = append(p.order, n)
-		if n.Type == NodeInputT {
+		if n.Type == NodeInputT || n.Type == NodeLoopInput {
 			p.input = n
 		}
 	}
@@ -104,6 +111,9 @@ func Compile(def *Definition) (*Plan, error) {
 		}
 	}
 	if err := p.assignIterators(); err != nil {
+		return nil, err
+	}
+	if err := p.compileLoops(); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -171,6 +181,8 @@ type State struct {
 	Resumes map[string]json.RawMessage `json:"resumes,omitempty"`
 	// Error is the failure of a failed execution.
 	Error *StepError `json:"error,omitempty"`
+	// Loops maps a running or waiting Loop activation to its iteration.
+	Loops map[string]*LoopState `json:"loops,omitempty"`
 }
 
 // Execution statuses.
@@ -213,6 +225,12 @@ func (s *State) Clone() *State {
 	if s.Error != nil {
 		e := *s.Error
 		c.Error = &e
+	}
+	if s.Loops != nil {
+		c.Loops = make(map[string]*LoopState, len(s.Loops))
+		for k, l := range s.Loops {
+			c.Loops[k] = &LoopState{Iter: l.Iter, Vars: cloneMap(l.Vars), Body: l.Body.Clone()}
+		}
 	}
 	return &c
 }
@@ -350,6 +368,9 @@ type Trace struct {
 	Condition   []string          // conditionNodeResultTrace: satisfied condition names
 	Action      *ActionTrace      // nodeActionTrace
 	AgentTraces []json.RawMessage // nodeDependencyTrace: the agent's TraceParts
+	// Chain is the executionChain of the node's inputs: the loop
+	// iterations the node runs in, outermost first.
+	Chain []ChainLink
 }
 
 // TraceField is one input or output in a trace.
@@ -427,6 +448,12 @@ func (p *Plan) Step(s *State, ev Event) (*State, []Command, error) {
 		s.Nodes[in.Name] = StatusDone
 		setValue(s, in.Name, "document", *ev.Start)
 		cmds = append(cmds, Command{Trace: &Trace{NodeName: in.Name, Outputs: []TraceField{{Name: "document", Value: *ev.Start, Type: in.Outputs[0].Type, Next: in.consumers["document"]}}}})
+	case ev.Done != nil && isLoopAct(ev.Done.Activation):
+		return p.stepLoop(s, ev.Done.Activation, ev)
+	case ev.Waiting != nil && isLoopAct(ev.Waiting.Activation):
+		return p.stepLoop(s, ev.Waiting.Activation, ev)
+	case ev.Failed != nil && isLoopAct(ev.Failed.Activation):
+		return p.stepLoop(s, ev.Failed.Activation, ev)
 	case ev.Done != nil:
 		k := ev.Done.Activation
 		if s.Nodes[k] != StatusRunning {
@@ -473,6 +500,9 @@ func (p *Plan) Step(s *State, ev Event) (*State, []Command, error) {
 					break
 				}
 			}
+		}
+		if k == "" && ev.Resume.InputName == "agentInputText" {
+			return p.resumeLoop(s, ev)
 		}
 		if k == "" || ev.Resume.InputName != "agentInputText" {
 			return nil, nil, ErrWrongNode
@@ -572,7 +602,7 @@ func (p *Plan) propagate(s *State, cmds []Command) (*State, []Command, error) {
 	for changed := true; changed && s.Status == ExecRunning; {
 		changed = false
 		for _, n := range p.order {
-			if n.Type == NodeInputT {
+			if n.Type == NodeInputT || n.Type == NodeLoopInput {
 				continue
 			}
 			idx := []int{-1}
@@ -728,6 +758,28 @@ func (p *Plan) tryActivate(s *State, n *planNode, i int, cmds []Command) ([]Comm
 		s.Nodes[k] = StatusDone
 		s.Selected[k] = taken
 		cmds = append(cmds, Command{Trace: &Trace{NodeName: n.Name, Condition: []string{taken}}})
+	case NodeLoopController:
+		// The end of a loop body: its inputs are what the Loop node reads
+		// when the iteration is over (finishIteration).
+		s.Nodes[k] = StatusDone
+		for _, v := range vals {
+			setValue(s, k, v.Name, v.Value)
+		}
+	case NodeLoop:
+		vars := make(map[string]json.RawMessage, len(vals))
+		for _, v := range vals {
+			b, err := MarshalValue(v.Value)
+			if err != nil {
+				return cmds, false, err
+			}
+			vars[v.Name] = b
+		}
+		s.Nodes[k] = StatusRunning
+		more, err := p.startIteration(s, k, 1, vars)
+		cmds = append(cmds, more...)
+		if err != nil {
+			return cmds, false, err
+		}
 	case NodeIterator:
 		arr := vals[0].Value.([]Value)
 		s.Nodes[k] = StatusDone
@@ -864,6 +916,15 @@ func (p *Plan) Recover(s *State) ([]Command, error) {
 	var cmds []Command
 	for _, k := range sortedKeys(s.Nodes) {
 		if s.Nodes[k] != StatusRunning {
+			continue
+		}
+		if ls := s.Loops[k]; ls != nil {
+			name, _ := ParseActivation(k)
+			inner, err := p.loops[name].body.Recover(ls.Body)
+			if err != nil {
+				return nil, err
+			}
+			cmds = append(cmds, prefixRuns(inner, loopPrefix(k, ls.Iter))...)
 			continue
 		}
 		run, err := p.runOf(s, k)

@@ -92,6 +92,13 @@ func traceWire(t *Trace, ts string) map[string]any {
 			if f.Category != "" {
 				m["category"] = f.Category
 			}
+			if len(t.Chain) > 0 {
+				chain := make([]map[string]any, len(t.Chain))
+				for i, c := range t.Chain {
+					chain[i] = map[string]any{"nodeName": c.NodeName, "index": c.Index, "type": c.Type}
+				}
+				m["executionChain"] = chain
+			}
 			fields = append(fields, m)
 		}
 		return map[string]any{"nodeInputTrace": map[string]any{"nodeName": t.NodeName, "timestamp": ts, "fields": fields}}

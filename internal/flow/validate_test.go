@@ -197,17 +197,36 @@ func FuzzValidate(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte(`{"nodes":[{"name":"In","type":"Input"}],"connections":[{"name":"C","source":"In","target":"In","type":"Data"}]}`))
 	f.Add([]byte(`{"nodes":[{"name":"L","type":"Loop","configuration":{"loop":{"definition":{"nodes":[{"name":"L","type":"Loop","configuration":{"loop":{"definition":{}}}}]}}}}]}`))
+	f.Add([]byte(countLoop("")))
+	f.Add([]byte(askLoop))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		def, err := ParseDefinition(data)
 		if err != nil {
 			return
 		}
-		for _, v := range Validate(def) {
+		vs := Validate(def)
+		for _, v := range vs {
 			if v.Type == "" || v.Message == "" {
 				t.Fatalf("finding without type or message: %+v", v)
 			}
 			if _, err := json.Marshal(v); err != nil {
 				t.Fatal(err)
+			}
+		}
+		if HasErrors(vs) {
+			return
+		}
+		// A valid definition compiles (or is refused with an error) and
+		// starts without panicking, loops included.
+		p, err := Compile(def)
+		if err != nil {
+			return
+		}
+		for _, doc := range []Value{"x", json.Number("1")} {
+			if s, cmds, err := p.Step(NewState(), Event{Start: &doc}); err == nil {
+				if _, err := p.Recover(s); err != nil {
+					t.Fatalf("Recover after start: %v (%d commands)", err, len(cmds))
+				}
 			}
 		}
 	})
