@@ -11,15 +11,17 @@ import (
 )
 
 // buildPromptRouters builds the prompt-router service on the resource
-// store. The embedded quality model is decoded here, so a damaged artefact
-// stops the server at start rather than at the first routed request.
+// store, with the configured default routers and learned artefacts. The
+// embedded quality model and every configured artefact are decoded here, so
+// a damaged artefact stops the server at start rather than at the first
+// routed request.
 func (a *App) buildPromptRouters(db *store.DB, log *slog.Logger) (*promptrouter.Service, error) {
 	m, err := promptrouter.Default()
 	if err != nil {
 		return nil, fmt.Errorf("prompt router model: %w", err)
 	}
 	router := a.router
-	return &promptrouter.Service{
+	svc := &promptrouter.Service{
 		Store: resource.NewStore(db, resource.ScopeFrom(a.cfg), time.Now),
 		Lookup: func(id string) (string, bool) {
 			md, ok := router.Lookup(id)
@@ -28,7 +30,12 @@ func (a *App) buildPromptRouters(db *store.DB, log *slog.Logger) (*promptrouter.
 			}
 			return md.ID, true
 		},
-		Model:  m,
-		Logger: log,
-	}, nil
+		Model:   m,
+		Logger:  log,
+		Started: time.Now(),
+	}
+	if err := svc.Configure(a.cfg.PromptRouters); err != nil {
+		return nil, err
+	}
+	return svc, nil
 }

@@ -58,6 +58,9 @@ type Config struct {
 	Egress yaml.Node `yaml:"egress"`
 	// Cache configures the response cache (internal/cache; docs/CACHING.md).
 	Cache yaml.Node `yaml:"cache"`
+	// PromptRouters configures default prompt routers and learned router
+	// artefacts (internal/promptrouter, docs/ROUTING.md).
+	PromptRouters yaml.Node `yaml:"prompt_routers"`
 	// Agents configures the agent runtime (internal/agent.Config).
 	Agents yaml.Node `yaml:"agents"`
 	// Embeddings configures embedding models (docs/KNOWLEDGE_BASES.md).

@@ -516,6 +516,9 @@ type (
 		StopSequence *string             `json:"stop_sequence"`
 		Usage        anthropicUsage      `json:"usage"`
 		Guardrail    string              `json:"amazon-bedrock-guardrailAction,omitempty"`
+		// Trace carries the prompt router's choice, as Bedrock adds it to a
+		// routed InvokeModel's body: {"promptRouter":{"invokedModelId":…}}.
+		Trace map[string]json.RawMessage `json:"amazon-bedrock-trace,omitempty"`
 	}
 	anthropicOutBlock struct {
 		Type      string          `json:"type"`
@@ -570,6 +573,7 @@ func anthropicResponseOf(r *llm.Response, id, model string) *anthropicResponse {
 	if r.StopReason == llm.StopGuardrailIntervened {
 		out.Guardrail = "INTERVENED"
 	}
+	out.Trace = routerTrace(r.Trace)
 	for _, b := range r.Message.Content {
 		switch b.Kind {
 		case llm.KindText:
@@ -591,6 +595,15 @@ func anthropicResponseOf(r *llm.Response, id, model string) *anthropicResponse {
 		}
 	}
 	return out
+}
+
+// routerTrace returns the prompt-router member of a call's trace (nil when
+// the call was not routed): the only trace InvokeModel reports in its body.
+func routerTrace(t map[string]json.RawMessage) map[string]json.RawMessage {
+	if v, ok := t["promptRouter"]; ok && isJSONObject(v) {
+		return map[string]json.RawMessage{"promptRouter": v}
+	}
+	return nil
 }
 
 // setInvokeHeaders sets the response headers real Bedrock sends with
@@ -751,13 +764,17 @@ func (a *anthropicStreamer) emit(ev llm.Event, kind llm.BlockKind) error {
 		if err := a.send(delta); err != nil {
 			return err
 		}
-		stop, _ := json.Marshal(map[string]any{
+		last := map[string]any{
 			"type": "message_stop",
 			"amazon-bedrock-invocationMetrics": invocationMetrics{
 				InputTokenCount: u.InputTokens, OutputTokenCount: u.OutputTokens,
 				InvocationLatency: met.LatencyMs, FirstByteLatency: met.TTFTMs,
 			},
-		})
+		}
+		if t := routerTrace(ev.Trace); t != nil {
+			last["amazon-bedrock-trace"] = t
+		}
+		stop, _ := json.Marshal(last)
 		return a.send(stop)
 	}
 	return nil

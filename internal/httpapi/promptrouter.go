@@ -60,7 +60,7 @@ func routerWire(r *promptrouter.Router) promptRouterWire {
 	w := promptRouterWire{
 		PromptRouterName: r.Name, PromptRouterArn: r.ARN, FallbackModel: routerModelWire{r.Fallback},
 		RoutingCriteria: routingCriteriaWire{&r.QualityDifference}, Description: r.Description,
-		Status: "AVAILABLE", Type: "custom",
+		Status: "AVAILABLE", Type: r.Type,
 		CreatedAt: r.CreatedAt.UTC().Format(time.RFC3339Nano), UpdatedAt: r.UpdatedAt.UTC().Format(time.RFC3339Nano),
 	}
 	for _, m := range r.Models {
@@ -157,15 +157,15 @@ func (g PromptRouters) list(a *Adapter) HandlerFunc {
 			Summaries []promptRouterWire `json:"promptRouterSummaries"`
 			NextToken string             `json:"nextToken,omitempty"`
 		}{Summaries: []promptRouterWire{}}
+		list := g.Service.List
 		switch typ := r.URL.Query().Get("type"); typ {
-		case "default":
-			// Outcrop has no preconfigured routers.
-			return WriteJSON(w, http.StatusOK, out)
-		case "", "custom":
+		case promptrouter.TypeDefault:
+			list = g.Service.ListDefaults
+		case "", promptrouter.TypeCustom:
 		default:
 			return resource.Invalid("type", "Member must satisfy enum value set: [custom, default]")
 		}
-		rts, next, err := g.Service.List(r.Context(), p)
+		rts, next, err := list(r.Context(), p)
 		if err != nil {
 			return err
 		}
@@ -178,7 +178,7 @@ func (g PromptRouters) list(a *Adapter) HandlerFunc {
 }
 
 // PromptRouting returns middleware that serves runtime calls whose modelId
-// is a prompt router's ARN (Converse, ConverseStream, InvokeModel,
+// is a prompt router's ARN, custom or default (Converse, ConverseStream, InvokeModel,
 // InvokeModelWithResponseStream): it reads the text of the request's last
 // user turn, lets the router choose a model, and hands the request on with
 // that model's ID in the path and the decision in the context, where
@@ -246,7 +246,7 @@ func routerCall(r *http.Request) (arn, op string, ok bool) {
 		return "", "", false
 	}
 	a, ok := resource.ParseARN(id)
-	if !ok || a.Type != promptrouter.ARNType {
+	if !ok || (a.Type != promptrouter.ARNType && a.Type != promptrouter.DefaultARNType) {
 		return "", "", false
 	}
 	return id, segs[2], true

@@ -219,6 +219,9 @@ func TestPromptRouterRuntimeSDK(t *testing.T) {
 				}
 			}
 			st.GetStream().Close()
+			if err := st.GetStream().Err(); err != nil {
+				t.Fatalf("ConverseStream via router: stream ended with %v", err)
+			}
 			if trace == nil || trace.PromptRouter == nil || aws.ToString(trace.PromptRouter.InvokedModelId) != want.Invoked || streamed.String() != text {
 				t.Errorf("ConverseStream via router: trace %+v, text %q; want %q, %q", trace, streamed.String(), want.Invoked, text)
 			}

@@ -26,6 +26,9 @@ type Router struct {
 	ARN     string
 	Name    string
 	Account string
+	// Type is TypeCustom (created by CreatePromptRouter) or TypeDefault
+	// (configured).
+	Type string
 	// Models are the two candidate models' ARNs (or IDs), as given.
 	Models []string
 	// Fallback is the reference model, one of Models: it serves requests
@@ -71,6 +74,13 @@ type Service struct {
 	Lookup func(model string) (id string, ok bool)
 	// Model predicts answer quality; Default() when nil.
 	Model *Model
+	// Pairs are quality models learned for particular pairs of models
+	// (Configure); a router between such a pair uses its own.
+	Pairs []PairModel
+	// Defaults are the configured default routers (Configure).
+	Defaults []DefaultConfig
+	// Started is reported as the default routers' creation time.
+	Started time.Time
 	// Logger receives decisions at debug level; component=promptrouter is
 	// added.
 	Logger *slog.Logger
@@ -144,15 +154,22 @@ func (s *Service) fromItem(it *resource.Item) (*Router, error) {
 		return nil, err
 	}
 	return &Router{
-		ID: it.ID, ARN: s.Store.Scope().ARN(it.Account, ARNType, it.ID), Name: it.Name, Account: it.Account,
+		ID: it.ID, ARN: s.Store.Scope().ARN(it.Account, ARNType, it.ID), Name: it.Name, Account: it.Account, Type: TypeCustom,
 		Models: b.Models, Fallback: b.Fallback, QualityDifference: b.QualityDifference,
 		Description: b.Description, Tags: b.Tags, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
 	}, nil
 }
 
-// Get returns the router named by ident (its ARN or ID).
+// Get returns the router named by ident (its ARN or ID; a default router
+// by its ARN).
 func (s *Service) Get(ctx context.Context, ident string) (*Router, error) {
 	acct := resource.Account(ctx, s.Store.Scope())
+	if a, ok := resource.ParseARN(ident); ok && a.Type == DefaultARNType {
+		if r, ok := s.defaultRouter(ctx, a.Path); ok && r.ARN == ident {
+			return r, nil
+		}
+		return nil, resource.NotFound("Prompt router %s was not found.", ident)
+	}
 	id, rest, err := s.Store.Scope().Identifier("promptRouterArn", ident, ARNType, acct)
 	if err != nil {
 		return nil, err
@@ -195,6 +212,9 @@ func (s *Service) Delete(ctx context.Context, ident string) error {
 	if err != nil {
 		return err
 	}
+	if r.Type == TypeDefault {
+		return resource.Invalidf("The default prompt router %s cannot be deleted.", ident)
+	}
 	return s.Store.Delete(ctx, resource.Key{Account: r.Account, Kind: kind, ID: r.ID})
 }
 
@@ -209,6 +229,16 @@ type Decision struct {
 	ModelID string
 	// Gap is the predicted relative quality loss of the cheaper model.
 	Gap float64
+	// Artefact names the quality model that decided.
+	Artefact string
+}
+
+// artefactName names the quality model used for the pair, for logs.
+func (s *Service) artefactName(cheap, strong string) string {
+	if m, err := s.modelFor(cheap, strong); err == nil && m != nil {
+		return m.Name
+	}
+	return ""
 }
 
 // Decide picks the model that serves prompt (the text of the request's
@@ -218,15 +248,15 @@ type Decision struct {
 // fallback serves.
 func (s *Service) Decide(r *Router, prompt string) (Decision, error) {
 	d := Decision{Router: r.ARN, Invoked: r.Fallback}
-	cheap := ""
+	cheap, cheapID := "", ""
 	fid, _ := s.Lookup(r.Fallback)
 	for _, m := range r.Models {
 		if id, ok := s.Lookup(m); ok && id != fid {
-			cheap = m
+			cheap, cheapID = m, id
 		}
 	}
 	if cheap != "" && prompt != "" {
-		m, err := s.model()
+		m, err := s.modelFor(cheapID, fid)
 		if err != nil {
 			return d, err
 		}
@@ -241,6 +271,7 @@ func (s *Service) Decide(r *Router, prompt string) (Decision, error) {
 	}
 	d.ModelID = id
 	s.log().Debug("prompt routed", "router", r.ARN, "invoked", d.Invoked, "gap", d.Gap)
+	d.Artefact = s.artefactName(cheapID, fid)
 	return d, nil
 }
 
@@ -275,7 +306,7 @@ func (Stage) Wrap(next gateway.Handler) gateway.Handler {
 				InvokedModelID string `json:"invokedModelId"`
 			}{d.Invoked})
 			c.SetTrace("promptRouter", t)
-			c.Annotate(slog.String("prompt_router", d.Router), slog.String("invoked_model", d.Invoked))
+			c.Annotate(slog.String("prompt_router", d.Router), slog.String("invoked_model", d.Invoked), slog.String("router_artefact", d.Artefact))
 		}
 		return next(ctx, c)
 	}
