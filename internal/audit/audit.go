@@ -15,6 +15,7 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -154,13 +155,21 @@ type Log struct {
 	db  *store.DB
 	o   Options
 	log *slog.Logger
-	ch  chan *Entry
+	// closing is held for reading by Record while it queues an entry and
+	// for writing by Close while it marks the log closed, so that no entry
+	// is queued after the writer's last drain (it would be lost).
+	closing sync.RWMutex
+	closed  bool // guarded by closing
+	ch      chan *Entry
 	// kick wakes the writer when a full batch is queued; otherwise it
 	// wakes on its ticker, so that a request does not wake it each time.
 	kick chan struct{}
 	stop chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	// kickAt is the queue length that wakes the writer: a full batch, or
+	// half a queue smaller than one.
+	kickAt int
+	wg     sync.WaitGroup
+	once   sync.Once
 	// flushMu serialises Flush calls with the writer's batches.
 	flushReq chan chan struct{}
 }
@@ -184,6 +193,7 @@ func New(db *store.DB, o Options) *Log {
 		o.Now = time.Now
 	}
 	l := &Log{db: db, o: o, log: o.Logger.With("component", "audit"), ch: make(chan *Entry, o.Queue), kick: make(chan struct{}, 1), stop: make(chan struct{}), flushReq: make(chan chan struct{})}
+	l.kickAt = min(batchSize, max(1, o.Queue/2))
 	l.wg.Add(2)
 	go l.writer() // ends when Close closes l.stop, after draining l.ch
 	go l.pruner() // ends when Close closes l.stop
@@ -191,21 +201,33 @@ func New(db *store.DB, o Options) *Log {
 }
 
 // Close writes the queued entries and stops the background goroutines.
+// Entries recorded after Close are written synchronously.
 func (l *Log) Close() error {
-	l.once.Do(func() { close(l.stop) })
+	l.once.Do(func() {
+		// Wait for Records in progress (their entries are then in the
+		// queue, which the writer drains before it ends), and make later
+		// ones write for themselves.
+		l.closing.Lock()
+		l.closed = true
+		l.closing.Unlock()
+		close(l.stop)
+	})
 	l.wg.Wait()
 	return nil
 }
 
-// Record queues e for writing. It blocks only when the queue is full.
+// Record queues e for writing. It blocks only when the queue is full (the
+// writer is running then, so it does not block for long).
 func (l *Log) Record(e *Entry) {
-	select {
-	case l.ch <- e:
-	case <-l.stop:
+	l.closing.RLock()
+	if l.closed {
+		l.closing.RUnlock()
 		l.write([]*Entry{e})
 		return
 	}
-	if len(l.ch) >= batchSize {
+	l.ch <- e
+	l.closing.RUnlock()
+	if len(l.ch) >= l.kickAt {
 		select {
 		case l.kick <- struct{}{}:
 		default:
@@ -213,8 +235,16 @@ func (l *Log) Record(e *Entry) {
 	}
 }
 
-// batchSize is the number of entries written in one transaction.
-const batchSize = 128
+// Pending is the number of entries queued and not yet taken by the writer.
+func (l *Log) Pending() int { return len(l.ch) }
+
+// batchSize is the most entries written in one transaction: the writer
+// also writes what is queued every 200 ms, and when batchSize entries are
+// waiting. Each commit rewrites the last pages of the table and its indexes
+// in the WAL, so larger batches cost less per entry (BenchmarkWrite: 32–37
+// µs of CPU per entry in batches of 128 single-row inserts, 15–18 µs in
+// batches of 512 multi-row ones).
+const batchSize = 512
 
 // Flush waits until every entry queued before the call is written.
 func (l *Log) Flush() {
@@ -265,29 +295,87 @@ func (l *Log) writer() {
 	}
 }
 
-const insertEntry = `INSERT INTO audit_log (id, ts, request_id, principal, auth_method, key_id, source_ip, api, method, path,
-operation, action, resource, model, decision, status, error_code, input_tokens, output_tokens, latency_ms, prompt)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// insertColumns are the columns of one audit_log row, in the order of
+// entryArgs.
+const insertColumns = ` INTO audit_log (id, ts, request_id, principal, auth_method, key_id, source_ip, api, method, path,
+operation, action, resource, model, decision, status, error_code, input_tokens, output_tokens, latency_ms, prompt) VALUES `
 
+// rowPlaceholders is one row's VALUES tuple (21 columns).
+const rowPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+// rowsPerInsert is how many rows one INSERT statement carries: a batch of
+// batchSize entries is a few multi-row statements rather than one statement
+// per entry, which saves the per-statement work of database/sql and the
+// SQLite VM (about a third of the writer's CPU per entry, BenchmarkWrite).
+// 32 rows × 21 columns stays far below SQLite's limit on bound parameters.
+const rowsPerInsert = 32
+
+// insertSQL returns the INSERT statement for n rows. On SQLite it is
+// INSERT OR IGNORE: a multi-row INSERT that may abort half way makes SQLite
+// keep a statement journal in a temporary file (a write syscall per page),
+// and with OR IGNORE no constraint aborts. Nothing is ignored in practice:
+// ids are unique (time, 48 random bits, a per-process sequence) and no
+// column is ever NULL. PostgreSQL has no statement journal and no OR IGNORE.
+func insertSQL(d store.Dialect, n int) string {
+	var b strings.Builder
+	b.Grow(len(insertColumns) + n*(len(rowPlaceholders)+1) + 16)
+	b.WriteString("INSERT")
+	if d == store.SQLite {
+		b.WriteString(" OR IGNORE")
+	}
+	b.WriteString(insertColumns)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(rowPlaceholders)
+	}
+	return b.String()
+}
+
+// entryArgs appends e's column values (its prompt masked) to args.
+func (l *Log) entryArgs(args []any, e *Entry) []any {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	prompt := ""
+	if l.o.PromptChars > 0 && e.Prompt != "" {
+		prompt = Mask(truncate(e.Prompt, l.o.PromptChars))
+	}
+	return append(args, newID(), e.Time.UnixMilli(), e.RequestID, e.Principal, e.AuthMethod, e.KeyID, e.SourceIP, e.API, e.Method, e.Path,
+		e.Operation, e.Action, e.Resource, e.Model, e.Decision, e.Status, e.ErrorCode, e.InputTokens, e.OutputTokens, e.LatencyMs, prompt)
+}
+
+// write inserts batch in one transaction, rowsPerInsert rows per statement.
+// A failed batch is logged, not retried: the database refused it (disk
+// full, closed store), and retrying would only hold up the queue.
 func (l *Log) write(batch []*Entry) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := l.db.Tx(ctx, func(tx *store.Tx) error {
-		st, err := tx.Prepare(ctx, insertEntry)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, e := range batch {
-			e.mu.Lock()
-			prompt := ""
-			if l.o.PromptChars > 0 && e.Prompt != "" {
-				prompt = Mask(truncate(e.Prompt, l.o.PromptChars))
+		args := make([]any, 0, rowsPerInsert*21)
+		var full *sql.Stmt // prepared on the first full chunk
+		for rest := batch; len(rest) > 0; {
+			n := min(len(rest), rowsPerInsert)
+			args = args[:0]
+			for _, e := range rest[:n] {
+				args = l.entryArgs(args, e)
 			}
-			args := []any{newID(), e.Time.UnixMilli(), e.RequestID, e.Principal, e.AuthMethod, e.KeyID, e.SourceIP, e.API, e.Method, e.Path,
-				e.Operation, e.Action, e.Resource, e.Model, e.Decision, e.Status, e.ErrorCode, e.InputTokens, e.OutputTokens, e.LatencyMs, prompt}
-			e.mu.Unlock()
-			if _, err := st.ExecContext(ctx, args...); err != nil {
+			rest = rest[n:]
+			if n < rowsPerInsert {
+				if _, err := tx.Exec(ctx, insertSQL(tx.Dialect, n), args...); err != nil {
+					return err
+				}
+				continue
+			}
+			if full == nil {
+				st, err := tx.Prepare(ctx, insertSQL(tx.Dialect, rowsPerInsert))
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				full = st
+			}
+			if _, err := full.ExecContext(ctx, args...); err != nil {
 				return store.MapError(err)
 			}
 		}
