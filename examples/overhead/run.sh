@@ -12,7 +12,11 @@
 #   closed  closed loop, interleaved target by target in each of ROUNDS
 #           rounds, the upstream answering 20 words: 3,000 JSON requests at
 #           c=1, 2,000 streamed at c=1 (TTFT), 20,000 JSON at c=50
-#           (throughput); then Outcrop's RSS after the runs.
+#           (throughput); then Outcrop's RSS after the runs. Each run also
+#           reports the CPU time (user+system, /proc/PID/stat) the proxy
+#           process spent per 1,000 requests, warm-up included: on a shared
+#           machine that figure moves far less with the load than
+#           throughput does. The load average is printed with each round.
 #
 # Needs bin/outcrop (make build). OUTCROP_BASE=<another outcrop binary> adds
 # it as a fifth target (e.g. a build of main, for before/after ratios).
@@ -37,6 +41,8 @@ cleanup() { kill $(jobs -p) 2>/dev/null || true; rm -rf "$bin"; }
 trap cleanup EXIT
 
 rss() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
+# cpu PID: user+system CPU seconds the process has used so far.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' /proc/$1/stat; }
 start_outcrop() {
   bin/outcrop serve --config examples/overhead/outcrop.yaml >/dev/null 2>&1 &
   opid=$!
@@ -99,9 +105,13 @@ fi
 # that a change in the machine's load touches them all alike.
 if [[ " $PARTS " == *" closed "* ]]; then
 "$bin/instant" -addr 127.0.0.1:9100 -tokens 20 >/dev/null 2>&1 &
+declare -A pid=([direct]=$!)
 "$bin/rproxy" -addr 127.0.0.1:9101 -upstream http://127.0.0.1:9100 >/dev/null 2>&1 &
+pid[rproxy]=$!
 "$bin/rproxy" -raw -addr 127.0.0.1:9102 -upstream http://127.0.0.1:9100 >/dev/null 2>&1 &
+pid[raw]=$!
 start_outcrop
+pid[outcrop]=$opid
 targets="direct raw rproxy outcrop"
 declare -A url=([direct]=http://127.0.0.1:9100 [raw]=http://127.0.0.1:9102 [rproxy]=http://127.0.0.1:9101 [outcrop]=http://127.0.0.1:18090)
 if [ -n "${OUTCROP_BASE:-}" ]; then
@@ -111,15 +121,26 @@ if [ -n "${OUTCROP_BASE:-}" ]; then
   for i in $(seq 50); do curl -sf 127.0.0.1:18091/healthz >/dev/null && break; sleep 0.2; done
   targets="$targets base"
   url[base]=http://127.0.0.1:18091
+  pid[base]=$bpid
 fi
-declare -A res
+declare -A res cpums
 for round in $(seq "$ROUNDS"); do
+  echo "round=$round load average $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S) UTC"
   for sc in "1 false 3000" "1 true 2000" "50 false 20000"; do
     read -r c stream n <<<"$sc"
     for target in $targets; do
+      # direct: the CPU column is the upstream's own (tools/instant).
+      before=$(cpu "${pid[$target]}")
       line=$("$bin/loadgen" -url "${url[$target]}/v1/chat/completions" -model instant -max-tokens 20 -c "$c" -n "$n" -warmup-n $((n / 10)) -stream="$stream" | tail -1)
-      echo "round=$round c=$c stream=$stream $target: $line"
+      after=$(cpu "${pid[$target]}")
+      cpums[$round,$c,$stream,$target]=$(awk -v a="$after" -v b="$before" -v n="$((n + n / 10))" 'BEGIN { printf "%.1f", (a - b) * 1e6 / n }')
+      echo "round=$round c=$c stream=$stream $target: $line cpu_us_per_req=${cpums[$round,$c,$stream,$target]}"
       res[$round,$c,$stream,$target]=$line
+    done
+    for target in $targets; do
+      [ "$target" = direct ] && continue
+      awk -v r="$round" -v c="$c" -v s="$stream" -v t="$target" -v x="${cpums[$round,$c,$stream,$target]}" -v raw="${cpums[$round,$c,$stream,raw]}" -v rp="${cpums[$round,$c,$stream,rproxy]}" \
+        'BEGIN { printf "round=%s c=%s stream=%s %s CPU %.0f us per request (= ms per 1,000) = %.2fx the byte pump, %.2fx the bare proxy\n", r, c, s, t, x, x/raw, x/rp }'
     done
     f() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"${res[$round,$c,$stream,$2]}"; }
     if [ "$c" = 1 ]; then

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/outcrop/outcrop/internal/llm"
@@ -55,6 +56,19 @@ type chatMessageWire struct {
 	ToolCalls  []chatToolCallWire `json:"tool_calls"`
 	ToolCallID string             `json:"tool_call_id"`
 	Name       string             `json:"name"`
+
+	// text is the decoded string content when decoded is set (by
+	// fastChat, which has read the string once already).
+	text    string
+	decoded bool
+}
+
+// textContent returns the message's content where it must be text.
+func (m *chatMessageWire) textContent(path string) (string, error) {
+	if m.decoded {
+		return m.text, nil
+	}
+	return chatText(m.Content, path)
 }
 
 type chatPartWire struct {
@@ -105,9 +119,19 @@ func chatInvalid(format string, args ...any) error {
 // decodeChat decodes and validates a chat completion body. latency is the
 // X-Outcrop-Latency header, if any.
 func decodeChat(body []byte, latency string) (*chatRequest, error) {
+	return decodeChatWith(body, latency, true)
+}
+
+// decodeChatWith is decodeChat; fast false skips fastChat (for the tests
+// that hold both paths to the same results).
+func decodeChatWith(body []byte, latency string, fast bool) (*chatRequest, error) {
 	var w chatWire
-	if err := DecodeJSON(body, &w); err != nil {
-		return nil, err
+	fast = fast && fastChat(body, &w)
+	if !fast {
+		w = chatWire{}
+		if err := DecodeJSON(body, &w); err != nil {
+			return nil, err
+		}
 	}
 	if w.Model == "" {
 		return nil, chatInvalid("you must provide a model parameter")
@@ -128,11 +152,13 @@ func decodeChat(body []byte, latency string) (*chatRequest, error) {
 	if err := chatTools(&w, req); err != nil {
 		return nil, err
 	}
-	add, err := chatAdditional(body)
-	if err != nil {
-		return nil, err
+	if !fast { // fastChat accepts no passthrough member
+		add, err := chatAdditional(body)
+		if err != nil {
+			return nil, err
+		}
+		req.Additional = add
 	}
-	req.Additional = add
 	switch {
 	case w.PerformanceConfig != nil && w.PerformanceConfig.Latency != "":
 		req.Performance = llm.Latency(w.PerformanceConfig.Latency)
@@ -201,7 +227,7 @@ func chatInference(w *chatWire, req *llm.Request) error {
 // user turn, and consecutive turns of one role are merged, as the neutral
 // (Converse-shaped) model expects.
 func chatMessages(in []chatMessageWire, req *llm.Request) error {
-	calls := map[string]bool{} // tool call IDs the assistant has made
+	var calls map[string]bool // tool call IDs the assistant has made
 	add := func(role llm.Role, blocks ...llm.Block) {
 		n := len(req.Messages)
 		if n > 0 && req.Messages[n-1].Role == role {
@@ -210,18 +236,24 @@ func chatMessages(in []chatMessageWire, req *llm.Request) error {
 		}
 		req.Messages = append(req.Messages, llm.Message{Role: role, Content: blocks})
 	}
-	for i, m := range in {
-		path := fmt.Sprintf("messages[%d]", i)
+	for i := range in {
+		m := &in[i]
+		path := "messages[" + strconv.Itoa(i) + "]"
 		switch m.Role {
 		case "system", "developer":
-			text, err := chatText(m.Content, path)
+			text, err := m.textContent(path)
 			if err != nil {
 				return err
 			}
 			req.System = append(req.System, llm.TextBlock(text))
 		case "user":
-			blocks, err := chatUserContent(m.Content, path)
-			if err != nil {
+			var blocks []llm.Block
+			var err error
+			if m.decoded {
+				if m.text != "" {
+					blocks = []llm.Block{llm.TextBlock(m.text)}
+				}
+			} else if blocks, err = chatUserContent(m.Content, path); err != nil {
 				return err
 			}
 			if len(blocks) == 0 {
@@ -231,7 +263,7 @@ func chatMessages(in []chatMessageWire, req *llm.Request) error {
 		case "assistant":
 			var blocks []llm.Block
 			if chatPresent(m.Content) {
-				text, err := chatText(m.Content, path)
+				text, err := m.textContent(path)
 				if err != nil {
 					return err
 				}
@@ -250,6 +282,9 @@ func chatMessages(in []chatMessageWire, req *llm.Request) error {
 				if !json.Valid([]byte(args)) {
 					return chatInvalid("%s.tool_calls[%d].function.arguments must be a JSON string", path, j)
 				}
+				if calls == nil {
+					calls = map[string]bool{}
+				}
 				calls[tc.ID] = true
 				blocks = append(blocks, llm.Block{Kind: llm.KindToolUse, ToolUse: &llm.ToolUse{ID: tc.ID, Name: tc.Function.Name, Input: json.RawMessage(args)}})
 			}
@@ -264,7 +299,7 @@ func chatMessages(in []chatMessageWire, req *llm.Request) error {
 			if !calls[m.ToolCallID] {
 				return chatInvalid("%s.tool_call_id %q does not answer a tool call of an earlier assistant message", path, m.ToolCallID)
 			}
-			text, err := chatText(m.Content, path)
+			text, err := m.textContent(path)
 			if err != nil {
 				return err
 			}
