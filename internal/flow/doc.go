@@ -26,8 +26,8 @@
 // A Loop (DoWhile) node's body runs as a nested execution kept inside the
 // outer state (loop.go): body activations are "<loop>/<iteration>/<node>".
 //
-// Iteration is one level deep: nodes downstream of an Iterator (up to a
-// Collector) run once per item, keyed "node#i"; Output nodes inside the
-// iteration emit once per item; the Collector gathers the items that were
-// not skipped, in item order.
+// Iterators nest: a node runs once per item path of the iterators it runs
+// under (keyed "node#i", "node#i.j", …); Output nodes inside an iteration
+// emit once per item; a Collector closes the innermost iteration of its
+// item and gathers the items that were not skipped, in item order.
 package flow

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Plan is a validated definition compiled for the engine: each node's data
@@ -38,7 +39,9 @@ type planNode struct {
 	inputs []planInput
 	gates  []gate
 	conds  []planCond
-	iter   string // the Iterator this node runs under, per item; "" for none
+	// stack lists the Iterators this node runs under, outermost first: it
+	// runs once per item path (one index per iterator).
+	stack []string
 	// consumers lists (node, input) pairs fed by each output, for traces.
 	consumers map[string][][2]string
 }
@@ -56,8 +59,8 @@ func (e *ErrInvalid) Error() string {
 }
 
 // Compile validates def and builds its Plan. Definitions that validate but
-// use what the engine cannot run yet (a node under two iterators, nested
-// iterators) fail here with an Unspecified finding.
+// that the engine cannot run (a node fed from two unrelated iterations)
+// fail here with an Unspecified finding.
 func Compile(def *Definition) (*Plan, error) {
 	if vs := Validate(def); HasErrors(vs) {
 		return nil, &ErrInvalid{vs}
@@ -123,31 +126,77 @@ func indexOfInput(n *Node, name string) int {
 	return slices.IndexFunc(n.Inputs, func(in NodeInput) bool { return in.Name == name })
 }
 
-// assignIterators marks every node downstream of an Iterator, up to and
-// excluding a Collector, as running once per item of that Iterator.
+// assignIterators gives every node its iterator stack: a node fed by an
+// Iterator's item runs under that iterator (inside the iterators its
+// source runs under), a Collector closes the innermost iterator of its
+// item, and any other node runs under the longest stack among its sources
+// (outer values are broadcast to every item). Sources from unrelated
+// iterations are refused.
 func (p *Plan) assignIterators() error {
+	indeg := map[string]int{}
 	next := map[string][]string{}
 	for _, c := range p.Def.Connections {
 		next[c.Source] = append(next[c.Source], c.Target)
+		indeg[c.Target]++
 	}
-	for _, it := range p.order {
-		if it.Type != NodeIterator {
-			continue
+	var queue, topo []string
+	for _, n := range p.order {
+		if indeg[n.Name] == 0 {
+			queue = append(queue, n.Name)
 		}
-		queue := slices.Clone(next[it.Name])
-		for len(queue) > 0 {
-			n := p.nodes[queue[0]]
-			queue = queue[1:]
-			if n.Type == NodeCollector || n.iter == it.Name {
-				continue
+	}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		topo = append(topo, name)
+		for _, t := range next[name] {
+			if indeg[t]--; indeg[t] == 0 {
+				queue = append(queue, t)
 			}
-			if n.iter != "" || n.Type == NodeIterator {
-				return &ErrInvalid{[]Validation{{Type: "Unspecified", Severity: SeverityError, Details: Details{Node: n.Name},
-					Message: fmt.Sprintf("node %q is under two iterators; Outcrop runs one level of iteration", n.Name)}}}
-			}
-			n.iter = it.Name
-			queue = append(queue, next[n.Name]...)
 		}
+	}
+	bad := func(n *planNode, msg string) error {
+		return &ErrInvalid{[]Validation{{Type: "Unspecified", Severity: SeverityError, Details: Details{Node: n.Name},
+			Message: fmt.Sprintf("node %q %s", n.Name, msg)}}}
+	}
+	for _, name := range topo {
+		n := p.nodes[name]
+		var longest []string
+		consider := func(st []string) error {
+			short, long := st, longest
+			if len(short) > len(long) {
+				short, long = long, short
+			}
+			if !slices.Equal(short, long[:len(short)]) {
+				return bad(n, "takes inputs from unrelated iterations")
+			}
+			longest = long
+			return nil
+		}
+		for _, in := range n.inputs {
+			src := p.nodes[in.source]
+			st := src.stack
+			if src.Type == NodeIterator {
+				st = append(slices.Clone(src.stack), src.Name)
+			}
+			if n.Type == NodeCollector {
+				if in.Name != "arrayItem" {
+					continue
+				}
+				if len(st) > 0 {
+					st = st[:len(st)-1]
+				}
+			}
+			if err := consider(st); err != nil {
+				return err
+			}
+		}
+		for _, g := range n.gates {
+			if err := consider(p.nodes[g.cond].stack); err != nil {
+				return err
+			}
+		}
+		n.stack = slices.Clone(longest)
 	}
 	return nil
 }
@@ -408,25 +457,47 @@ var (
 	ErrWrongNode = errors.New("the execution is not waiting for that node input")
 )
 
-func actKey(node string, i int) string {
-	if i < 0 {
+// actKey is the activation key of node at item path path: "node" outside
+// iterations, "node#i" under one iterator, "node#i.j" under two.
+func actKey(node string, path []int) string {
+	if len(path) == 0 {
 		return node
 	}
-	return node + "#" + strconv.Itoa(i)
+	var b strings.Builder
+	b.WriteString(node)
+	for i, x := range path {
+		if i == 0 {
+			b.WriteByte('#')
+		} else {
+			b.WriteByte('.')
+		}
+		b.WriteString(strconv.Itoa(x))
+	}
+	return b.String()
 }
 
-// ParseActivation splits an activation key into node name and item index.
+// ParseActivation splits an activation key into node name and the item
+// index of its innermost iteration (-1 outside iterations).
 func ParseActivation(k string) (string, int) {
-	for i := len(k) - 1; i >= 0; i-- {
-		if k[i] == '#' {
-			n, err := strconv.Atoi(k[i+1:])
-			if err == nil {
-				return k[:i], n
-			}
-			break
-		}
+	i := strings.LastIndexByte(k, '#')
+	if i < 0 {
+		return k, -1
 	}
-	return k, -1
+	parts := strings.Split(k[i+1:], ".")
+	last := -1
+	for _, part := range parts {
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 0 || part != strconv.Itoa(n) {
+			return k, -1
+		}
+		last = n
+	}
+	return k[:i], last
+}
+
+// withItem returns path extended by j (a new slice).
+func withItem(path []int, j int) []int {
+	return append(slices.Clone(path), j)
 }
 
 // Step is the engine's semantic core, a pure function: given the plan, the
@@ -576,24 +647,47 @@ func checkType(v Value, typ string) error {
 	return nil
 }
 
-// sourceAct is the activation of src that feeds item i of a consumer.
-func (p *Plan) sourceAct(src string, i int) string {
+// sourceAct is the activation of src whose outputs feed item path path
+// of a consumer: an Iterator's item outputs are keyed by the item's path.
+func (p *Plan) sourceAct(src string, path []int) string {
 	sn := p.nodes[src]
+	d := len(sn.stack)
 	if sn.Type == NodeIterator {
-		return actKey(src, i) // per-item outputs of a single activation
+		d++
 	}
-	if sn.iter == "" {
-		return actKey(src, -1)
-	}
-	return actKey(src, i)
+	return actKey(src, path[:min(d, len(path))])
 }
 
-// sourceStatus returns the status of the activation feeding item i.
-func (p *Plan) sourceStatus(s *State, src string, i int) string {
-	if p.nodes[src].Type == NodeIterator {
-		return s.Nodes[src]
+// sourceStatus returns the status of the activation feeding item path path.
+func (p *Plan) sourceStatus(s *State, src string, path []int) string {
+	sn := p.nodes[src]
+	if sn.Type == NodeIterator {
+		return s.Nodes[actKey(src, path[:min(len(sn.stack), len(path))])]
 	}
-	return s.Nodes[p.sourceAct(src, i)]
+	return s.Nodes[p.sourceAct(src, path)]
+}
+
+// itemPaths enumerates the item paths of a node under stack whose
+// iterators have run, and the path prefixes under which an iterator was
+// skipped (the node is skipped there too).
+func (p *Plan) itemPaths(s *State, stack []string) (paths, skipped [][]int) {
+	paths = [][]int{nil}
+	for _, it := range stack {
+		var next [][]int
+		for _, pr := range paths {
+			k := actKey(it, pr)
+			switch s.Nodes[k] {
+			case StatusDone:
+				for j := range s.Items[k] {
+					next = append(next, withItem(pr, j))
+				}
+			case StatusSkipped:
+				skipped = append(skipped, pr)
+			}
+		}
+		paths = next
+	}
+	return paths, skipped
 }
 
 // propagate resolves every activation it can: it runs pure nodes in place,
@@ -605,22 +699,15 @@ func (p *Plan) propagate(s *State, cmds []Command) (*State, []Command, error) {
 			if n.Type == NodeInputT || n.Type == NodeLoopInput {
 				continue
 			}
-			idx := []int{-1}
-			if n.iter != "" {
-				st := s.Nodes[n.iter]
-				switch {
-				case st == StatusSkipped:
-					if s.Nodes[n.Name] == "" {
-						s.Nodes[n.Name] = StatusSkipped
+			idx := [][]int{nil}
+			if len(n.stack) > 0 {
+				var skipped [][]int
+				idx, skipped = p.itemPaths(s, n.stack)
+				for _, pr := range skipped {
+					if k := actKey(n.Name, pr); s.Nodes[k] == "" {
+						s.Nodes[k] = StatusSkipped
 						changed = true
 					}
-					continue
-				case st != StatusDone:
-					continue
-				}
-				idx = idx[:0]
-				for i := range s.Items[n.iter] {
-					idx = append(idx, i)
 				}
 			}
 			for _, i := range idx {
@@ -669,8 +756,9 @@ func (p *Plan) propagate(s *State, cmds []Command) (*State, []Command, error) {
 	return s, cmds, nil
 }
 
-// tryActivate decides activation (n, i) if its inputs and gates allow.
-func (p *Plan) tryActivate(s *State, n *planNode, i int, cmds []Command) ([]Command, bool, error) {
+// tryActivate decides activation (n, i) — i is the item path — if its
+// inputs and gates allow.
+func (p *Plan) tryActivate(s *State, n *planNode, i []int, cmds []Command) ([]Command, bool, error) {
 	k := actKey(n.Name, i)
 	dead := false
 	for _, in := range n.inputs {
@@ -691,10 +779,7 @@ func (p *Plan) tryActivate(s *State, n *planNode, i int, cmds []Command) ([]Comm
 	if len(n.gates) > 0 && !dead {
 		open, undecided := false, false
 		for _, g := range n.gates {
-			ca := actKey(g.cond, -1)
-			if p.nodes[g.cond].iter != "" {
-				ca = actKey(g.cond, i)
-			}
+			ca := actKey(g.cond, i[:min(len(p.nodes[g.cond].stack), len(i))])
 			switch s.Nodes[ca] {
 			case StatusDone:
 				if s.Selected[ca] == g.condition {
@@ -713,7 +798,7 @@ func (p *Plan) tryActivate(s *State, n *planNode, i int, cmds []Command) ([]Comm
 		}
 	}
 	if n.Type == NodeCollector && !dead {
-		return p.collect(s, n, cmds)
+		return p.collect(s, n, i, cmds)
 	}
 	if dead {
 		s.Nodes[k] = StatusSkipped
@@ -723,7 +808,11 @@ func (p *Plan) tryActivate(s *State, n *planNode, i int, cmds []Command) ([]Comm
 	if err != nil {
 		return cmds, false, err
 	}
-	cmds = append(cmds, Command{Trace: &Trace{NodeName: n.Name, Inputs: fields}})
+	var chain []ChainLink
+	for l, it := range n.stack {
+		chain = append(chain, ChainLink{NodeName: it, Index: i[l], Type: "Iterator"})
+	}
+	cmds = append(cmds, Command{Trace: &Trace{NodeName: n.Name, Inputs: fields, Chain: chain}})
 	switch n.Type {
 	case NodeOutputT:
 		s.Nodes[k] = StatusDone
@@ -783,24 +872,29 @@ func (p *Plan) tryActivate(s *State, n *planNode, i int, cmds []Command) ([]Comm
 	case NodeIterator:
 		arr := vals[0].Value.([]Value)
 		s.Nodes[k] = StatusDone
-		s.Items[n.Name] = len(arr)
+		s.Items[k] = len(arr)
 		size := json.Number(strconv.Itoa(len(arr)))
 		for j, item := range arr {
-			setValue(s, actKey(n.Name, j), "arrayItem", item)
-			setValue(s, actKey(n.Name, j), "arraySize", size)
+			setValue(s, actKey(n.Name, withItem(i, j)), "arrayItem", item)
+			setValue(s, actKey(n.Name, withItem(i, j)), "arraySize", size)
 		}
 		cmds = append(cmds, Command{Trace: &Trace{NodeName: n.Name, Outputs: []TraceField{{Name: "arraySize", Value: size, Type: TypeNumber}}}})
 	default:
 		b, _ := json.Marshal(encodeInputs(vals))
 		s.Runs[k] = b
 		s.Nodes[k] = StatusRunning
-		cmds = append(cmds, Command{Run: &Run{Activation: k, Node: n.Node, Index: i, Inputs: vals}})
+		idx := -1
+		if len(i) > 0 {
+			idx = i[len(i)-1]
+		}
+		cmds = append(cmds, Command{Run: &Run{Activation: k, Node: n.Node, Index: idx, Inputs: vals}})
 	}
 	return cmds, true, nil
 }
 
-// collect runs a Collector once every item of its iteration is resolved.
-func (p *Plan) collect(s *State, n *planNode, cmds []Command) ([]Command, bool, error) {
+// collect runs a Collector (at item path path) once every item of the
+// iteration it closes is resolved.
+func (p *Plan) collect(s *State, n *planNode, path []int, cmds []Command) ([]Command, bool, error) {
 	var item planInput
 	for _, in := range n.inputs {
 		if in.Name == "arrayItem" {
@@ -808,28 +902,33 @@ func (p *Plan) collect(s *State, n *planNode, cmds []Command) ([]Command, bool, 
 		}
 	}
 	src := p.nodes[item.source]
-	it := src.iter
+	it := ""
 	if src.Type == NodeIterator {
 		it = src.Name
+	} else if len(src.stack) > 0 {
+		it = src.stack[len(src.stack)-1]
 	}
 	if it == "" {
 		return cmds, false, &StepError{Kind: "validation", Node: n.Name, Message: fmt.Sprintf("collector %q is not fed by an iteration", n.Name)}
 	}
-	switch s.Nodes[it] {
+	k := actKey(n.Name, path)
+	itAct := actKey(it, path[:min(len(p.nodes[it].stack), len(path))])
+	switch s.Nodes[itAct] {
 	case StatusSkipped:
-		s.Nodes[n.Name] = StatusSkipped
+		s.Nodes[k] = StatusSkipped
 		return cmds, true, nil
 	case StatusDone:
 	default:
 		return cmds, false, nil
 	}
 	var out []Value
-	for i := range s.Items[it] {
-		switch p.sourceStatus(s, item.source, i) {
+	for j := range s.Items[itAct] {
+		ip := withItem(path, j)
+		switch p.sourceStatus(s, item.source, ip) {
 		case StatusSkipped:
 			continue
 		case StatusDone:
-			v, ok := getValue(s, p.sourceAct(item.source, i), item.output)
+			v, ok := getValue(s, p.sourceAct(item.source, ip), item.output)
 			if !ok {
 				continue
 			}
@@ -845,13 +944,13 @@ func (p *Plan) collect(s *State, n *planNode, cmds []Command) ([]Command, bool, 
 	if out == nil {
 		out = []Value{}
 	}
-	s.Nodes[n.Name] = StatusDone
-	setValue(s, n.Name, "collectedArray", out)
+	s.Nodes[k] = StatusDone
+	setValue(s, k, "collectedArray", out)
 	cmds = append(cmds, Command{Trace: &Trace{NodeName: n.Name, Outputs: []TraceField{{Name: "collectedArray", Value: out, Type: TypeArray, Next: n.consumers["collectedArray"]}}}})
 	return cmds, true, nil
 }
 
-func (p *Plan) evalInputs(s *State, n *planNode, i int) ([]NamedValue, []TraceField, error) {
+func (p *Plan) evalInputs(s *State, n *planNode, i []int) ([]NamedValue, []TraceField, error) {
 	vals := make([]NamedValue, 0, len(n.inputs))
 	fields := make([]TraceField, 0, len(n.inputs))
 	for _, in := range n.inputs {

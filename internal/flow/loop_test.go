@@ -2,6 +2,7 @@ package flow
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -192,5 +193,84 @@ func TestLoopBodyFailure(t *testing.T) {
 	f := eventsOf(evs, "dependencyFailedException")
 	if len(f) != 1 || !strings.Contains(f[0]["message"].(string), "division by zero") || len(outputDocs(evs)) != 0 {
 		t.Fatalf("events = %v", evs)
+	}
+}
+
+// nestedIterators is In (an array of arrays) → Outer iterator → Inner
+// iterator (each outer item) → Up (inline code, per inner item) → Each
+// (an Output per inner item) and InnerCollect (per outer item) →
+// OuterCollect → Out.
+const nestedIterators = `{"nodes": [
+ {"name": "In", "type": "Input", "configuration": {"input": {}}, "outputs": [{"name": "document", "type": "Array"}]},
+ {"name": "Outer", "type": "Iterator", "configuration": {"iterator": {}}, "inputs": [{"name": "array", "type": "Array", "expression": "$.data"}],
+  "outputs": [{"name": "arrayItem", "type": "Array"}, {"name": "arraySize", "type": "Number"}]},
+ {"name": "Inner", "type": "Iterator", "configuration": {"iterator": {}}, "inputs": [{"name": "array", "type": "Array", "expression": "$.data"}],
+  "outputs": [{"name": "arrayItem", "type": "String"}, {"name": "arraySize", "type": "Number"}]},
+ {"name": "Up", "type": "InlineCode", "configuration": {"inlineCode": {"language": "Python_3", "code": "word.upper()"}},
+  "inputs": [{"name": "word", "type": "String", "expression": "$.data"}], "outputs": [{"name": "response", "type": "String"}]},
+ {"name": "Each", "type": "Output", "configuration": {"output": {}}, "inputs": [{"name": "document", "type": "String", "expression": "$.data"}]},
+ {"name": "InnerCollect", "type": "Collector", "configuration": {"collector": {}},
+  "inputs": [{"name": "arrayItem", "type": "String", "expression": "$.data"}, {"name": "arraySize", "type": "Number", "expression": "$.data"}],
+  "outputs": [{"name": "collectedArray", "type": "Array"}]},
+ {"name": "OuterCollect", "type": "Collector", "configuration": {"collector": {}},
+  "inputs": [{"name": "arrayItem", "type": "Array", "expression": "$.data"}, {"name": "arraySize", "type": "Number", "expression": "$.data"}],
+  "outputs": [{"name": "collectedArray", "type": "Array"}]},
+ {"name": "Out", "type": "Output", "configuration": {"output": {}}, "inputs": [{"name": "document", "type": "Array", "expression": "$.data"}]}
+], "connections": [
+ {"name": "c1", "source": "In", "target": "Outer", "type": "Data", "configuration": {"data": {"sourceOutput": "document", "targetInput": "array"}}},
+ {"name": "c2", "source": "Outer", "target": "Inner", "type": "Data", "configuration": {"data": {"sourceOutput": "arrayItem", "targetInput": "array"}}},
+ {"name": "c3", "source": "Inner", "target": "Up", "type": "Data", "configuration": {"data": {"sourceOutput": "arrayItem", "targetInput": "word"}}},
+ {"name": "c4", "source": "Up", "target": "Each", "type": "Data", "configuration": {"data": {"sourceOutput": "response", "targetInput": "document"}}},
+ {"name": "c5", "source": "Up", "target": "InnerCollect", "type": "Data", "configuration": {"data": {"sourceOutput": "response", "targetInput": "arrayItem"}}},
+ {"name": "c6", "source": "Inner", "target": "InnerCollect", "type": "Data", "configuration": {"data": {"sourceOutput": "arraySize", "targetInput": "arraySize"}}},
+ {"name": "c7", "source": "InnerCollect", "target": "OuterCollect", "type": "Data", "configuration": {"data": {"sourceOutput": "collectedArray", "targetInput": "arrayItem"}}},
+ {"name": "c8", "source": "Outer", "target": "OuterCollect", "type": "Data", "configuration": {"data": {"sourceOutput": "arraySize", "targetInput": "arraySize"}}},
+ {"name": "c9", "source": "OuterCollect", "target": "Out", "type": "Data", "configuration": {"data": {"sourceOutput": "collectedArray", "targetInput": "document"}}}
+]}`
+
+// TestNestedIterators runs an iterator inside an iterator: the inner
+// nodes run once per (outer, inner) item, an Output inside emits per inner
+// item, the inner Collector gathers per outer item (an empty inner array
+// gives an empty collection) and the outer Collector gathers those, in
+// order; traces carry both iterations in their executionChain.
+func TestNestedIterators(t *testing.T) {
+	x := NewExecutor(ExecutorOptions{DB: storetest.SQLite(t), Nodes: &Runner{}})
+	doc, _ := ParseValue([]byte(`[["a", "b"], [], ["c"]]`))
+	evs := runExecution(t, x, "a", nestedIterators, doc)
+	var each []string
+	var out string
+	for _, p := range eventsOf(evs, EventOutput) {
+		b, _ := json.Marshal(p["content"].(map[string]any)["document"])
+		if p["nodeName"] == "Each" {
+			each = append(each, string(b))
+		} else {
+			out = string(b)
+		}
+	}
+	slices.Sort(each) // the per-item runs finish in any order
+	if strings.Join(each, ",") != `"A","B","C"` || out != `[["A","B"],[],["C"]]` {
+		t.Fatalf("Each outputs %v, Out %s", each, out)
+	}
+	var chains []string
+	for _, in := range traceMembers(evs, "nodeInputTrace") {
+		if in["nodeName"] == "Up" {
+			b, _ := json.Marshal(in["fields"].([]any)[0].(map[string]any)["executionChain"])
+			chains = append(chains, string(b))
+		}
+	}
+	want := []string{
+		`[{"index":0,"nodeName":"Outer","type":"Iterator"},{"index":0,"nodeName":"Inner","type":"Iterator"}]`,
+		`[{"index":0,"nodeName":"Outer","type":"Iterator"},{"index":1,"nodeName":"Inner","type":"Iterator"}]`,
+		`[{"index":2,"nodeName":"Outer","type":"Iterator"},{"index":0,"nodeName":"Inner","type":"Iterator"}]`,
+	}
+	if strings.Join(chains, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("Up's executionChains:\n%s\nwant\n%s", strings.Join(chains, "\n"), strings.Join(want, "\n"))
+	}
+	// Keys of nested activations parse back to the node and inner index.
+	if n, i := ParseActivation("Up#2.0"); n != "Up" || i != 0 {
+		t.Fatalf("ParseActivation(Up#2.0) = %s, %d", n, i)
+	}
+	if n, i := ParseActivation("Odd#name#x"); n != "Odd#name#x" || i != -1 {
+		t.Fatalf("ParseActivation(Odd#name#x) = %s, %d", n, i)
 	}
 }
