@@ -224,8 +224,8 @@ func (s *Service) Invoke(ctx context.Context, in *Invocation) (Stream, error) {
 	if len(in.InputText) > maxInputText {
 		return nil, resource.Invalid("inputText", "Member must have length less than or equal to 25000000")
 	}
-	if c := in.Streaming; c != nil && c.ApplyGuardrailInterval != 0 {
-		if err := resource.Range("streamingConfigurations.applyGuardrailInterval", c.ApplyGuardrailInterval, 1, 1_000_000); err != nil {
+	if c := in.Streaming; c != nil && c.ApplyGuardrailInterval != nil {
+		if err := resource.Range("streamingConfigurations.applyGuardrailInterval", *c.ApplyGuardrailInterval, 1, 1_000_000); err != nil {
 			return nil, err
 		}
 	}
@@ -878,8 +878,8 @@ func (r *run) streamFinal() bool {
 
 // interval is the size of a streamed piece of the answer, in characters.
 func (r *run) interval() int {
-	if c := r.in.Streaming; c != nil && c.ApplyGuardrailInterval > 0 {
-		return c.ApplyGuardrailInterval
+	if c := r.in.Streaming; c != nil && c.ApplyGuardrailInterval != nil && *c.ApplyGuardrailInterval > 0 {
+		return *c.ApplyGuardrailInterval
 	}
 	return 50
 }

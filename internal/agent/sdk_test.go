@@ -365,13 +365,39 @@ func (e *env) clients(user string) (*bedrockagent.Client, *bedrockagentruntime.C
 	return e.clientsAt(e.URL, user)
 }
 
+// plainBody sends request bodies to the transport with only Read and Close.
+//
+// smithy-go wraps a request body in a closer whose WriteTo answers io.EOF
+// once closed, and the SDK closes the body as soon as client.Do returns.
+// net/http's writeLoop, after writing Content-Length bytes, copies the body
+// once more to detect extra bytes; io.Copy prefers WriteTo, so when that
+// copy runs after the SDK's Close (the server answered first, the
+// writeLoop goroutine was descheduled) it returns io.EOF as a write error,
+// and the transport closes the connection under the response: the event
+// stream then fails with "use of closed network connection"
+// (aws-sdk-go-v2#2737). Found by recording who closes the client's
+// connections: persistConn.writeLoop, with io.EOF. Without WriteTo, io.Copy
+// reads, and Read after Close is a clean io.EOF.
+type plainBody struct{ base http.RoundTripper }
+
+func (p plainBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r = r.Clone(r.Context())
+		r.Body = struct{ io.ReadCloser }{r.Body}
+	}
+	return p.base.RoundTrip(r)
+}
+
 // clientsAt returns user's SDK clients of the server at url.
 func (e *env) clientsAt(url, user string) (*bedrockagent.Client, *bedrockagentruntime.Client) {
 	k := e.keys[user]
 	creds := credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, "")
 	cfg := aws.Config{Region: "us-east-1", Credentials: creds}
 	return bedrockagent.NewFromConfig(cfg, func(o *bedrockagent.Options) { o.BaseEndpoint = aws.String(url) }),
-		bedrockagentruntime.NewFromConfig(cfg, func(o *bedrockagentruntime.Options) { o.BaseEndpoint = aws.String(url) })
+		bedrockagentruntime.NewFromConfig(cfg, func(o *bedrockagentruntime.Options) {
+			o.BaseEndpoint = aws.String(url)
+			o.HTTPClient = &http.Client{Transport: plainBody{http.DefaultTransport}}
+		})
 }
 
 const travelInstruction = "You are a travel agent. Search flights and hotels, book them, and ask the user for any missing detail before booking."

@@ -35,7 +35,7 @@ type StreamingConfigurations struct {
 	// ApplyGuardrailInterval is the size of the streamed pieces in
 	// characters (default 50); each piece is released only after the
 	// agent's guardrail has passed it.
-	ApplyGuardrailInterval int `json:"applyGuardrailInterval,omitempty"`
+	ApplyGuardrailInterval *int `json:"applyGuardrailInterval,omitempty"`
 }
 
 // InlineAgent is the agent an InvokeInlineAgent call defines in its body.
