@@ -38,6 +38,13 @@ import (
 //go:embed all:dist
 var dist embed.FS
 
+// Built reports whether this binary embeds a built console
+// (dist/index.html), rather than the "console not built" page.
+func Built() bool {
+	_, err := fs.Stat(dist, "dist/index.html")
+	return err == nil
+}
+
 // CSP is the Content-Security-Policy of every console response.
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"

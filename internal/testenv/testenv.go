@@ -67,3 +67,7 @@ func Datasets(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_
 // WordNet returns a WordNet 3.0 dict directory (scripts/wordnet.sh, `make
 // wordnet`) with NLTK's lexnames file.
 func WordNet(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_WORDNET") }
+
+// Chromium returns the path of the apt Chromium (.ci/apt.txt) that the
+// console's browser tests drive; never a downloaded browser.
+func Chromium(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_CHROMIUM") }
