@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"os"
+	"path/filepath"
 
 	"github.com/outcrop/outcrop/internal/console"
 	"github.com/outcrop/outcrop/internal/gateway"
@@ -31,7 +32,7 @@ func (a *App) buildConsole(db *store.DB, sec *security, calls *console.Calls) (*
 	c := console.New(console.Options{Logger: a.log, Auth: sec.auth, Sessions: sec.sessions})
 	adm := &console.Admin{
 		Auth: sec.auth, Sessions: sec.sessions, DB: db, Calls: calls, Router: a.router, Models: models,
-		AccountID: a.cfg.Server.AccountID, Logger: a.log,
+		AccountID: a.cfg.Server.AccountID, Logger: a.log, BenchDir: filepath.Join(a.cfg.Home, "bench"),
 		Pull: func(ctx context.Context, ref string, o modelstore.PullOptions) (modelstore.Model, error) {
 			client, err := a.httpClient(httpOptions{}) // under the egress allow-list
 			if err != nil {

@@ -40,12 +40,17 @@ type Admin struct {
 	// Pull, if set, downloads a model file into Models (`outcrop models
 	// pull`); nil refuses pulls.
 	Pull func(ctx context.Context, ref string, o modelstore.PullOptions) (modelstore.Model, error)
+	// BenchDir holds the benchmark runs started through the admin API
+	// (one folder per run, as `outcrop bench --out` writes); empty
+	// disables the bench routes.
+	BenchDir string
 	// AccountID appears in principal ARNs.
 	AccountID string
 	// Logger receives internal errors.
 	Logger *slog.Logger
 
 	pulls *pulls
+	bench *benchRuns
 }
 
 var _ httpapi.RouteGroup = (*Admin)(nil)
@@ -56,6 +61,7 @@ func (g *Admin) Routes(mux *http.ServeMux, a *httpapi.Adapter) {
 		g.Logger = slog.New(slog.DiscardHandler)
 	}
 	g.pulls = newPulls()
+	g.bench = &benchRuns{m: map[string]*benchRun{}}
 	h := func(pattern string, f httpapi.HandlerFunc) { mux.Handle(pattern, a.Admin(f)) }
 	authz := func(r *http.Request, action, resource string) error { return a.Authorize(r, action, resource) }
 	p := &principalRoutes{g: g, authorize: authz, readBody: a.ReadBody}
@@ -89,6 +95,13 @@ func (g *Admin) Routes(mux *http.ServeMux, a *httpapi.Adapter) {
 	h("POST /admin/v1/local-models", m.pull)
 	h("GET /admin/v1/local-models/pulls/{id}", m.pullStatus)
 	h("DELETE /admin/v1/local-models/{id}", m.removeFile)
+
+	bn := &benchRoutes{g: g, authorize: authz, readBody: a.ReadBody}
+	h("POST /admin/v1/bench/runs", bn.start)
+	h("GET /admin/v1/bench/runs", bn.list)
+	h("GET /admin/v1/bench/runs/{id}", bn.get)
+	h("DELETE /admin/v1/bench/runs/{id}", bn.stop)
+	h("GET /admin/v1/bench/compare", bn.compare)
 
 	h("/admin/v1/", func(w http.ResponseWriter, r *http.Request) error {
 		return llm.Errorf(llm.KindNotFound, "no admin API route %s %s", r.Method, r.URL.Path)

@@ -129,7 +129,7 @@ func newEnv(t *testing.T, db *store.DB, o envOptions) *env {
 		assets = *o.assets
 	}
 	c := console.New(console.Options{Auth: e.a, Sessions: e.sessions, Assets: assets})
-	adm := &console.Admin{Auth: e.a, Sessions: e.sessions, DB: db, Calls: e.calls, Router: router, Models: e.models, Pull: o.pull}
+	adm := &console.Admin{Auth: e.a, Sessions: e.sessions, DB: db, Calls: e.calls, Router: router, Models: e.models, Pull: o.pull, BenchDir: t.TempDir()}
 	srv = httpapi.New(httpapi.Deps{Gateway: gw, Router: router, Console: c, Groups: []httpapi.RouteGroup{adm},
 		Middleware: []func(http.Handler) http.Handler{e.audit.Middleware, e.a.Middleware},
 		Authorize: func(ctx context.Context, action, resource string) error {
