@@ -26,6 +26,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/outcrop/outcrop/internal/gguf"
 )
 
 // Pooling types as llama.cpp numbers them (enum llama_pooling_type).
@@ -451,126 +453,47 @@ type tensor struct {
 	src  stTensor
 }
 
-// GGUF value types and ggml tensor types written here.
-const (
-	gUint32  = 4
-	gInt32   = 5
-	gFloat32 = 6
-	gBool    = 7
-	gString  = 8
-	gArray   = 9
-	ggmlF32  = 0
-	align    = 32
-)
+// ggmlF32 is the ggml type of the tensors written (F32).
+const ggmlF32 = 0
 
-// writeGGUF writes a GGUF v3 file: header, metadata, tensor infos (ggml
-// dimension order, the reverse of PyTorch's), then each tensor's F32 data
-// aligned to 32 bytes.
+// writeGGUF writes a GGUF file with gguf.Write: each tensor in ggml
+// dimension order (the reverse of PyTorch's) as F32 data, read from the
+// safetensors file one tensor at a time.
 func writeGGUF(path string, meta []kv, ts []tensor, st *safetensors) error {
+	kvs := make([]gguf.KV, len(meta))
+	for i, e := range meta {
+		kvs[i] = gguf.KV{Key: e.key, Value: e.val}
+	}
+	infos := make([]gguf.Tensor, len(ts))
+	for i, t := range ts {
+		dims := make([]uint64, len(t.src.Shape))
+		for j, d := range t.src.Shape {
+			dims[len(dims)-1-j] = d
+		}
+		infos[i] = gguf.Tensor{Name: t.name, Dims: dims, Type: ggmlF32, Size: elements(t.src.Shape) * 4}
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	le := binary.LittleEndian
-	var werr error
-	put := func(b []byte) {
-		if werr == nil {
-			_, werr = w.Write(b)
-		}
-	}
-	put32 := func(v uint32) { put(le.AppendUint32(nil, v)) }
-	put64 := func(v uint64) { put(le.AppendUint64(nil, v)) }
-	putStr := func(s string) { put64(uint64(len(s))); put([]byte(s)) }
-	put([]byte("GGUF"))
-	put32(3)
-	put64(uint64(len(ts)))
-	put64(uint64(len(meta)))
-	for _, e := range meta {
-		putStr(e.key)
-		switch v := e.val.(type) {
-		case uint32:
-			put32(gUint32)
-			put32(v)
-		case float32:
-			put32(gFloat32)
-			put32(math.Float32bits(v))
-		case bool:
-			put32(gBool)
-			if v {
-				put([]byte{1})
-			} else {
-				put([]byte{0})
-			}
-		case string:
-			put32(gString)
-			putStr(v)
-		case []string:
-			put32(gArray)
-			put32(gString)
-			put64(uint64(len(v)))
-			for _, s := range v {
-				putStr(s)
-			}
-		case []int32:
-			put32(gArray)
-			put32(gInt32)
-			put64(uint64(len(v)))
-			for _, x := range v {
-				put32(uint32(x))
-			}
-		default:
-			f.Close()
-			return fmt.Errorf("bertgguf: no encoding for %T", v)
-		}
-	}
-	pad := func(n int64) int64 { return (align - n%align) % align }
-	off := int64(0)
-	for _, t := range ts {
-		putStr(t.name)
-		put32(uint32(len(t.src.Shape)))
-		for i := len(t.src.Shape) - 1; i >= 0; i-- {
-			put64(t.src.Shape[i])
-		}
-		put32(ggmlF32)
-		put64(uint64(off))
-		n := elements(t.src.Shape) * 4
-		off += n + pad(n)
-	}
-	// The header's length decides the padding before the data section.
-	if werr == nil {
-		werr = w.Flush()
-	}
-	if werr != nil {
-		f.Close()
-		return werr
-	}
-	pos, err := f.Seek(0, io.SeekCurrent)
-	if err != nil {
-		f.Close()
-		return err
-	}
-	put(make([]byte, pad(pos)))
-	for _, t := range ts {
-		v, err := st.f32(t.src)
+	werr := gguf.Write(f, kvs, infos, func(i int) ([]byte, error) {
+		v, err := st.f32(ts[i].src)
 		if err != nil {
-			f.Close()
-			return fmt.Errorf("bertgguf: read %s: %w", t.name, err)
+			return nil, err
 		}
 		b := make([]byte, 4*len(v))
-		for i, x := range v {
-			le.PutUint32(b[4*i:], math.Float32bits(x))
+		for j, x := range v {
+			binary.LittleEndian.PutUint32(b[4*j:], math.Float32bits(x))
 		}
-		put(b)
-		put(make([]byte, pad(int64(len(b)))))
-	}
-	if werr == nil {
-		werr = w.Flush()
-	}
+		return b, nil
+	})
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
 	}
-	return werr
+	if werr != nil {
+		return fmt.Errorf("bertgguf: %w", werr)
+	}
+	return nil
 }
 
 func elements(shape []uint64) int64 {

@@ -14,6 +14,8 @@ import (
 	"math/rand"
 	"os"
 	"strings"
+
+	"github.com/outcrop/outcrop/internal/gguf"
 )
 
 // ChatMLTemplate is the default chat template: ChatML, the format of
@@ -321,75 +323,15 @@ func half(f float32) uint16 {
 	return sign | uint16(h)
 }
 
+// encode writes the model with gguf.Write.
 func encode(w io.Writer, meta []entry, ts []tensorData) error {
-	var b bytes.Buffer
-	le := binary.LittleEndian
-	putStr := func(s string) {
-		b.Write(le.AppendUint64(nil, uint64(len(s))))
-		b.WriteString(s)
+	kvs := make([]gguf.KV, len(meta))
+	for i, e := range meta {
+		kvs[i] = gguf.KV{Key: e.key, Value: e.val}
 	}
-	put32 := func(v uint32) { b.Write(le.AppendUint32(nil, v)) }
-	put64 := func(v uint64) { b.Write(le.AppendUint64(nil, v)) }
-
-	b.WriteString("GGUF")
-	put32(3)
-	put64(uint64(len(ts)))
-	put64(uint64(len(meta)))
-	for _, e := range meta {
-		putStr(e.key)
-		switch v := e.val.(type) {
-		case uint32:
-			put32(vUint32)
-			put32(v)
-		case float32:
-			put32(vFloat32)
-			put32(math.Float32bits(v))
-		case bool:
-			put32(vBool)
-			if v {
-				b.WriteByte(1)
-			} else {
-				b.WriteByte(0)
-			}
-		case string:
-			put32(vString)
-			putStr(v)
-		case []string:
-			put32(vArray)
-			put32(vString)
-			put64(uint64(len(v)))
-			for _, s := range v {
-				putStr(s)
-			}
-		case []int32:
-			put32(vArray)
-			put32(vInt32)
-			put64(uint64(len(v)))
-			for _, x := range v {
-				put32(uint32(x))
-			}
-		default:
-			return fmt.Errorf("ggufgen: no encoding for %T", v)
-		}
+	infos := make([]gguf.Tensor, len(ts))
+	for i, t := range ts {
+		infos[i] = gguf.Tensor{Name: t.name, Dims: t.dims, Type: t.typ, Size: int64(len(t.data))}
 	}
-	const align = 32
-	pad := func(n int) int { return (align - n%align) % align }
-	off := 0
-	for _, t := range ts {
-		putStr(t.name)
-		put32(uint32(len(t.dims)))
-		for _, d := range t.dims {
-			put64(d)
-		}
-		put32(t.typ)
-		put64(uint64(off))
-		off += len(t.data) + pad(len(t.data))
-	}
-	b.Write(make([]byte, pad(b.Len())))
-	for _, t := range ts {
-		b.Write(t.data)
-		b.Write(make([]byte, pad(len(t.data))))
-	}
-	_, err := w.Write(b.Bytes())
-	return err
+	return gguf.Write(w, kvs, infos, func(i int) ([]byte, error) { return ts[i].data, nil })
 }
