@@ -5,7 +5,7 @@ import { api, readableError } from './api/client';
 import { currentSession, signOut, type Session } from './api/session';
 import { Layout } from './components/Layout';
 import { SessionContext } from './components/session';
-import { navigate, useRoute } from './lib/router';
+import { afterSignIn, navigate, useRoute } from './lib/router';
 import { screenOf } from './nav';
 import { Playground } from './screens/Playground';
 import { SignIn } from './screens/SignIn';
@@ -53,7 +53,7 @@ export function App() {
       .catch(() => undefined)
       .finally(() => {
         setSession(null);
-        navigate('sign-in');
+        navigate('signin');
       });
   }, []);
 
@@ -78,7 +78,7 @@ export function App() {
       <SignIn
         onSignedIn={(s) => {
           setSession(s);
-          if (route === 'sign-in' || route === '') navigate('playground', true);
+          navigate(afterSignIn(route, location.search), true);
         }}
       />
     );

@@ -34,7 +34,8 @@ export interface ModelStatus {
 /** ModelsStatus is GET /admin/v1/models. */
 export interface ModelsStatus {
   models: ModelStatus[];
-  requests: number;
+  /** requests counts routed requests by latency profile. */
+  requests: Record<string, number>;
   hedges: number;
   hedgeRate: number;
   retries: number;

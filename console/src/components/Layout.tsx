@@ -71,7 +71,7 @@ export function Layout({
       </header>
       {session.openMode && (
         <div className="banner" role="status">
-          Open mode: the server accepts requests without credentials on loopback. Anyone on this machine can use it.
+          This server runs in open mode: it accepts requests without credentials on loopback, so anyone on this machine can use it.
         </div>
       )}
       <div className="body">

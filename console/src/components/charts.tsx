@@ -10,9 +10,9 @@ export interface Series {
   points: Point[];
 }
 
-const W = 560;
-const H = 220;
-const PAD = { l: 52, r: 12, t: 10, b: 26 };
+const W = 400;
+const H = 210;
+const PAD = { l: 50, r: 12, t: 10, b: 24 };
 
 /** LineChart draws series over time (x in epoch ms) or over a numeric x. */
 export function LineChart({
@@ -21,18 +21,21 @@ export function LineChart({
   format = (v) => String(v),
   time = true,
   xLabel,
+  xDomain,
 }: {
   title: string;
   series: Series[];
   format?: (v: number) => string;
   time?: boolean;
   xLabel?: (v: number) => string;
+  /** xDomain fixes the x range (a dashboard's time window) instead of fitting the data. */
+  xDomain?: [number, number];
 }) {
   const id = useId();
   const xs = series.flatMap((s) => s.points.map((p) => p.x));
   const ys = series.flatMap((s) => s.points.map((p) => p.y).filter((y): y is number => y !== null && Number.isFinite(y)));
-  const x0 = xs.length ? Math.min(...xs) : 0;
-  const x1 = xs.length ? Math.max(...xs) : 1;
+  const x0 = xDomain ? xDomain[0] : xs.length ? Math.min(...xs) : 0;
+  const x1 = xDomain ? xDomain[1] : xs.length ? Math.max(...xs) : 1;
   const yt = niceTicks(Math.min(0, ...ys), ys.length ? Math.max(...ys) : 1, 4);
   const sx = linear(x0, x1, PAD.l, W - PAD.r);
   const sy = linear(yt[0], yt[yt.length - 1], H - PAD.b, PAD.t);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NAV, screenOf } from '../nav';
-import { hrefOf, routeOf } from './router';
+import { afterSignIn, hrefOf, routeOf } from './router';
 
 describe('routes', () => {
   it('maps paths under /console/ to routes and back', () => {
@@ -22,5 +22,19 @@ describe('routes', () => {
     expect(NAV.map((n) => n.label)).toEqual([
       'Playground', 'Models', 'Logs', 'Dashboards', 'Benchmarks', 'Guardrails', 'Access', 'Flows', 'Agents', 'Prompts', 'Knowledge bases', 'Evaluations',
     ]);
+  });
+});
+
+describe('afterSignIn', () => {
+  it('honours next under /console/ only', () => {
+    expect(afterSignIn('signin', '?next=%2Fconsole%2Flogs%2Fabc')).toBe('logs/abc');
+    expect(afterSignIn('signin', '?next=/console/access?x=1')).toBe('access');
+    expect(afterSignIn('signin', '?next=https://evil.example/console/')).toBe('playground');
+    expect(afterSignIn('signin', '?next=//evil.example/console/')).toBe('playground');
+    expect(afterSignIn('signin', '?next=/console/signin')).toBe('playground');
+    expect(afterSignIn('signin', '?next=/console/../admin')).toBe('playground');
+    expect(afterSignIn('signin', '')).toBe('playground');
+    expect(afterSignIn('guardrails/x', '')).toBe('guardrails/x');
+    expect(afterSignIn('', '')).toBe('playground');
   });
 });

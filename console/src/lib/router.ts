@@ -40,3 +40,20 @@ export function useRoute(): string {
   }, []);
   return route;
 }
+
+/**
+ * afterSignIn is the route to open once signed in: the page the server sent
+ * the user from (/console/signin?next=/console/logs), else the current route,
+ * else the playground. next must be a path under /console/ (no open redirect).
+ */
+export function afterSignIn(route: string, search: string): string {
+  if (route === 'signin') {
+    const next = new URLSearchParams(search).get('next') ?? '';
+    if (next.startsWith(BASE) && !next.startsWith('//') && !/[\\]/.test(next) && !next.includes('/../')) {
+      const r = routeOf(next.split(/[?#]/)[0]);
+      if (r !== 'signin') return r || 'playground';
+    }
+    return 'playground';
+  }
+  return route || 'playground';
+}

@@ -19,6 +19,7 @@ export default function Dashboards() {
   const m = useAsync((signal) => a.metrics(rangeQuery(range, groupBy, Date.now()), signal), `${range}|${groupBy}|${tick}`);
   const b = m.data?.buckets ?? [];
   const t = totals(b);
+  const dom: [number, number] | undefined = m.data ? [Date.parse(m.data.from), Date.parse(m.data.to)] : undefined;
   const pair = groupBy
     ? (p50: 'p50TtftMs' | 'p50Otps' | 'p50E2eMs') => [{ metric: p50, label: 'P50' }]
     : (p50: 'p50TtftMs' | 'p50Otps' | 'p50E2eMs') => [
@@ -59,22 +60,23 @@ export default function Dashboards() {
       </p>
       <div className="grid-2">
         <div className="card">
-          <LineChart title="Time to first token" series={seriesOf(b, pair('p50TtftMs'))} format={fmt.ms} />
+          <LineChart xDomain={dom} title="Time to first token" series={seriesOf(b, pair('p50TtftMs'))} format={fmt.ms} />
         </div>
         <div className="card">
-          <LineChart title="Output tokens per second" series={seriesOf(b, pair('p50Otps'))} format={(v) => fmt.compact(v)} />
+          <LineChart xDomain={dom} title="Output tokens per second" series={seriesOf(b, pair('p50Otps'))} format={(v) => fmt.compact(v)} />
         </div>
         <div className="card">
-          <LineChart title="End-to-end latency" series={seriesOf(b, pair('p50E2eMs'))} format={fmt.ms} />
+          <LineChart xDomain={dom} title="End-to-end latency" series={seriesOf(b, pair('p50E2eMs'))} format={fmt.ms} />
         </div>
         <div className="card">
-          <LineChart title="Error rate" series={seriesOf(b, [{ metric: 'errorRate', label: 'errors' }])} format={(v) => fmt.percent(v, 0)} />
+          <LineChart xDomain={dom} title="Error rate" series={seriesOf(b, [{ metric: 'errorRate', label: 'errors' }])} format={(v) => fmt.percent(v, 0)} />
         </div>
         <div className="card">
-          <LineChart title="Requests" series={seriesOf(b, [{ metric: 'requests', label: 'requests' }])} format={(v) => fmt.compact(v)} />
+          <LineChart xDomain={dom} title="Requests" series={seriesOf(b, [{ metric: 'requests', label: 'requests' }])} format={(v) => fmt.compact(v)} />
         </div>
         <div className="card">
           <LineChart
+            xDomain={dom}
             title="Tokens"
             series={seriesOf(b, groupBy ? [{ metric: 'outputTokens', label: 'output' }] : [{ metric: 'inputTokens', label: 'input' }, { metric: 'outputTokens', label: 'output' }])}
             format={(v) => fmt.compact(v)}

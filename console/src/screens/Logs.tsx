@@ -60,7 +60,7 @@ function Detail({ id, onClose }: { id: string; onClose: () => void }) {
               ['Principal', r.principal || '–'],
               ['Auth', `${r.authMethod || '–'} ${r.keyId || ''}`],
               ['Source IP', r.sourceIp || '–'],
-              ['Operation', `${r.api} ${r.operation}`],
+              ['Operation', [r.api, r.operation].filter(Boolean).join(' ') || '–'],
               ['Path', `${r.method} ${r.path}`],
               ['Action', `${r.action} on ${r.resource || '–'}`],
               ['Decision', r.decision || '–'],
@@ -215,7 +215,7 @@ export function LogTable({ principal, route = 'logs' }: { principal?: string; ro
                   }
                 }}
               >
-                <td>{fmt.dateTime(r.time)}</td>
+                <td className="nowrap">{fmt.dateTime(r.time)}</td>
                 <td>{r.principal || '–'}</td>
                 <td>{r.operation || `${r.method} ${r.path}`}</td>
                 <td>{r.model || '–'}</td>

@@ -18,6 +18,14 @@ export function breakerClass(state: string): string {
   return 'error';
 }
 
+/** requestSummary totals routed requests with the split by profile: "12 requests (standard 10, optimized 2)". */
+export function requestSummary(r: Record<string, number> | number | undefined): string {
+  if (typeof r === 'number') return `${fmt.count(r)} requests`;
+  const entries = Object.entries(r ?? {});
+  const total = entries.reduce((n, [, v]) => n + (Number(v) || 0), 0);
+  return entries.length ? `${fmt.count(total)} requests (${entries.map(([k, v]) => `${k} ${fmt.count(v)}`).join(', ')})` : '0 requests';
+}
+
 /** pullProgress is the completed fraction of a pull, or null when the size is unknown. */
 export function pullProgress(p: Pull): number | null {
   if (p.state === 'done') return 1;
@@ -60,7 +68,7 @@ function Status() {
         <h2 id="routing-h">Routing</h2>
         {st.data && (
           <span className="muted">
-            {fmt.count(st.data.requests)} requests · {fmt.count(st.data.retries)} retries · hedge rate {fmt.percent(st.data.hedgeRate)} · refreshes every 5 s
+            {requestSummary(st.data.requests)} · {fmt.count(st.data.retries)} retries · hedge rate {fmt.percent(st.data.hedgeRate)} · refreshes every 5 s
           </span>
         )}
       </div>
