@@ -64,6 +64,8 @@ func heldOutQQP(t *testing.T, n int) []qqpPair {
 var published = map[string]map[string]float64{
 	"embedded/semantic": {"recall@1": 0.84, "recall@5": 0.98, "recall@10": 0.99, "mrr": 0.90},
 	"embedded/hybrid":   {"recall@1": 0.83, "recall@5": 0.98, "recall@10": 0.99, "mrr": 0.89},
+	"hnsw/semantic":     {"recall@1": 0.84, "recall@5": 0.98, "recall@10": 0.99, "mrr": 0.90},
+	"hnsw/hybrid":       {"recall@1": 0.83, "recall@5": 0.98, "recall@10": 0.99, "mrr": 0.89},
 	"pgvector/semantic": {"recall@1": 0.84, "recall@5": 0.98, "recall@10": 0.99, "mrr": 0.90},
 	// PostgreSQL's ts_rank has no inverse document frequency: "what" and
 	// "how" weigh as much as rare words, so its fusion helps less.
@@ -99,7 +101,8 @@ func pgvectorIndex(t *testing.T) vector.Index {
 // Quora pairs. The corpus is the 1,000 "similar" questions; each "origin"
 // question is a query whose one relevant document is its duplicate.
 // Reports recall@1/5/10 and MRR for semantic and hybrid search with the
-// built-in all-MiniLM-L6-v2, on the embedded index and on pgvector.
+// built-in all-MiniLM-L6-v2, on the embedded index (exact and with its
+// HNSW graph) and on pgvector.
 func TestRetrievalQualityQQP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("embeds 2,000 questions")
@@ -124,6 +127,15 @@ func TestRetrievalQualityQQP(t *testing.T) {
 	}{
 		{"embedded", func(t *testing.T) vector.Index {
 			idx, err := vector.OpenEmbedded(":memory:", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { idx.Close() })
+			return idx
+		}},
+		// The embedded index with its HNSW graph from the first record.
+		{"hnsw", func(t *testing.T) vector.Index {
+			idx, err := vector.OpenEmbeddedOptions(":memory:", vector.EmbeddedOptions{ANN: vector.ANNConfig{MinRecords: 1}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -22,6 +22,7 @@ import (
 type Embedded struct {
 	db  *sql.DB
 	log *slog.Logger
+	ann ANNConfig
 
 	// mu guards cols; each collection has its own lock.
 	mu   sync.Mutex
@@ -39,8 +40,10 @@ type collection struct {
 	vecs   []float32 // slot i at vecs[i*dims:(i+1)*dims], unit length
 	recs   []*Record // nil for a free slot
 	byID   map[string]int
-	free   []int
+	free   []int // slots neither live nor in the graph
 	bm     *bm25
+	annCfg ANNConfig
+	ann    *hnsw // nil: exact search
 }
 
 const embeddedSchema = `
@@ -61,8 +64,21 @@ CREATE INDEX IF NOT EXISTS vec_records_doc ON vec_records (collection, doc_id);
 var memSeq atomic.Int64
 
 // OpenEmbedded opens (creating if needed) the index in the SQLite file at
-// path; ":memory:" keeps everything in memory.
+// path; ":memory:" keeps everything in memory. Collections switch to the
+// approximate graph at the default size (ANNConfig).
 func OpenEmbedded(path string, logger *slog.Logger) (*Embedded, error) {
+	return OpenEmbeddedOptions(path, EmbeddedOptions{Logger: logger})
+}
+
+// EmbeddedOptions configure OpenEmbeddedOptions.
+type EmbeddedOptions struct {
+	Logger *slog.Logger // may be nil
+	ANN    ANNConfig
+}
+
+// OpenEmbeddedOptions is OpenEmbedded with options.
+func OpenEmbeddedOptions(path string, o EmbeddedOptions) (*Embedded, error) {
+	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -86,7 +102,7 @@ func OpenEmbedded(path string, logger *slog.Logger) (*Embedded, error) {
 		db.Close()
 		return nil, fmt.Errorf("vector: schema: %w", err)
 	}
-	e := &Embedded{db: db, log: logger.With("component", "vector"), cols: map[string]*collection{}}
+	e := &Embedded{db: db, log: logger.With("component", "vector"), ann: o.ANN, cols: map[string]*collection{}}
 	rows, err := db.Query(`SELECT name, dims FROM vec_collections`)
 	if err != nil {
 		db.Close()
@@ -100,7 +116,7 @@ func OpenEmbedded(path string, logger *slog.Logger) (*Embedded, error) {
 			db.Close()
 			return nil, err
 		}
-		e.cols[name] = &collection{dims: dims}
+		e.cols[name] = &collection{dims: dims, annCfg: o.ANN}
 	}
 	return e, rows.Err()
 }
@@ -124,7 +140,7 @@ func (e *Embedded) CreateCollection(ctx context.Context, name string, dims int) 
 	if _, err := e.db.ExecContext(ctx, `INSERT INTO vec_collections (name, dims) VALUES (?, ?)`, name, dims); err != nil {
 		return fmt.Errorf("vector: create %s: %w", name, err)
 	}
-	e.cols[name] = &collection{dims: dims, loaded: true, byID: map[string]int{}, bm: newBM25()}
+	e.cols[name] = &collection{dims: dims, loaded: true, byID: map[string]int{}, bm: newBM25(), annCfg: e.ann}
 	return nil
 }
 
@@ -198,8 +214,9 @@ func (e *Embedded) collection(ctx context.Context, name string) (*collection, er
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	c.maybeBuildANN()
 	c.loaded = true
-	e.log.Debug("collection loaded", "collection", name, "records", len(c.byID))
+	e.log.Debug("collection loaded", "collection", name, "records", len(c.byID), "ann", c.ann != nil)
 	return c, nil
 }
 
@@ -207,6 +224,11 @@ func (e *Embedded) collection(ctx context.Context, name string) (*collection, er
 // stored normalized.
 func (c *collection) put(r *Record) {
 	slot, ok := c.byID[r.ID]
+	if ok && c.ann != nil && slot < len(c.ann.links) && c.ann.links[slot] != nil {
+		// The graph's links were chosen for the old vector: retire the slot.
+		c.remove(r.ID)
+		ok = false
+	}
 	if ok {
 		c.bm.remove(slot, c.recs[slot].Text)
 	} else if n := len(c.free); n > 0 {
@@ -224,6 +246,9 @@ func (c *collection) put(r *Record) {
 	c.recs[slot] = r
 	c.byID[r.ID] = slot
 	c.bm.add(slot, r.Text)
+	if c.ann != nil && !ok {
+		c.ann.insert(c, slot)
+	}
 }
 
 // remove deletes the record id from memory; c.mu held for writing.
@@ -234,9 +259,11 @@ func (c *collection) remove(id string) bool {
 	}
 	c.bm.remove(slot, c.recs[slot].Text)
 	c.recs[slot] = nil
-	clear(c.vecs[slot*c.dims : (slot+1)*c.dims])
 	delete(c.byID, id)
-	c.free = append(c.free, slot)
+	if c.annRemove(slot) {
+		clear(c.vecs[slot*c.dims : (slot+1)*c.dims])
+		c.free = append(c.free, slot)
+	}
 	return true
 }
 
@@ -297,6 +324,7 @@ func (e *Embedded) Upsert(ctx context.Context, name string, recs []Record) error
 	for _, r := range copies {
 		c.put(r)
 	}
+	c.maybeBuildANN()
 	return nil
 }
 
@@ -324,6 +352,7 @@ func (e *Embedded) Delete(ctx context.Context, name string, ids []string) error 
 	for _, id := range ids {
 		c.remove(id)
 	}
+	c.maybeBuildANN()
 	return nil
 }
 
@@ -347,6 +376,7 @@ func (e *Embedded) DeleteDocument(ctx context.Context, name, docID string) (int,
 	for _, id := range ids {
 		c.remove(id)
 	}
+	c.maybeBuildANN()
 	return len(ids), nil
 }
 
@@ -489,10 +519,23 @@ func (h *minHeap) offer(s scored, k int) {
 	}
 }
 
-// nearest scans every live record exactly; c.mu held.
+// nearest returns the best k records passing f: from the graph when the
+// collection has one, unless it found fewer than k (a selective filter),
+// else by the exact scan; c.mu held.
 func (c *collection) nearest(query []float32, k int, f *Filter) []scored {
 	q := append([]float32(nil), query...)
 	normalize(q)
+	if c.ann != nil {
+		if top := c.ann.search(c, q, k, f); len(top) == k {
+			return top
+		}
+	}
+	return c.exact(q, k, f)
+}
+
+// exact scans every live record for the best k passing f; q is unit
+// length; c.mu held.
+func (c *collection) exact(q []float32, k int, f *Filter) []scored {
 	h := make(minHeap, 0, k+1)
 	d := c.dims
 	for slot, r := range c.recs {
