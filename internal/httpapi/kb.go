@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/outcrop/outcrop/internal/kb"
 	"github.com/outcrop/outcrop/internal/llm"
@@ -12,8 +15,9 @@ import (
 
 // KnowledgeBases is the route group of Bedrock knowledge bases:
 // bedrock-agent's knowledge-base, data-source and ingestion-job operations
-// and IngestKnowledgeBaseDocuments, and bedrock-agent-runtime's Retrieve and
-// RetrieveAndGenerate
+// (StopIngestionJob included) and the document operations (Ingest, Get,
+// List, DeleteKnowledgeBaseDocuments), and bedrock-agent-runtime's Retrieve,
+// RetrieveAndGenerate and RetrieveAndGenerateStream
 // (package kb does the work; docs/KNOWLEDGE_BASES.md).
 type KnowledgeBases struct {
 	Service *kb.Service
@@ -202,6 +206,57 @@ func (k *KnowledgeBases) Routes(mux *http.ServeMux, a *Adapter) {
 		}
 		return WriteJSON(w, http.StatusAccepted, map[string]any{"documentDetails": out})
 	}))
+	mux.Handle("POST /knowledgebases/{knowledgeBaseId}/datasources/{dataSourceId}/ingestionjobs/{ingestionJobId}/stop", h("bedrock:StopIngestionJob", func(w http.ResponseWriter, r *http.Request) error {
+		out, err := k.Service.StopIngestionJob(r.Context(), r.PathValue("knowledgeBaseId"), r.PathValue("dataSourceId"), r.PathValue("ingestionJobId"))
+		if err != nil {
+			return err
+		}
+		return WriteJSON(w, http.StatusAccepted, map[string]any{"ingestionJob": out})
+	}))
+	mux.Handle("POST /knowledgebases/{knowledgeBaseId}/datasources/{dataSourceId}/documents", h("bedrock:ListKnowledgeBaseDocuments", func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			MaxResults int    `json:"maxResults"`
+			NextToken  string `json:"nextToken"`
+		}
+		if err := read(r, &in); err != nil {
+			return err
+		}
+		out, next, err := k.Service.ListDocuments(r.Context(), r.PathValue("knowledgeBaseId"), r.PathValue("dataSourceId"), in.MaxResults, in.NextToken)
+		if err != nil {
+			return err
+		}
+		if out == nil {
+			out = []kb.DocumentDetail{}
+		}
+		return WriteJSON(w, http.StatusOK, map[string]any{"documentDetails": out, "nextToken": nullIfEmpty(next)})
+	}))
+	mux.Handle("POST /knowledgebases/{knowledgeBaseId}/datasources/{dataSourceId}/documents/getDocuments", h("bedrock:GetKnowledgeBaseDocuments", func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			DocumentIdentifiers []kb.DocumentIdentifier `json:"documentIdentifiers"`
+		}
+		if err := read(r, &in); err != nil {
+			return err
+		}
+		out, err := k.Service.GetDocuments(r.Context(), r.PathValue("knowledgeBaseId"), r.PathValue("dataSourceId"), in.DocumentIdentifiers)
+		if err != nil {
+			return err
+		}
+		return WriteJSON(w, http.StatusOK, map[string]any{"documentDetails": out})
+	}))
+	mux.Handle("POST /knowledgebases/{knowledgeBaseId}/datasources/{dataSourceId}/documents/deleteDocuments", h("bedrock:DeleteKnowledgeBaseDocuments", func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			ClientToken         string                  `json:"clientToken"`
+			DocumentIdentifiers []kb.DocumentIdentifier `json:"documentIdentifiers"`
+		}
+		if err := read(r, &in); err != nil {
+			return err
+		}
+		out, err := k.Service.DeleteDocuments(r.Context(), r.PathValue("knowledgeBaseId"), r.PathValue("dataSourceId"), in.DocumentIdentifiers)
+		if err != nil {
+			return err
+		}
+		return WriteJSON(w, http.StatusAccepted, map[string]any{"documentDetails": out})
+	}))
 	// bedrock-agent-runtime
 	mux.Handle("POST /knowledgebases/{knowledgeBaseId}/retrieve", h("bedrock:Retrieve", func(w http.ResponseWriter, r *http.Request) error {
 		var in kb.RetrieveInput
@@ -234,6 +289,67 @@ func (k *KnowledgeBases) Routes(mux *http.ServeMux, a *Adapter) {
 			return err
 		}
 		return WriteJSON(w, http.StatusOK, out)
+	}))
+	mux.Handle("POST /retrieveAndGenerateStream", h("bedrock:RetrieveAndGenerate", func(w http.ResponseWriter, r *http.Request) error {
+		var in kb.RAGInput
+		if err := read(r, &in); err != nil {
+			return err
+		}
+		if c := in.RetrieveAndGenerateConfiguration.KnowledgeBaseConfiguration; c != nil {
+			scope := k.Service.Store.Scope()
+			res := c.KnowledgeBaseID
+			if !strings.HasPrefix(res, "arn:") {
+				res = scope.ARN(resource.Account(r.Context(), scope), "knowledge-base", res)
+			}
+			if err := a.Authorize(r, "bedrock:Retrieve", res); err != nil {
+				return err
+			}
+		}
+		st, err := k.Service.RetrieveAndGenerateStream(r.Context(), &in)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		// The first event is read before the status line, so that a model
+		// call refused at once is a plain JSON error response.
+		ev, err := st.Next()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		w.Header().Set("x-amzn-bedrock-knowledge-base-session-id", st.SessionID)
+		ew := newEventWriter(w, time.Now)
+		ew.start()
+		for ; ; ev, err = st.Next() {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				if r.Context().Err() == nil {
+					typ, p := agentException(err)
+					_ = ew.Exception(typ, p)
+				}
+				return nil
+			}
+			var typ string
+			var payload any
+			switch {
+			case ev.Output != nil:
+				typ, payload = "output", map[string]string{"text": *ev.Output}
+			case ev.Citation != nil:
+				typ, payload = "citation", ev.Citation
+			default:
+				typ, payload = "guardrail", map[string]string{"action": ev.Guardrail}
+			}
+			b, merr := json.Marshal(payload)
+			if merr != nil {
+				typ, p := agentException(merr)
+				_ = ew.Exception(typ, p)
+				return nil
+			}
+			if err := ew.Event(typ, b); err != nil {
+				return nil // the client went away
+			}
+		}
 	}))
 }
 

@@ -61,6 +61,7 @@ func minilm(t *testing.T) *llamaembed.Engine {
 }
 
 type env struct {
+	queue jobs.Queue
 	svc   *kb.Service
 	url   string
 	root  string
@@ -68,7 +69,11 @@ type env struct {
 	rt    *bedrockagentruntime.Client
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, true) }
+
+// newEnvWith is newEnv whose job queue runs only if start (else the test
+// starts e.queue).
+func newEnvWith(t *testing.T, start bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	home := t.TempDir()
@@ -88,8 +93,10 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Start(ctx); err != nil {
-		t.Fatal(err)
+	if start {
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() { q.Stop(context.Background()) })
 	svc.Queue = q
@@ -97,7 +104,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(srv.Close)
 	creds := credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", "")
 	return &env{
-		svc: svc, url: srv.URL, root: svc.Root,
+		queue: q, svc: svc, url: srv.URL, root: svc.Root,
 		agent: bedrockagent.New(bedrockagent.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: creds}),
 		rt:    bedrockagentruntime.New(bedrockagentruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: creds}),
 	}

@@ -109,6 +109,41 @@ const maxSessionTurns = 5
 // end inclusive). With a sessionId, earlier turns of the session are sent
 // as conversation history and the new turn is appended.
 func (s *Service) RetrieveAndGenerate(ctx context.Context, in *RAGInput) (*RAGOutput, error) {
+	p, err := s.prepareRAG(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.Models.Converse(ctx, p.call)
+	if err != nil {
+		return nil, err
+	}
+	var ans strings.Builder
+	for _, c := range resp.Message.Content {
+		if c.Kind == llm.KindText {
+			ans.WriteString(c.Text)
+		}
+	}
+	out := &RAGOutput{}
+	out.Output.Text = ans.String()
+	out.Citations = cite(out.Output.Text, p.refs)
+	if out.SessionID, err = s.saveTurn(ctx, p, out.Output.Text); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ragCall is a RetrieveAndGenerate turn ready for the model.
+type ragCall struct {
+	acct, kbID, question string
+	sessionID            string // "" until the first turn is saved
+	sess                 *sessionBody
+	refs                 []RetrievalResult
+	call                 *gateway.Call
+}
+
+// prepareRAG validates in, loads its session, retrieves and builds the
+// model call.
+func (s *Service) prepareRAG(ctx context.Context, in *RAGInput) (*ragCall, error) {
 	if s.Models == nil {
 		return nil, llm.Errorf(llm.KindUnavailable, "no model gateway is configured")
 	}
@@ -132,13 +167,13 @@ func (s *Service) RetrieveAndGenerate(ctx context.Context, in *RAGInput) (*RAGOu
 		}
 	}
 	acct := s.account(ctx)
-	var sess *sessionBody
+	p := &ragCall{acct: acct, kbID: kc.KnowledgeBaseID, question: q, sessionID: in.SessionID}
 	if in.SessionID != "" {
 		it, err := s.Store.Get(ctx, resource.Key{Account: acct, Kind: kindSession, ID: in.SessionID}, "")
 		if err != nil {
 			return nil, err
 		}
-		if sess, err = resource.Decode[sessionBody](it); err != nil {
+		if p.sess, err = resource.Decode[sessionBody](it); err != nil {
 			return nil, err
 		}
 	}
@@ -153,6 +188,7 @@ func (s *Service) RetrieveAndGenerate(ctx context.Context, in *RAGInput) (*RAGOu
 	if err != nil {
 		return nil, err
 	}
+	p.refs = refs
 	var sr strings.Builder
 	for i, r := range refs {
 		fmt.Fprintf(&sr, "[%d] %s\n", i+1, r.Content.Text)
@@ -162,8 +198,8 @@ func (s *Service) RetrieveAndGenerate(ctx context.Context, in *RAGInput) (*RAGOu
 	hasQuery := strings.Contains(prompt, "$query$")
 	prompt = strings.ReplaceAll(prompt, "$query$", q)
 	req := &llm.Request{Model: kc.ModelArn}
-	if sess != nil {
-		turns := sess.Turns
+	if p.sess != nil {
+		turns := p.sess.Turns
 		if len(turns) > maxSessionTurns {
 			turns = turns[len(turns)-maxSessionTurns:]
 		}
@@ -194,37 +230,31 @@ func (s *Service) RetrieveAndGenerate(ctx context.Context, in *RAGInput) (*RAGOu
 		}
 		arn = "arn:aws:bedrock:" + region + "::foundation-model/" + arn
 	}
-	resp, err := s.Models.Converse(ctx, &gateway.Call{API: "bedrock", Op: "Converse", Action: "bedrock:InvokeModel", Resource: arn, Request: req})
-	if err != nil {
-		return nil, err
-	}
-	var ans strings.Builder
-	for _, c := range resp.Message.Content {
-		if c.Kind == llm.KindText {
-			ans.WriteString(c.Text)
+	p.call = &gateway.Call{API: "bedrock", Op: "Converse", Action: "bedrock:InvokeModel", Resource: arn, Request: req}
+	return p, nil
+}
+
+// saveTurn appends the turn to its session (creating the session on the
+// first turn) and returns the session id.
+func (s *Service) saveTurn(ctx context.Context, p *ragCall, answer string) (string, error) {
+	if p.sess == nil {
+		if _, err := s.saveTurnSession(ctx, p); err != nil {
+			return "", err
 		}
 	}
-	out := &RAGOutput{}
-	out.Output.Text = ans.String()
-	out.Citations = cite(out.Output.Text, refs)
-	if sess == nil {
-		sess = &sessionBody{KnowledgeBaseID: kc.KnowledgeBaseID}
-		it, err := s.Store.Create(ctx, resource.Key{Account: acct, Kind: kindSession, ID: resource.NewID()}, "", "", sess)
-		if err != nil {
-			return nil, err
-		}
-		in.SessionID = it.ID
-	}
-	sess.Turns = append(sess.Turns, sessionTurn{Question: q, Answer: out.Output.Text})
-	if _, err := s.Store.Update(ctx, resource.Key{Account: acct, Kind: kindSession, ID: in.SessionID}, func(it *resource.Item) error {
-		raw, err := json.Marshal(sess)
+	p.sess.Turns = append(p.sess.Turns, sessionTurn{Question: p.question, Answer: answer})
+	if _, err := s.Store.Update(ctx, resource.Key{Account: p.acct, Kind: kindSession, ID: p.sessionID}, func(it *resource.Item) error {
+		raw, err := json.Marshal(p.sess)
 		it.Body = raw
 		return err
 	}); err != nil {
-		return nil, err
+		return "", err
 	}
-	out.SessionID = in.SessionID
-	return out, nil
+	return p.sessionID, nil
+}
+
+func resourceKeySession(acct string) resource.Key {
+	return resource.Key{Account: acct, Kind: kindSession, ID: resource.NewID()}
 }
 
 // stop words are left out of citation matching.
@@ -245,34 +275,49 @@ func contentWords(s string) map[string]bool {
 // cite attributes each sentence of answer to the references sharing at
 // least two content words with it.
 func cite(answer string, refs []RetrievalResult) []Citation {
+	words := refWords(refs)
+	var out []Citation
+	for _, sp := range sentences(answer) {
+		if c, ok := citeSentence(answer, sp, refs, words); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// refWords are the content words of each reference.
+func refWords(refs []RetrievalResult) []map[string]bool {
 	words := make([]map[string]bool, len(refs))
 	for i, r := range refs {
 		words[i] = contentWords(r.Content.Text)
 	}
-	var out []Citation
-	for _, sp := range sentences(answer) {
-		text := answer[sp.start:sp.end]
-		sw := contentWords(text)
-		var c Citation
-		for i, r := range refs {
-			n := 0
-			for w := range sw {
-				if words[i][w] {
-					n++
-				}
-			}
-			if n >= 2 {
-				c.RetrievedReferences = append(c.RetrievedReferences, r)
+	return words
+}
+
+// citeSentence is the citation of the sentence sp of answer, if any
+// reference shares two content words with it; the span is in characters of
+// the whole answer, end inclusive.
+func citeSentence(answer string, sp token, refs []RetrievalResult, words []map[string]bool) (Citation, bool) {
+	text := answer[sp.start:sp.end]
+	sw := contentWords(text)
+	var c Citation
+	for i, r := range refs {
+		n := 0
+		for w := range sw {
+			if words[i][w] {
+				n++
 			}
 		}
-		if len(c.RetrievedReferences) == 0 {
-			continue
+		if n >= 2 {
+			c.RetrievedReferences = append(c.RetrievedReferences, r)
 		}
-		start := len([]rune(answer[:sp.start]))
-		c.GeneratedResponsePart.TextResponsePart.Text = text
-		c.GeneratedResponsePart.TextResponsePart.Span.Start = start
-		c.GeneratedResponsePart.TextResponsePart.Span.End = start + len([]rune(text)) - 1
-		out = append(out, c)
 	}
-	return out
+	if len(c.RetrievedReferences) == 0 {
+		return c, false
+	}
+	start := len([]rune(answer[:sp.start]))
+	c.GeneratedResponsePart.TextResponsePart.Text = text
+	c.GeneratedResponsePart.TextResponsePart.Span.Start = start
+	c.GeneratedResponsePart.TextResponsePart.Span.End = start + len([]rune(text)) - 1
+	return c, true
 }

@@ -119,14 +119,17 @@ func (s *Service) ListIngestionJobs(ctx context.Context, kbIdent, dsID string, p
 	return out, next, nil
 }
 
-// updateJob applies fn to the stored job.
-func (s *Service) updateJob(ctx context.Context, k resource.Key, fn func(j *IngestionJob)) error {
+// updateJob applies fn to the stored job; an error from fn leaves it as
+// it was.
+func (s *Service) updateJob(ctx context.Context, k resource.Key, fn func(j *IngestionJob) error) error {
 	_, err := s.Store.Update(ctx, k, func(it *resource.Item) error {
 		j, err := resource.Decode[IngestionJob](it)
 		if err != nil {
 			return err
 		}
-		fn(j)
+		if err := fn(j); err != nil {
+			return err
+		}
 		j.UpdatedAt = s.Store.Now()
 		raw, err := json.Marshal(j)
 		it.Body = raw
@@ -146,9 +149,10 @@ func (s *Service) RunJob(ctx context.Context, t *jobs.Task) error {
 	}
 	k := jobKey(a.Account, a.KB, a.DS, a.Job)
 	fail := func(err error) error {
-		uerr := s.updateJob(ctx, k, func(j *IngestionJob) {
+		uerr := s.updateJob(ctx, k, func(j *IngestionJob) error {
 			j.Status = "FAILED"
 			j.FailureReasons = append(j.FailureReasons, llm.AsError(err).Error())
+			return nil
 		})
 		return jobs.Permanent(errors.Join(err, uerr))
 	}
@@ -172,7 +176,17 @@ func (s *Service) RunJob(ctx context.Context, t *jobs.Task) error {
 	if err != nil {
 		return fail(err)
 	}
-	if err := s.updateJob(ctx, k, func(j *IngestionJob) { j.Status = "IN_PROGRESS"; j.Statistics = Statistics{}; j.FailureReasons = nil }); err != nil {
+	stopped := false
+	if err := s.updateJob(ctx, k, func(j *IngestionJob) error {
+		switch j.Status {
+		case "STOPPING", "STOPPED":
+			// Stopped before it ran.
+			j.Status, stopped = "STOPPED", true
+			return nil
+		}
+		j.Status, j.Statistics, j.FailureReasons = "IN_PROGRESS", Statistics{}, nil
+		return nil
+	}); err != nil || stopped {
 		return err
 	}
 	files, sidecars, err := s.scan(ds)
@@ -187,7 +201,18 @@ func (s *Service) RunJob(ctx context.Context, t *jobs.Task) error {
 	var reasons []string
 	st.NumberOfMetadataDocumentsScanned = sidecars
 	seen := map[string]bool{}
+	// finish records the outcome; a job asked to stop ends STOPPED with the
+	// statistics of what it did (a cancelled context still writes it).
+	finish := func(status string) error {
+		return s.updateJob(context.WithoutCancel(ctx), k, func(j *IngestionJob) error {
+			j.Statistics, j.FailureReasons, j.Status = st, reasons, status
+			return nil
+		})
+	}
 	for i, f := range files {
+		if s.stopRequested(ctx, k) {
+			return finish("STOPPED")
+		}
 		seen[f.uri] = true
 		st.NumberOfDocumentsScanned++
 		data, err := os.ReadFile(f.path)
@@ -216,6 +241,9 @@ func (s *Service) RunJob(ctx context.Context, t *jobs.Task) error {
 		n, err := s.indexDocument(ctx, a.Account, kbb, ds, m.Embedder, f.uri, f.path, data, md)
 		if err != nil {
 			if ctx.Err() != nil {
+				if s.stopRequested(context.WithoutCancel(ctx), k) {
+					return finish("STOPPED")
+				}
 				return ctx.Err()
 			}
 			st.NumberOfDocumentsFailed++
@@ -237,9 +265,13 @@ func (s *Service) RunJob(ctx context.Context, t *jobs.Task) error {
 		}
 		if i%10 == 9 {
 			cur := st
-			_ = s.updateJob(ctx, k, func(j *IngestionJob) { j.Statistics = cur })
+			_ = s.updateJob(ctx, k, func(j *IngestionJob) error { j.Statistics = cur; return nil })
 			_ = t.Heartbeat(ctx)
 		}
+	}
+	if s.stopRequested(ctx, k) {
+		// Vanished files are only deleted by a job that saw the whole folder.
+		return finish("STOPPED")
 	}
 	for uri := range known {
 		if seen[uri] {
@@ -253,11 +285,7 @@ func (s *Service) RunJob(ctx context.Context, t *jobs.Task) error {
 		}
 		st.NumberOfDocumentsDeleted++
 	}
-	return s.updateJob(ctx, k, func(j *IngestionJob) {
-		j.Statistics = st
-		j.FailureReasons = reasons
-		j.Status = "COMPLETE"
-	})
+	return finish("COMPLETE")
 }
 
 // indexDocument parses, chunks, embeds and indexes one document, replacing
@@ -339,6 +367,11 @@ type Document struct {
 				} `json:"textContent"`
 			} `json:"inlineContent"`
 		} `json:"custom"`
+		S3 *struct {
+			S3Location struct {
+				URI string `json:"uri"`
+			} `json:"s3Location"`
+		} `json:"s3"`
 	} `json:"content"`
 	Metadata *struct {
 		Type             string `json:"type"`
@@ -365,8 +398,10 @@ type DocumentDetail struct {
 	UpdatedAt       time.Time `json:"updatedAt"`
 }
 
-// IngestDocuments indexes up to 10 inline documents of a CUSTOM data source
-// synchronously; each gets its own status (a failure does not stop the rest).
+// IngestDocuments indexes up to 10 documents synchronously: inline text of
+// a CUSTOM data source, or files of an S3 data source named by their
+// s3://bucket/key URI (read from the bucket's folder with their sidecar).
+// Each gets its own status (a failure does not stop the rest).
 func (s *Service) IngestDocuments(ctx context.Context, kbIdent, dsID string, docs []Document) ([]DocumentDetail, error) {
 	if len(docs) < 1 || len(docs) > 10 {
 		return nil, resource.Invalid("documents", "Member must have length between 1 and 10")
@@ -374,9 +409,6 @@ func (s *Service) IngestDocuments(ctx context.Context, kbIdent, dsID string, doc
 	ds, err := s.GetDataSource(ctx, kbIdent, dsID)
 	if err != nil {
 		return nil, err
-	}
-	if ds.DataSourceConfiguration.Type != "CUSTOM" {
-		return nil, resource.Invalidf("IngestKnowledgeBaseDocuments with inline content needs a CUSTOM data source.")
 	}
 	acct := s.account(ctx)
 	kbIt, err := s.Store.Get(ctx, resource.Key{Account: acct, Kind: kindKB, ID: ds.KnowledgeBaseID}, "")
@@ -394,6 +426,10 @@ func (s *Service) IngestDocuments(ctx context.Context, kbIdent, dsID string, doc
 	out := make([]DocumentDetail, len(docs))
 	for i, d := range docs {
 		det := DocumentDetail{KnowledgeBaseID: ds.KnowledgeBaseID, DataSourceID: ds.DataSourceID, UpdatedAt: s.Store.Now()}
+		if ds.DataSourceConfiguration.Type == "S3" {
+			out[i] = s.ingestS3Document(ctx, acct, kbb, ds, m.Embedder, d, det)
+			continue
+		}
 		c := d.Content.Custom
 		if d.Content.DataSourceType != "CUSTOM" || c == nil || c.CustomDocumentIdentifier.ID == "" || c.InlineContent == nil || c.InlineContent.TextContent == nil {
 			det.Status, det.StatusReason = "FAILED", "only CUSTOM documents with an id and inline text content are supported"
@@ -438,4 +474,35 @@ func (s *Service) IngestDocuments(ctx context.Context, kbIdent, dsID string, doc
 		out[i] = det
 	}
 	return out, nil
+}
+
+// ingestS3Document indexes one S3 document of IngestKnowledgeBaseDocuments.
+func (s *Service) ingestS3Document(ctx context.Context, acct string, kbb *kbBody, ds *DataSource, emb embed.Embedder, d Document, det DocumentDetail) DocumentDetail {
+	if d.Content.DataSourceType != "S3" || d.Content.S3 == nil || d.Content.S3.S3Location.URI == "" {
+		det.Status, det.StatusReason = "FAILED", "an S3 data source takes S3 documents with content.s3.s3Location.uri"
+		return det
+	}
+	uri := d.Content.S3.S3Location.URI
+	det.Identifier = identifierOf(uri)
+	data, side, path, err := s.readS3Document(ds, uri)
+	var md map[string]any
+	if err == nil && side != nil {
+		md, err = ParseSidecar(side)
+	}
+	if err != nil {
+		det.Status, det.StatusReason = "FAILED", err.Error()
+		return det
+	}
+	n, err := s.indexDocument(ctx, acct, kbb, ds, emb, uri, path, data, md)
+	if err == nil {
+		_, err = s.Store.DB().Exec(ctx, `INSERT INTO kb_documents (account, kb_id, ds_id, uri, digest, chunks, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'INDEXED', ?)
+			ON CONFLICT (account, kb_id, ds_id, uri) DO UPDATE SET digest = excluded.digest, chunks = excluded.chunks, status = excluded.status, updated_at = excluded.updated_at`,
+			acct, kbb.KnowledgeBaseID, ds.DataSourceID, uri, digest(data, side), n, s.Store.Now().Format(time.RFC3339Nano))
+	}
+	if err != nil {
+		det.Status, det.StatusReason = "FAILED", llm.AsError(err).Error()
+		return det
+	}
+	det.Status = "INDEXED"
+	return det
 }
