@@ -20,6 +20,7 @@ import (
 	"github.com/outcrop/outcrop/internal/cache"
 	"github.com/outcrop/outcrop/internal/config"
 	"github.com/outcrop/outcrop/internal/console"
+	"github.com/outcrop/outcrop/internal/embed"
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/guardrail"
 	"github.com/outcrop/outcrop/internal/httpapi"
@@ -164,15 +165,24 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Embedding calls have a pipeline of their own (the stages that apply
+	// to them, then the embedding model), measured like model calls.
+	embedGateway := gateway.New(gateway.Options{
+		Logger:   log.With("component", "gateway"),
+		Stages:   embeddingPipeline(sec),
+		Final:    embed.Final,
+		Recorder: recorders{a.metrics, calls},
+	})
 	srv = httpapi.New(httpapi.Deps{
-		Embeddings:   embeddings,
-		Logger:       log,
-		Gateway:      a.gateway,
-		Router:       a.router,
-		Metrics:      a.metrics.Handler(),
-		MaxBodyBytes: cfg.Server.MaxBodyBytes,
-		Region:       cfg.Server.Region,
-		AccountID:    cfg.Server.AccountID,
+		Embeddings:       embeddings,
+		EmbeddingGateway: embedGateway,
+		Logger:           log,
+		Gateway:          a.gateway,
+		Router:           a.router,
+		Metrics:          a.metrics.Handler(),
+		MaxBodyBytes:     cfg.Server.MaxBodyBytes,
+		Region:           cfg.Server.Region,
+		AccountID:        cfg.Server.AccountID,
 		Middleware: append(sec.middleware(), cache.Middleware,
 			httpapi.PromptRouting(routers, cfg.Server.MaxBodyBytes, func(w http.ResponseWriter, r *http.Request, err error) { srv.WriteError(w, r, err) })),
 		Authorize: func(ctx context.Context, action, resource string) error {

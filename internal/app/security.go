@@ -85,3 +85,12 @@ func pipeline(sec *security, guard, cache gateway.Stage) []gateway.Stage {
 	}
 	return stages
 }
+
+// embeddingPipeline is the list of stages of embedding calls
+// (/v1/embeddings, Titan InvokeModel): the audit record, authorization and
+// request limits and quotas, as for model calls; guardrails, caches and
+// prompt routers are about generated text and do not apply. Its final
+// handler is embed.Final.
+func embeddingPipeline(sec *security) []gateway.Stage {
+	return []gateway.Stage{audit.Stage{}, auth.Stage{}, sec.quotas}
+}

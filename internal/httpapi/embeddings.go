@@ -8,13 +8,15 @@ import (
 	"strings"
 
 	"github.com/outcrop/outcrop/internal/embed"
+	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/llm"
 )
 
 // Embedding routes: POST /v1/embeddings (OpenAI) and InvokeModel on an
 // embedding model with the Amazon Titan text-embeddings body. Both are
 // authorized as bedrock:InvokeModel on the model's foundation-model ARN and
-// call the deployment from Deps.Embeddings directly (package embed).
+// run through Deps.EmbeddingGateway (package embed: the stages, then the
+// deployment from Deps.Embeddings).
 
 // maxEmbeddingInputBytes bounds one input text (Titan's limit is 50,000
 // characters; longer texts are truncated to the model's token limit anyway).
@@ -108,8 +110,10 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return llm.Errorf(llm.KindNotFound, "The model `%s` does not exist or is not an embedding model.", req.Model)
 	}
-	if err := s.a.Authorize(r, "bedrock:InvokeModel", ModelARN(s.d.Region, m.ID)); err != nil {
-		return err
+	if s.d.EmbeddingGateway == nil {
+		if err := s.a.Authorize(r, "bedrock:InvokeModel", ModelARN(s.d.Region, m.ID)); err != nil {
+			return err
+		}
 	}
 	inputs, err := embeddingInputs(req.Input)
 	if err != nil {
@@ -136,7 +140,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return openAIInvalid("'encoding_format' must be 'float' or 'base64'")
 	}
-	res, err := m.Embedder.Embed(r.Context(), inputs)
+	res, err := s.embed(r, "openai", "Embeddings", m, inputs)
 	if err != nil {
 		return err
 	}
@@ -181,8 +185,10 @@ type titanEmbeddingRequest struct {
 // value as 0/1, as Titan v2 returns it.
 func (s *Server) invokeEmbedding(w http.ResponseWriter, r *http.Request, m *embed.Model) error {
 	start := s.d.Now()
-	if err := s.a.Authorize(r, "bedrock:InvokeModel", ModelARN(s.d.Region, r.PathValue("modelId"))); err != nil {
-		return err
+	if s.d.EmbeddingGateway == nil {
+		if err := s.a.Authorize(r, "bedrock:InvokeModel", ModelARN(s.d.Region, r.PathValue("modelId"))); err != nil {
+			return err
+		}
 	}
 	body, err := s.a.ReadBody(r)
 	if err != nil {
@@ -220,7 +226,7 @@ func (s *Server) invokeEmbedding(w http.ResponseWriter, r *http.Request, m *embe
 			return bedrockInvalid("Malformed input request: #/embeddingTypes: %q is not a valid enum value, please reformat your input and try again.", t)
 		}
 	}
-	res, err := m.Embedder.Embed(r.Context(), []string{*req.InputText})
+	res, err := s.embed(r, "bedrock", "InvokeModel", m, []string{*req.InputText})
 	if err != nil {
 		return err
 	}
@@ -253,4 +259,14 @@ func (s *Server) invokeEmbedding(w http.ResponseWriter, r *http.Request, m *embe
 	h.Set(headerOutputTokens, "0")
 	h.Set(headerInvokeLatency, strconv.FormatInt(s.d.Now().Sub(start).Milliseconds(), 10))
 	return WriteJSON(w, http.StatusOK, out)
+}
+
+// embed runs an embedding call through the embedding pipeline, or straight
+// to the model when there is none.
+func (s *Server) embed(r *http.Request, api, op string, m *embed.Model, inputs []string) (embed.Result, error) {
+	if s.d.EmbeddingGateway == nil {
+		return m.Embedder.Embed(r.Context(), inputs)
+	}
+	c := &gateway.Call{API: api, Op: op, Action: ActionInvokeModel, Resource: ModelARN(s.d.Region, m.ID), RequestID: RequestID(r.Context()), Received: s.d.Now()}
+	return embed.Call(r.Context(), s.d.EmbeddingGateway, c, m, inputs)
 }

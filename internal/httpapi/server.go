@@ -53,6 +53,11 @@ type Deps struct {
 	// Embeddings serves POST /v1/embeddings and InvokeModel on embedding
 	// models (embeddings.go); nil serves neither.
 	Embeddings *embed.Registry
+	// EmbeddingGateway is the pipeline embedding calls go through
+	// (authorization, limits and quotas, audit, metrics; its final handler
+	// is embed.Final). Nil calls the model directly after authorizing the
+	// route, as in tests that build no pipeline.
+	EmbeddingGateway embed.Doer
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Console serves /console and everything under it outside the API
