@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -167,11 +169,37 @@ func newFlowServer(t testing.TB, db *store.DB, dsn, upstreamURL string, lease ti
 func agentClients(url string) (*bedrockagent.Client, *bedrockagentruntime.Client) {
 	creds := credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", "")
 	return bedrockagent.New(bedrockagent.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds}),
-		// A fresh connection per call: the SDK's transport can close a reused
-		// connection under an event-stream reader ("use of closed network
-		// connection", aws-sdk-go-v2#2737), and a resume cannot be retried.
 		bedrockagentruntime.New(bedrockagentruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds,
-			HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}})
+			HTTPClient: ownedBodyClient{&http.Client{Transport: &http.Transport{}}}})
+}
+
+// ownedBodyClient sends each request with a body of its own (a copy of the
+// SDK's). Why: with event-stream operations, smithy-go closes the request
+// body as soon as the response headers arrive. net/http's writeLoop, after
+// writing Content-Length bytes, reads the body once more to check that it
+// has ended; when a fast server (loopback) has already answered, that read
+// meets the closed body, writeLoop fails and closes the connection, and the
+// event-stream reader of the response on it gets "read tcp …: use of
+// closed network connection" (aws-sdk-go-v2#2737; the stack is
+// persistConn.writeLoop → close). The server is not involved: it reads the
+// whole request before answering and keeps the connection alive after the
+// stream (TestInvokeFlowKeepAlive). With a body the SDK cannot close, the
+// SDK clients here keep one connection across every InvokeFlow.
+type ownedBodyClient struct{ c *http.Client }
+
+// Do implements the SDK's HTTPClient.
+func (o ownedBodyClient) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+		req.ContentLength = int64(len(b))
+	}
+	return o.c.Do(req)
 }
 
 // exampleAliasARN is the agent alias ARN in examples/flows/trip-planner/flow.json.
