@@ -54,6 +54,7 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_ts ON audit_log (ts);
 CREATE INDEX audit_log_principal_ts ON audit_log (principal, ts);`},
+		store.Migration{Version: 2, Name: "audit nested checks", SQL: `ALTER TABLE audit_log ADD COLUMN checks TEXT NOT NULL DEFAULT ''`},
 	)
 }
 
@@ -85,6 +86,11 @@ type Entry struct {
 	// Prompt is a masked excerpt of the request's text. Before the entry is
 	// written it holds the raw excerpt; only masked text reaches the store.
 	Prompt string
+	// Checks are the decisions made on behalf of the request after its own
+	// (gateway.Nested: an agent's tool authorizations, its steps' model
+	// calls), one "outcome action resource" line each, in order; they never
+	// replace Decision.
+	Checks []string
 
 	mu sync.Mutex // guards the fields above once the entry is shared
 }
@@ -125,6 +131,24 @@ func (e *Entry) RecordDecision(d gateway.Decision) {
 		set(&e.Resource, d.Resource)
 		set(&e.Decision, d.Outcome)
 		set(&e.ErrorCode, d.ErrorCode)
+	})
+}
+
+// maxChecks bounds the checks kept on one entry (an agent turn is capped
+// well below it); later ones are counted, not listed.
+const maxChecks = 100
+
+// RecordCheck implements gateway.CheckRecorder: d is listed in Checks.
+func (e *Entry) RecordCheck(d gateway.Decision) {
+	e.Update(func(e *Entry) {
+		if len(e.Checks) >= maxChecks {
+			return
+		}
+		line := d.Outcome + " " + d.Action + " " + d.Resource
+		if d.ErrorCode != "" {
+			line += " " + d.ErrorCode
+		}
+		e.Checks = append(e.Checks, strings.TrimSpace(line))
 	})
 }
 
@@ -298,16 +322,16 @@ func (l *Log) writer() {
 // insertColumns are the columns of one audit_log row, in the order of
 // entryArgs.
 const insertColumns = ` INTO audit_log (id, ts, request_id, principal, auth_method, key_id, source_ip, api, method, path,
-operation, action, resource, model, decision, status, error_code, input_tokens, output_tokens, latency_ms, prompt) VALUES `
+operation, action, resource, model, decision, status, error_code, input_tokens, output_tokens, latency_ms, prompt, checks) VALUES `
 
-// rowPlaceholders is one row's VALUES tuple (21 columns).
-const rowPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+// rowPlaceholders is one row's VALUES tuple (22 columns).
+const rowPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 // rowsPerInsert is how many rows one INSERT statement carries: a batch of
 // batchSize entries is a few multi-row statements rather than one statement
 // per entry, which saves the per-statement work of database/sql and the
 // SQLite VM (about a third of the writer's CPU per entry, BenchmarkWrite).
-// 32 rows × 21 columns stays far below SQLite's limit on bound parameters.
+// 32 rows × 22 columns stays far below SQLite's limit on bound parameters.
 const rowsPerInsert = 32
 
 // insertSQL returns the INSERT statement for n rows. On SQLite it is
@@ -342,7 +366,8 @@ func (l *Log) entryArgs(args []any, e *Entry) []any {
 		prompt = Mask(truncate(e.Prompt, l.o.PromptChars))
 	}
 	return append(args, newID(), e.Time.UnixMilli(), e.RequestID, e.Principal, e.AuthMethod, e.KeyID, e.SourceIP, e.API, e.Method, e.Path,
-		e.Operation, e.Action, e.Resource, e.Model, e.Decision, e.Status, e.ErrorCode, e.InputTokens, e.OutputTokens, e.LatencyMs, prompt)
+		e.Operation, e.Action, e.Resource, e.Model, e.Decision, e.Status, e.ErrorCode, e.InputTokens, e.OutputTokens, e.LatencyMs, prompt,
+		strings.Join(e.Checks, "\n"))
 }
 
 // write inserts batch in one transaction, rowsPerInsert rows per statement.
@@ -352,7 +377,7 @@ func (l *Log) write(batch []*Entry) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := l.db.Tx(ctx, func(tx *store.Tx) error {
-		args := make([]any, 0, rowsPerInsert*21)
+		args := make([]any, 0, rowsPerInsert*22)
 		var full *sql.Stmt // prepared on the first full chunk
 		for rest := batch; len(rest) > 0; {
 			n := min(len(rest), rowsPerInsert)
@@ -425,7 +450,7 @@ func (l *Log) Prune(ctx context.Context, before time.Time) (int64, error) {
 // principal.
 func (l *Log) Query(ctx context.Context, principal string, limit int) ([]*Entry, error) {
 	q := `SELECT ts, request_id, principal, auth_method, key_id, source_ip, api, method, path, operation, action, resource, model,
-decision, status, error_code, input_tokens, output_tokens, latency_ms, prompt FROM audit_log`
+decision, status, error_code, input_tokens, output_tokens, latency_ms, prompt, checks FROM audit_log`
 	var args []any
 	if principal != "" {
 		q += ` WHERE principal = ?`
@@ -442,15 +467,25 @@ decision, status, error_code, input_tokens, output_tokens, latency_ms, prompt FR
 	for rows.Next() {
 		e := &Entry{}
 		var ts int64
+		var checks string
 		if err := rows.Scan(&ts, &e.RequestID, &e.Principal, &e.AuthMethod, &e.KeyID, &e.SourceIP, &e.API, &e.Method, &e.Path,
 			&e.Operation, &e.Action, &e.Resource, &e.Model, &e.Decision, &e.Status, &e.ErrorCode, &e.InputTokens, &e.OutputTokens,
-			&e.LatencyMs, &e.Prompt); err != nil {
+			&e.LatencyMs, &e.Prompt, &checks); err != nil {
 			return nil, err
 		}
+		e.Checks = splitChecks(checks)
 		e.Time = time.UnixMilli(ts).UTC()
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// splitChecks reads the stored checks column.
+func splitChecks(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
 }
 
 // Middleware starts an entry for every request, lets the handlers fill it

@@ -44,7 +44,7 @@ type Page struct {
 var ErrBadCursor = errors.New("invalid pagination cursor")
 
 const selectRecord = `SELECT id, ts, request_id, principal, auth_method, key_id, source_ip, api, method, path, operation, action, resource,
-model, decision, status, error_code, input_tokens, output_tokens, latency_ms, prompt FROM audit_log`
+model, decision, status, error_code, input_tokens, output_tokens, latency_ms, prompt, checks FROM audit_log`
 
 // Search returns the records of db's audit log matching f, newest first,
 // one page at a time (keyset pagination on time and ID, so pages stay
@@ -134,11 +134,13 @@ func scanRecord(scan func(...any) error) (Record, error) {
 	r := Record{Entry: &Entry{}}
 	var ts int64
 	e := r.Entry
+	var checks string
 	if err := scan(&r.ID, &ts, &e.RequestID, &e.Principal, &e.AuthMethod, &e.KeyID, &e.SourceIP, &e.API, &e.Method, &e.Path,
 		&e.Operation, &e.Action, &e.Resource, &e.Model, &e.Decision, &e.Status, &e.ErrorCode, &e.InputTokens, &e.OutputTokens,
-		&e.LatencyMs, &e.Prompt); err != nil {
+		&e.LatencyMs, &e.Prompt, &checks); err != nil {
 		return Record{}, err
 	}
+	e.Checks = splitChecks(checks)
 	e.Time = time.UnixMilli(ts).UTC()
 	return r, nil
 }

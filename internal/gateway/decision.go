@@ -34,9 +34,35 @@ func WithDecisionRecorder(ctx context.Context, r DecisionRecorder) context.Conte
 	return context.WithValue(ctx, decisionKey{}, r)
 }
 
-// RecordDecision hands d to the request's DecisionRecorder, if any.
+// CheckRecorder is a DecisionRecorder that also lists the checks made on
+// behalf of a request after its own decision (Nested).
+type CheckRecorder interface {
+	RecordCheck(Decision)
+}
+
+type nestedKey struct{}
+
+// Nested returns ctx in which decisions are the request's nested checks,
+// not its own decision: an agent's tool authorizations and the model calls
+// of its steps run under the InvokeAgent request, whose record keeps the
+// decision on InvokeAgent and lists the checks beside it
+// (CheckRecorder.RecordCheck); a recorder without a list drops them.
+func Nested(ctx context.Context) context.Context {
+	return context.WithValue(ctx, nestedKey{}, true)
+}
+
+// RecordDecision hands d to the request's DecisionRecorder, if any: as
+// the request's decision, or, under Nested, as one of its checks.
 func RecordDecision(ctx context.Context, d Decision) {
-	if r, ok := ctx.Value(decisionKey{}).(DecisionRecorder); ok && r != nil {
-		r.RecordDecision(d)
+	r, ok := ctx.Value(decisionKey{}).(DecisionRecorder)
+	if !ok || r == nil {
+		return
 	}
+	if nested, _ := ctx.Value(nestedKey{}).(bool); nested {
+		if c, ok := r.(CheckRecorder); ok {
+			c.RecordCheck(d)
+		}
+		return
+	}
+	r.RecordDecision(d)
 }
