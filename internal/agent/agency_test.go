@@ -10,6 +10,7 @@ import (
 	rttypes "github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime/types"
 
 	"github.com/outcrop/outcrop/internal/agent"
+	"github.com/outcrop/outcrop/internal/audit"
 	"github.com/outcrop/outcrop/internal/store"
 	"github.com/outcrop/outcrop/internal/store/storetest"
 )
@@ -104,4 +105,53 @@ func TestIterationCap(t *testing.T) {
 			t.Fatalf("search_flights ran %d times, want 4", n)
 		}
 	})
+}
+
+// TestAuditKeepsInvokeAgentDecision: the audit entry of an InvokeAgent
+// request keeps the request's own decision (InvokeAgent on the alias) and
+// lists the checks of its turn beside it: each step's model call and each
+// tool check, the denied ones included.
+func TestAuditKeepsInvokeAgentDecision(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, storetest.SQLite(t), agent.Limits{})
+	e.up.setScript(insistScript)
+	ac, _ := e.clients("alice")
+	id := createTravelAgent(t, ctx, ac, "travel")
+	_, bob := e.clients("bob")
+	tr := invoke(t, ctx, bob, &bedrockagentruntime.InvokeAgentInput{AgentId: aws.String(id), AgentAliasId: aws.String("TSTALIASID"),
+		SessionId: aws.String("s-audit"), InputText: aws.String("Book flight BA304 now")})
+	if tr.err != nil {
+		t.Fatal(tr.err)
+	}
+	e.audit.Flush()
+	entries, err := e.audit.Query(ctx, "bob", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entry *audit.Entry
+	for _, x := range entries {
+		if strings.HasSuffix(x.Path, "/text") {
+			entry = x
+		}
+	}
+	if entry == nil {
+		t.Fatalf("no audit entry for InvokeAgent among %d", len(entries))
+	}
+	alias := "arn:aws:bedrock:us-east-1:000000000000:agent-alias/" + id + "/TSTALIASID"
+	if entry.Decision != "allow" || entry.Action != "bedrock:InvokeAgent" || entry.Resource != alias {
+		t.Fatalf("InvokeAgent entry records %s %s %s, want allow bedrock:InvokeAgent %s", entry.Decision, entry.Action, entry.Resource, alias)
+	}
+	denied, models := 0, 0
+	tool := "deny bedrock:InvokeAgentTool arn:aws:bedrock:us-east-1:000000000000:agent-tool/" + id + "/TravelActions/book_flight"
+	for _, c := range entry.Checks {
+		switch {
+		case c == tool:
+			denied++
+		case c == "allow bedrock:InvokeModel arn:aws:bedrock:us-east-1::foundation-model/"+testModel:
+			models++
+		}
+	}
+	if denied != 3 || models != 4 {
+		t.Fatalf("checks %q: %d denied tool checks (want 3), %d model calls (want 4)", entry.Checks, denied, models)
+	}
 }

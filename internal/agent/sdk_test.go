@@ -30,6 +30,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/outcrop/outcrop/internal/agent"
+	"github.com/outcrop/outcrop/internal/audit"
 	"github.com/outcrop/outcrop/internal/auth"
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/guardrail"
@@ -268,6 +269,7 @@ type env struct {
 
 	db     *store.DB
 	authn  *auth.Authenticator
+	audit  *audit.Log
 	router *routing.Router
 	gw     *gateway.Gateway
 	// extraLambdas adds Lambda endpoints to replicas built after it is set.
@@ -305,6 +307,8 @@ func newEnv(t *testing.T, db *store.DB, limits agent.Limits) *env {
 	}
 	e.authn = auth.New(st, auth.Options{RefreshInterval: 20 * time.Millisecond})
 	t.Cleanup(func() { e.authn.Close() })
+	e.audit = audit.New(db, audit.Options{})
+	t.Cleanup(func() { e.audit.Close() })
 	prov, err := openai.New(openai.Config{BaseURL: e.up.URL + "/v1", Model: "m"})
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +332,7 @@ func (e *env) replica(t *testing.T) string {
 	ctl := agent.NewControl(rs, func(id string) bool { _, ok := router.Lookup(id); return ok })
 	call := func(stream bool) agent.ConverseFunc {
 		return func(ctx context.Context, req *llm.Request) (llm.Stream, error) {
-			return e.gw.Do(ctx, &gateway.Call{API: "bedrock", Op: "InvokeAgent", Action: httpapi.ActionInvokeModel, Model: req.Model,
+			return e.gw.Do(gateway.Nested(ctx), &gateway.Call{API: "bedrock", Op: "InvokeAgent", Action: httpapi.ActionInvokeModel, Model: req.Model,
 				Resource: httpapi.ModelARN("us-east-1", req.Model), Request: req, Stream: stream})
 		}
 	}
@@ -347,13 +351,13 @@ func (e *env) replica(t *testing.T) string {
 			}
 			return m.ID, true
 		},
-		Authorize:       func(ctx context.Context, action, res string) error { return auth.Check(ctx, action, res, nil) },
+		Authorize:       func(ctx context.Context, action, res string) error { return auth.Check(gateway.Nested(ctx), action, res, nil) },
 		LambdaEndpoints: lambdas,
 		Limits:          e.limits,
 		Logger:          slog.New(slog.DiscardHandler),
 	})
 	srv := httpapi.New(httpapi.Deps{Gateway: e.gw, Router: router, MaxBodyBytes: 1 << 20,
-		Middleware: []func(http.Handler) http.Handler{e.authn.Middleware},
+		Middleware: []func(http.Handler) http.Handler{e.audit.Middleware, e.authn.Middleware},
 		Authorize:  func(ctx context.Context, action, res string) error { return auth.Check(ctx, action, res, nil) },
 		Groups:     []httpapi.RouteGroup{&httpapi.Agents{Control: ctl, Runtime: svc}}})
 	ts := httptest.NewServer(srv.Handler())

@@ -42,9 +42,12 @@ func (a *App) buildAgents(db *store.DB) (*application, error) {
 	// (ResolveModel), as the API edge does for a client's modelId; the call
 	// carries that ID, so policies, quotas and routing see the same model
 	// whatever spelling the agent uses.
+	// The agent's model calls and tool checks are nested under the
+	// InvokeAgent request (gateway.Nested): its audit entry keeps the
+	// decision on InvokeAgent and lists theirs beside it.
 	call := func(stream bool) agent.ConverseFunc {
 		return func(ctx context.Context, req *llm.Request) (llm.Stream, error) {
-			return a.gateway.Do(ctx, &gateway.Call{API: "bedrock", Op: "InvokeAgent", Action: httpapi.ActionInvokeModel,
+			return a.gateway.Do(gateway.Nested(ctx), &gateway.Call{API: "bedrock", Op: "InvokeAgent", Action: httpapi.ActionInvokeModel,
 				Model: req.Model, Resource: httpapi.ModelARN(scope.Region, req.Model), Request: req, Stream: stream,
 				RequestID: httpapi.RequestID(ctx)})
 		}
@@ -61,7 +64,7 @@ func (a *App) buildAgents(db *store.DB) (*application, error) {
 			return m.ID, true
 		},
 		Authorize: func(ctx context.Context, action, res string) error {
-			return auth.Check(ctx, action, res, nil)
+			return auth.Check(gateway.Nested(ctx), action, res, nil)
 		},
 		LambdaEndpoints: ac.LambdaEndpoints,
 		MCPServers:      ac.MCPServers,
