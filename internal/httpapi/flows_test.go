@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -354,6 +355,10 @@ type turn struct {
 	questionOf  string
 	reason      string
 	traces      int
+	// actions lists the nodeActionTraces as node/operation; dependencies
+	// counts nodeDependencyTraces.
+	actions      []string
+	dependencies int
 }
 
 func invoke(t *testing.T, rt *bedrockagentruntime.Client, flowID, aliasID, execID string, in rttypes.FlowInput, trace bool) (turn, error) {
@@ -384,6 +389,14 @@ func invoke(t *testing.T, rt *bedrockagentruntime.Client, flowID, aliasID, execI
 			tr.reason = string(e.Value.CompletionReason)
 		case *rttypes.FlowResponseStreamMemberFlowTraceEvent:
 			tr.traces++
+			switch m := e.Value.Trace.(type) {
+			case *rttypes.FlowTraceMemberNodeActionTrace:
+				tr.actions = append(tr.actions, aws.ToString(m.Value.NodeName)+"/"+aws.ToString(m.Value.OperationName))
+			case *rttypes.UnknownUnionMember: // members newer than this SDK (it keeps only the tag)
+				if m.Tag == "nodeDependencyTrace" {
+					tr.dependencies++
+				}
+			}
 		}
 	}
 	return tr, st.Err()
@@ -426,6 +439,21 @@ func TestTripPlannerGoSDK(t *testing.T) {
 		}
 		if g.reason != "SUCCESS" || len(g.outputs) != 1 || g.outputs[0] != "GuideOutput=Paris is best in spring; see the Louvre." || g.traces == 0 || g.executionID == "" {
 			t.Fatalf("guide turn = %+v", g)
+		}
+
+		// With traces, a booking shows the classifier's Converse call
+		// (nodeActionTrace) and the agent's own trace (nodeDependencyTrace).
+		bt, err := invoke(t, rt, flowID, aliasID, "", firstInput("Book a flight to paris"), true)
+		if err != nil || bt.reason != "INPUT_REQUIRED" || !slices.Contains(bt.actions, "Query_classifier/Converse") || bt.dependencies == 0 {
+			t.Fatalf("traced booking turn = %+v, %v; want the classifier's action trace and the agent's dependency trace", bt, err)
+		}
+		// This SDK keeps only the union tag of nodeDependencyTrace; the
+		// stored event holds the agent's trace parts.
+		evs, _ := srv.Executor.Events(context.Background(), bt.executionID, 0, 100)
+		if !slices.ContainsFunc(evs, func(ev flow.StoredEvent) bool {
+			return strings.Contains(string(ev.Payload), `"nodeDependencyTrace":{"nodeName":"Trip_planner"`) && strings.Contains(string(ev.Payload), `"agentTraces":[{"agentId":`)
+		}) {
+			t.Fatal("no nodeDependencyTrace with the agent's trace parts was stored")
 		}
 
 		// A booking request pauses on the agent twice, then completes.
