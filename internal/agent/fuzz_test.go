@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/outcrop/outcrop/internal/llm"
 )
@@ -74,6 +75,80 @@ func FuzzOpenAPIPayload(f *testing.F) {
 			if !json.Valid(op.Spec.Schema) {
 				t.Fatalf("operation %s %s schema %s", op.Method, op.Path, op.Spec.Schema)
 			}
+		}
+	})
+}
+
+// FuzzPromptOverrides: any promptOverrideConfiguration is refused with a
+// ValidationException or accepted; an accepted one renders its templates
+// into requests without panicking, and the default parsers read any model
+// output.
+func FuzzPromptOverrides(f *testing.F) {
+	for _, s := range []string{
+		`{"promptConfigurations":[{"promptType":"PRE_PROCESSING","promptState":"ENABLED"},{"promptType":"POST_PROCESSING","promptState":"ENABLED","parserMode":"OVERRIDDEN"}],"overrideLambda":"arn:aws:lambda:us-east-1:1:function:p"}`,
+		`{"promptConfigurations":[{"promptType":"ORCHESTRATION","promptCreationMode":"OVERRIDDEN","basePromptTemplate":"{\"system\":\"$instruction$\",\"messages\":[{\"role\":\"user\",\"content\":\"$question$\"},{\"role\":\"assistant\",\"content\":\"$agent_scratchpad$\"}]}","inferenceConfiguration":{"temperature":0.2,"maximumLength":100,"stopSequences":["</answer>"]}}]}`,
+		`{"promptConfigurations":[{"promptType":"ORCHESTRATION","promptState":"DISABLED"}]}`,
+		`{"promptConfigurations":[{"promptType":"KNOWLEDGE_BASE_RESPONSE_GENERATION","additionalModelRequestFields":{"top_k":3}}]}`,
+		`{"promptConfigurations":null}`, `[]`, `{"promptConfigurations":[{"promptType":"X"}]}`,
+	} {
+		f.Add([]byte(s), "Category D. <category>D</category> <final_response>ok</final_response>")
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, output string) {
+		o, err := parseOverrides(raw)
+		if err != nil {
+			clientError(t, "parse", err)
+			return
+		}
+		vars := map[string]string{"instruction": "be kind", "question": output, "tools": "- a: b"}
+		for _, typ := range []string{PromptPreProcessing, PromptOrchestration, PromptPostProcessing} {
+			pc := o.step(typ)
+			if pc.PromptType != typ {
+				t.Fatalf("step(%s) = %s", typ, pc.PromptType)
+			}
+			req := &llm.Request{}
+			pc.apply(req)
+			if pc.overridden() {
+				rendered := renderTemplate(pc.BasePromptTemplate, vars)
+				_, msgs := templateRequest(rendered)
+				if len(msgs) == 0 || msgs[len(msgs)-1].Role != llm.RoleUser {
+					t.Fatalf("template %q gave messages %+v", pc.BasePromptTemplate, msgs)
+				}
+				_ = orchestrationSystem(rendered)
+			}
+		}
+		parsePreProcessing(output)
+		parsePostProcessing(output)
+	})
+}
+
+// FuzzInlineAgent: any InvokeInlineAgent agent definition is refused with
+// a ValidationException or accepted with action groups that build into
+// tools.
+func FuzzInlineAgent(f *testing.F) {
+	for _, s := range []string{
+		`{"foundationModel":"m","instruction":"You are a travel agent who books flights and hotels for users.","actionGroups":[{"actionGroupName":"H","actionGroupExecutor":{"customControl":"RETURN_CONTROL"},"functionSchema":{"functions":[{"name":"search","parameters":{"city":{"type":"string","required":true}}}]}},{"actionGroupName":"U","parentActionGroupSignature":"AMAZON.UserInput"}]}`,
+		`{"foundationModel":"m","instruction":"short"}`,
+		`{"foundationModel":"m","instruction":"You are a travel agent who books flights and hotels for users.","idleSessionTTLInSeconds":5}`,
+		`{"foundationModel":"m","instruction":"You are a travel agent who books flights and hotels for users.","guardrailConfiguration":{"guardrailIdentifier":"g","guardrailVersion":"x"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	svc := &Service{ctl: &Control{}, now: time.Now}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var in InlineAgent
+		if json.Unmarshal(body, &in) != nil {
+			return
+		}
+		a, groups, err := svc.inlineAgent("000000000000", &in)
+		if err != nil {
+			clientError(t, "inline agent", err)
+			return
+		}
+		if a.AgentID != InlineAgentID || len(groups) != len(in.ActionGroups) {
+			t.Fatalf("agent %+v with %d groups from %d", a, len(groups), len(in.ActionGroups))
+		}
+		if _, err := buildTools(groups); err != nil {
+			clientError(t, "tools", err)
 		}
 	})
 }
