@@ -1227,6 +1227,9 @@ func executionEvent(ev flow.StoredEvent, kind string) map[string]any {
 			"fields": []map[string]any{{"name": "document", "content": p["content"]}}}}
 	case kind == "Flow" && strings.HasSuffix(ev.Type, "Exception"):
 		return map[string]any{"flowFailureEvent": map[string]any{"errorCode": "NODE_EXECUTION_FAILED", "errorMessage": p["message"], "timestamp": ts}}
+	case kind == "Node" && ev.Type == "dependencyFailedException" && p["resourceName"] != nil:
+		// The node whose model, agent, code or store failed.
+		return map[string]any{"nodeFailureEvent": map[string]any{"nodeName": p["resourceName"], "errorCode": "DEPENDENCY_FAILED", "errorMessage": p["message"], "timestamp": ts}}
 	case kind == "Node" && ev.Type == flow.EventTrace:
 		tr, _ := p["trace"].(map[string]any)
 		for member, v := range tr {

@@ -221,3 +221,38 @@ func TestResumeOnceAndExpiry(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+// TestExecutionEventKinds maps stored stream events to the
+// ListFlowExecutionEvents union members of each event type.
+func TestExecutionEventKinds(t *testing.T) {
+	at := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	ev := func(typ, payload string) flow.StoredEvent {
+		return flow.StoredEvent{Type: typ, Payload: json.RawMessage(payload), CreatedAt: at}
+	}
+	tests := []struct {
+		ev         flow.StoredEvent
+		kind, want string // want: the member and a fragment of it; "" for none
+	}{
+		{ev(flow.EventOutput, `{"nodeName":"Out","nodeType":"FlowOutputNode","content":{"document":"hi"}}`), "Flow", `"flowOutputEvent":{"fields":[{"content":{"document":"hi"},"name":"document"}],"nodeName":"Out"`},
+		{ev(flow.EventOutput, `{"nodeName":"Out","content":{"document":"hi"}}`), "Node", ""},
+		{ev("dependencyFailedException", `{"message":"model down","resourceName":"Ask"}`), "Flow", `"flowFailureEvent":{"errorCode":"NODE_EXECUTION_FAILED","errorMessage":"model down"`},
+		{ev("dependencyFailedException", `{"message":"model down","resourceName":"Ask"}`), "Node", `"nodeFailureEvent":{"errorCode":"DEPENDENCY_FAILED","errorMessage":"model down","nodeName":"Ask"`},
+		{ev("validationException", `{"message":"bad input"}`), "Node", ""},
+		{ev(flow.EventTrace, `{"trace":{"nodeActionTrace":{"nodeName":"Ask","requestId":"r1","serviceName":"bedrock","operationName":"Converse"}}}`), "Node", `"nodeActionEvent":{"nodeName":"Ask","operationName":"Converse","requestId":"r1","serviceName":"bedrock"`},
+		{ev(flow.EventTrace, `{"trace":{"nodeDependencyTrace":{"nodeName":"Agent","traceElements":{"agentTraces":[{"agentId":"A"}]}}}}`), "Node", `"nodeDependencyEvent":{"nodeName":"Agent"`},
+		{ev(flow.EventTrace, `{"trace":{"nodeInputTrace":{"nodeName":"Ask","fields":[{"nodeInputName":"q","content":{"document":"x"}}]}}}`), "Node", `"nodeInputEvent":{"fields":[{"content":{"document":"x"},"name":"q"}]`},
+		{ev(flow.EventTrace, `{"trace":{"conditionNodeResultTrace":{"nodeName":"C","satisfiedConditions":[{"conditionName":"yes"}]}}}`), "Node", `"conditionResultEvent":{"nodeName":"C"`},
+	}
+	for _, tc := range tests {
+		got := executionEvent(tc.ev, tc.kind)
+		b, _ := json.Marshal(got)
+		switch {
+		case tc.want == "" && got != nil:
+			t.Errorf("%s as %s = %s, want none", tc.ev.Type, tc.kind, b)
+		case tc.want != "" && !strings.Contains(string(b), tc.want):
+			t.Errorf("%s as %s = %s, want %s", tc.ev.Type, tc.kind, b, tc.want)
+		case tc.want != "" && !strings.Contains(string(b), `"timestamp":"2026-12-07T00:00:00Z"`):
+			t.Errorf("%s as %s = %s, want the event's timestamp", tc.ev.Type, tc.kind, b)
+		}
+	}
+}

@@ -456,6 +456,13 @@ func TestTripPlannerGoSDK(t *testing.T) {
 			t.Fatal("no nodeDependencyTrace with the agent's trace parts was stored")
 		}
 
+		// The alias's Manual concurrency (maxConcurrency 4, deployTripPlanner)
+		// is the execution's bound on node runs in flight.
+		var maxc int
+		if err := db.QueryRow(context.Background(), `SELECT max_concurrency FROM flow_executions WHERE id = ?`, []any{bt.executionID}, &maxc); err != nil || maxc != 4 {
+			t.Fatalf("execution max_concurrency = %d (%v), want the alias's 4", maxc, err)
+		}
+
 		// A booking request pauses on the agent twice, then completes.
 		b1, err := invoke(t, rt, flowID, aliasID, "", firstInput("Book a flight to paris"), false)
 		if err != nil {
