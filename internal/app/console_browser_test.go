@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -182,6 +184,12 @@ func eval[T any](b *browser, expr string) T {
 		b.t.Fatalf("evaluate %.80q: %v", expr, err)
 	}
 	return v
+}
+
+// eval0 evaluates a JS statement for its effect.
+func (b *browser) eval0(expr string) {
+	b.t.Helper()
+	eval[any](b, "(() => { "+expr+"; return null; })()")
 }
 
 // waitJS polls a JS condition until it is true.
@@ -413,6 +421,68 @@ models:
 			t.Errorf("Markdown **bold** not rendered: %q", res.Text)
 		}
 		b.shot(t, "injection")
+	})
+
+	t.Run("create a guardrail; the test box blocks a card number", func(t *testing.T) {
+		b.run(chromedp.Navigate(base+"/console/guardrails/new"), chromedp.WaitVisible(chromedp.Search(field("Name"))))
+		b.setField("Name", "no-cards")
+		b.setField("Blocked input message", "Sorry, the input was blocked.")
+		b.setField("Blocked output message", "Sorry, the answer was blocked.")
+		b.setField("CREDIT_DEBIT_CARD_NUMBER", "BLOCK")
+		b.run(chromedp.Click(chromedp.Search(button("Create guardrail"))),
+			chromedp.WaitVisible(chromedp.Search(field("Text to test"))))
+		b.setField("Text to test", "Please charge my card 4111 1111 1111 1111 today.")
+		b.run(chromedp.Click(chromedp.Search(button("Test"))))
+		b.waitJS("the guardrail's verdict", `(() => { const r = document.querySelector('[data-testid="guardrail-result"]');
+  return !!r && r.textContent.includes('GUARDRAIL_INTERVENED') && r.textContent.includes('CREDIT_DEBIT_CARD_NUMBER'); })()`, time.Minute)
+		b.shot(t, "guardrails")
+		// A text without a card number passes.
+		b.setField("Text to test", "Please charge my usual account today.")
+		b.run(chromedp.Click(chromedp.Search(button("Test"))))
+		b.waitJS("the guardrail letting clean text pass", `(() => { const r = document.querySelector('[data-testid="guardrail-result"]');
+  return !!r && r.textContent.includes('NONE') && !r.textContent.includes('CREDIT_DEBIT_CARD_NUMBER'); })()`, time.Minute)
+	})
+
+	t.Run("create a principal and an API key", func(t *testing.T) {
+		b.run(chromedp.Navigate(base+"/console/access"), chromedp.WaitVisible(chromedp.Search(field("New principal name"))))
+		b.run(chromedp.SendKeys(chromedp.Search(field("New principal name")), "carol"),
+			chromedp.Click(chromedp.Search(button("Create principal"))),
+			chromedp.Click(chromedp.Search(`//ul[@aria-label="Principals"]//a[normalize-space(.)="carol"]`)),
+			chromedp.Click(chromedp.Search(button("Create API key"))),
+			chromedp.WaitVisible(chromedp.CSS(`[role="alert"][aria-label="New API key"]`)))
+		key := strings.TrimSpace(eval[string](b, `document.querySelector('[role="alert"][aria-label="New API key"] pre[aria-label="API key"]').textContent`))
+		if !regexp.MustCompile(`^oc_OCAK[A-Z0-9]{16}_[A-Za-z0-9_-]{43}$`).MatchString(key) {
+			t.Fatalf("the API key shown is not one: %q", key)
+		}
+		b.shot(t, "access")
+		// The key authenticates as carol, who has no policy yet: denied, not unauthenticated.
+		req, _ := http.NewRequest("GET", base+"/admin/v1/principals", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || !strings.Contains(string(msg), "user/carol is not authorized") {
+			t.Errorf("the new key: %d %s", resp.StatusCode, msg)
+		}
+		b.run(chromedp.Click(chromedp.Search(button("I have saved it"))))
+	})
+
+	t.Run("open a log entry", func(t *testing.T) {
+		b.run(chromedp.Navigate(base + "/console/logs"))
+		b.waitJS("the request log", `[...document.querySelectorAll('tr[aria-label^="Open request"]')].some(r => r.textContent.includes('smollm'))`, 30*time.Second)
+		b.eval0(`[...document.querySelectorAll('tr[aria-label^="Open request"]')].find(r => r.textContent.includes('smollm')).click()`)
+		b.waitJS("the entry's detail", `[...document.querySelectorAll('h3')].some(h => h.textContent.includes('Routing and timings')) &&
+  [...document.querySelectorAll('h3')].some(h => h.textContent.includes('Prompt (masked excerpt)'))`, 30*time.Second)
+		detail := eval[string](b, `document.body.innerText`)
+		for _, want := range []string{"TTFT", "Deployment", "local"} {
+			if !strings.Contains(detail, want) {
+				t.Errorf("log entry detail has no %q", want)
+			}
+		}
+		b.shot(t, "log-entry")
 	})
 
 	t.Run("screens", func(t *testing.T) {

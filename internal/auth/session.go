@@ -12,6 +12,7 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -71,19 +72,54 @@ func (a *Authenticator) keyPrincipal(ctx context.Context, method, id string) (*P
 		}
 		return a.principal(ctx, ak.principal, "sigv4", id)
 	case "apikey":
-		principal, _, status, expires, err := a.st.apiKey(ctx, id)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
+		e := a.apiKeyStatus(ctx, id)
+		if e.err != nil {
+			if errors.Is(e.err, store.ErrNotFound) {
 				return nil, errUnrecognized("The session's API key no longer exists.")
 			}
-			return nil, &llm.Error{Kind: llm.KindInternal, Err: fmt.Errorf("look up API key %s: %w", id, err)}
+			return nil, &llm.Error{Kind: llm.KindInternal, Err: fmt.Errorf("look up API key %s: %w", id, e.err)}
 		}
-		if status != StatusActive || (!expires.IsZero() && !now.Before(expires)) {
+		if e.status != StatusActive || (!e.expires.IsZero() && !now.Before(e.expires)) {
 			return nil, errUnrecognized("The session's API key has been revoked or has expired.")
 		}
-		return a.principal(ctx, principal, "apikey", id)
+		return a.principal(ctx, e.principal, "apikey", id)
 	}
 	return nil, errUnrecognized("The session is invalid.")
+}
+
+// apiKeyStatus returns the principal, status and expiry of an API key from
+// the cache that bearer authentication fills (valid for one store
+// generation, so a revocation is seen within RefreshInterval), loading it
+// on a miss.
+func (a *Authenticator) apiKeyStatus(ctx context.Context, id string) *apiKeyEntry {
+	a.mu.RLock()
+	e, ok := a.apiKeys[id]
+	gen := a.gen
+	a.mu.RUnlock()
+	if ok {
+		return e
+	}
+	e = &apiKeyEntry{}
+	var hash string
+	e.principal, hash, e.status, e.expires, e.err = a.st.apiKey(ctx, id)
+	if e.err == nil {
+		if b, err := hex.DecodeString(hash); err == nil && len(b) == 32 {
+			copy(e.hash[:], b)
+		} else {
+			e.err = errors.New("stored API key hash is malformed")
+		}
+	}
+	if e.err == nil || errors.Is(e.err, store.ErrNotFound) {
+		a.mu.Lock()
+		if a.gen == gen { // see accessKey
+			if len(a.apiKeys) >= maxCacheEntries {
+				a.apiKeys = map[string]*apiKeyEntry{}
+			}
+			a.apiKeys[id] = e
+		}
+		a.mu.Unlock()
+	}
+	return e
 }
 
 // SignInAPIKey checks an API key as a bearer request would and returns its

@@ -97,7 +97,7 @@ type envOptions struct {
 	pull   func(ctx context.Context, ref string, o modelstore.PullOptions) (modelstore.Model, error)
 }
 
-func newEnv(t *testing.T, db *store.DB, o envOptions) *env {
+func newEnv(t testing.TB, db *store.DB, o envOptions) *env {
 	t.Helper()
 	st, err := auth.NewStore(db, testKey)
 	if err != nil {
@@ -145,7 +145,7 @@ const adminPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Act
 const bedrockOnly = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:*","Resource":"*"}]}`
 
 // user creates a principal with policy and returns its API key and access key.
-func (e *env) user(t *testing.T, name, policy string) (string, *auth.AccessKey) {
+func (e *env) user(t testing.TB, name, policy string) (string, *auth.AccessKey) {
 	t.Helper()
 	ctx := context.Background()
 	if err := e.st.AddPrincipal(ctx, name); err != nil {
