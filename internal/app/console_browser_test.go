@@ -540,3 +540,39 @@ func containsString(s []string, v string) bool {
 	}
 	return false
 }
+
+// TestConsoleOpenMode: a server on loopback with no principal runs open;
+// the console needs no sign-in, says so in a banner, and works.
+func TestConsoleOpenMode(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	if !console.Built() {
+		if os.Getenv("OUTCROP_TEST_REQUIRE") == "1" {
+			t.Fatal("the binary embeds no console build: run make console before go test (make test-all does)")
+		}
+		t.Skip("console not built (make console); skipping")
+	}
+	evil := injectingUpstream(t)
+	base, _ := consoleServer(t, fmt.Sprintf(`
+listen: 127.0.0.1:0
+models:
+  - id: evil
+    deployments:
+      - provider: openai
+        base_url: %s/v1
+        model: evil
+`, evil.URL), nil)
+	b := newBrowser(t, chromium, base)
+	b.run(chromedp.Navigate(base+"/console/playground"), chromedp.WaitVisible(chromedp.CSS(`nav[aria-label="Main"]`)))
+	loc := eval[string](b, `location.pathname`)
+	if loc != "/console/playground" {
+		t.Errorf("open mode redirected to %s", loc)
+	}
+	b.waitJS("the open-mode banner", `[...document.querySelectorAll('[role="status"], [role="alert"]')].some(e => /open mode/i.test(e.textContent))`, 10*time.Second)
+	b.waitJS("the model list", `[...document.querySelectorAll('option')].some(o => o.value === 'evil')`, 30*time.Second)
+	b.run(chromedp.SendKeys(chromedp.Search(field("Message")), "hello"), chromedp.Click(chromedp.Search(button("Send"))))
+	b.waitJS("an answer", answered(0), time.Minute)
+	b.shot(t, "open-mode")
+	if off := b.offOrigin(); len(off) > 0 {
+		t.Errorf("requests off the server's origin: %v", off)
+	}
+}
