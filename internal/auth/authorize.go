@@ -93,25 +93,8 @@ func CallConditions(c *gateway.Call, p *Principal) Conditions {
 	return conds
 }
 
-// ActionOf returns the IAM action of a call: c.Action when set, otherwise
-// derived from the operation.
-func ActionOf(c *gateway.Call) string {
-	if c.Action != "" {
-		return c.Action
-	}
-	switch c.Op {
-	case "Converse", "InvokeModel":
-		return "bedrock:InvokeModel"
-	case "ConverseStream", "InvokeModelWithResponseStream":
-		return "bedrock:InvokeModelWithResponseStream"
-	case "ChatCompletions", "Completions":
-		if c.Stream {
-			return "bedrock:InvokeModelWithResponseStream"
-		}
-		return "bedrock:InvokeModel"
-	}
-	return "bedrock:" + c.Op
-}
+// ActionOf returns the IAM action of a call (gateway.Call.IAMAction).
+func ActionOf(c *gateway.Call) string { return c.IAMAction() }
 
 // Stage is the pipeline's authorization stage: it takes the principal put
 // in the context by the middleware, records it on the call, and evaluates

@@ -67,3 +67,38 @@ func (g *Gateway) canonicalize(c *Call) {
 		c.Resource = g.resource(m.ID)
 	}
 }
+
+// IAM actions of model calls, on every API (Converse and ConverseStream,
+// InvokeModel, chat completions): AWS authorizes Converse as InvokeModel
+// and ConverseStream as InvokeModelWithResponseStream.
+const (
+	ActionInvokeModel       = "bedrock:InvokeModel"
+	ActionInvokeModelStream = "bedrock:InvokeModelWithResponseStream"
+)
+
+// InvokeAction is the IAM action of a model call: the streaming one when
+// the client reads a stream.
+func InvokeAction(stream bool) string {
+	if stream {
+		return ActionInvokeModelStream
+	}
+	return ActionInvokeModel
+}
+
+// IAMAction returns the action c is authorized as: Action when the caller
+// set it, otherwise the model call's action for the operation, or
+// "bedrock:" + Op for any other operation.
+func (c *Call) IAMAction() string {
+	if c.Action != "" {
+		return c.Action
+	}
+	switch c.Op {
+	case "Converse", "InvokeModel":
+		return ActionInvokeModel
+	case "ConverseStream", "InvokeModelWithResponseStream":
+		return ActionInvokeModelStream
+	case "ChatCompletions", "Completions":
+		return InvokeAction(c.Stream)
+	}
+	return "bedrock:" + c.Op
+}

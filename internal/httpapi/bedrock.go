@@ -11,8 +11,8 @@ import (
 
 // IAM actions of the Bedrock runtime operations.
 const (
-	ActionInvokeModel       = "bedrock:InvokeModel"
-	ActionInvokeModelStream = "bedrock:InvokeModelWithResponseStream"
+	ActionInvokeModel       = gateway.ActionInvokeModel
+	ActionInvokeModelStream = gateway.ActionInvokeModelStream
 	ActionCountTokens       = "bedrock:CountTokens"
 )
 
@@ -92,15 +92,8 @@ func (s *Server) bedrockCall(ctx context.Context, op, modelID string, req *llm.R
 	}
 }
 
-// invokeAction is the IAM action of a model call, on either API: AWS's
-// InvokeModelWithResponseStream for a streamed answer, InvokeModel
-// otherwise (Converse and ConverseStream are authorized as these on AWS).
-func invokeAction(stream bool) string {
-	if stream {
-		return ActionInvokeModelStream
-	}
-	return ActionInvokeModel
-}
+// invokeAction is the IAM action of a model call (gateway.InvokeAction).
+func invokeAction(stream bool) string { return gateway.InvokeAction(stream) }
 
 // setServedHeaders names the deployment and profile that served a request.
 func setServedHeaders(h http.Header, sv llm.Served) {

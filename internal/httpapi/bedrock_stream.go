@@ -3,12 +3,14 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/outcrop/outcrop/internal/eventstream"
+	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/llm"
 )
 
@@ -217,6 +219,35 @@ func (e *eventWriter) write() error {
 	}
 	_ = e.rc.SetWriteDeadline(time.Time{})
 	return nil
+}
+
+// pumpEvents is the read loop of ConverseStream and
+// InvokeModelWithResponseStream: it feeds st's events through q to emit
+// (the API's rendering) until the stream ends, then sends the final
+// metadata (latency since received, what served the call). A failure after
+// the stream began becomes the API's exception event (modelTimeout: a
+// timeout is ModelTimeoutException, as InvokeModel reports it), unless the
+// client has gone; a client that stops reading ends the loop, and the
+// caller's Close of st cancels the upstream.
+func (s *Server) pumpEvents(r *http.Request, c *gateway.Call, st llm.Stream, ew *eventWriter, q *blockSequencer, emit seqEmit, received time.Time, modelTimeout bool) {
+	for {
+		ev, err := st.Next()
+		if errors.Is(err, io.EOF) {
+			sv := c.Served()
+			_ = q.finish(llm.Event{Metrics: &llm.Metrics{LatencyMs: s.d.Now().Sub(received).Milliseconds()}, Served: &sv}, emit)
+			return
+		}
+		if err != nil {
+			if r.Context().Err() == nil {
+				typ, p := streamException(err, modelTimeout)
+				_ = ew.Exception(typ, p)
+			}
+			return
+		}
+		if err := q.feed(ev, emit); err != nil {
+			return
+		}
+	}
 }
 
 // streamException returns the exception member name and payload for an

@@ -3,8 +3,6 @@ package httpapi
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -79,24 +77,8 @@ func (s *Server) converseStream(w http.ResponseWriter, r *http.Request) error {
 		payload = p
 		return ew.Event(typ, p)
 	}
-	for {
-		ev, err := st.Next()
-		if errors.Is(err, io.EOF) {
-			sv := c.Served()
-			_ = q.finish(llm.Event{Metrics: &llm.Metrics{LatencyMs: s.d.Now().Sub(received).Milliseconds()}, Served: &sv}, emit)
-			return nil
-		}
-		if err != nil {
-			if r.Context().Err() == nil {
-				typ, p := streamException(err, false)
-				_ = ew.Exception(typ, p)
-			}
-			return nil
-		}
-		if err := q.feed(ev, emit); err != nil {
-			return nil // the client stopped reading; Close cancels the upstream
-		}
-	}
+	s.pumpEvents(r, c, st, ew, &q, emit, received, false)
+	return nil
 }
 
 // converseEvent renders a sequenced event as a ConverseStream union member

@@ -664,24 +664,8 @@ func (s *Server) invokeModelStream(w http.ResponseWriter, r *http.Request) error
 	ew.start()
 	ar := anthropicStreamer{id: anthropicMessageID(c.RequestID), model: id, ew: ew}
 	var q blockSequencer
-	for {
-		ev, err := st.Next()
-		if errors.Is(err, io.EOF) {
-			sv := c.Served()
-			_ = q.finish(llm.Event{Metrics: &llm.Metrics{LatencyMs: s.d.Now().Sub(received).Milliseconds()}, Served: &sv}, ar.emit)
-			return nil
-		}
-		if err != nil {
-			if r.Context().Err() == nil {
-				typ, p := streamException(err, true)
-				_ = ew.Exception(typ, p)
-			}
-			return nil
-		}
-		if err := q.feed(ev, ar.emit); err != nil {
-			return nil // the client stopped reading; Close cancels the upstream
-		}
-	}
+	s.pumpEvents(r, c, st, ew, &q, ar.emit, received, true)
+	return nil
 }
 
 // anthropicStreamer renders sequenced events as Anthropic stream events
