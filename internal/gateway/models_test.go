@@ -82,17 +82,17 @@ func TestDoResolvesModel(t *testing.T) {
 
 func TestIAMAction(t *testing.T) {
 	for _, tc := range []struct {
-		c    gateway.Call
+		c    *gateway.Call
 		want string
 	}{
-		{gateway.Call{Op: "Converse"}, gateway.ActionInvokeModel},
-		{gateway.Call{Op: "ConverseStream", Stream: true}, gateway.ActionInvokeModelStream},
-		{gateway.Call{Op: "InvokeModel"}, gateway.ActionInvokeModel},
-		{gateway.Call{Op: "InvokeModelWithResponseStream"}, gateway.ActionInvokeModelStream},
-		{gateway.Call{Op: "ChatCompletions"}, gateway.ActionInvokeModel},
-		{gateway.Call{Op: "ChatCompletions", Stream: true}, gateway.ActionInvokeModelStream},
-		{gateway.Call{Op: "InvokeAgent", Action: gateway.ActionInvokeModel}, gateway.ActionInvokeModel},
-		{gateway.Call{Op: "ApplyGuardrail"}, "bedrock:ApplyGuardrail"},
+		{&gateway.Call{Op: "Converse"}, gateway.ActionInvokeModel},
+		{&gateway.Call{Op: "ConverseStream", Stream: true}, gateway.ActionInvokeModelStream},
+		{&gateway.Call{Op: "InvokeModel"}, gateway.ActionInvokeModel},
+		{&gateway.Call{Op: "InvokeModelWithResponseStream"}, gateway.ActionInvokeModelStream},
+		{&gateway.Call{Op: "ChatCompletions"}, gateway.ActionInvokeModel},
+		{&gateway.Call{Op: "ChatCompletions", Stream: true}, gateway.ActionInvokeModelStream},
+		{&gateway.Call{Op: "InvokeAgent", Action: gateway.ActionInvokeModel}, gateway.ActionInvokeModel},
+		{&gateway.Call{Op: "ApplyGuardrail"}, "bedrock:ApplyGuardrail"},
 	} {
 		if got := tc.c.IAMAction(); got != tc.want {
 			t.Errorf("Call{Op: %q, Stream: %v, Action: %q}.IAMAction() = %q, want %q", tc.c.Op, tc.c.Stream, tc.c.Action, got, tc.want)
