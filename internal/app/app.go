@@ -19,7 +19,6 @@ import (
 	"github.com/outcrop/outcrop/internal/auth"
 	"github.com/outcrop/outcrop/internal/cache"
 	"github.com/outcrop/outcrop/internal/config"
-	"github.com/outcrop/outcrop/internal/console"
 	"github.com/outcrop/outcrop/internal/embed"
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/guardrail"
@@ -127,14 +126,16 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	// The console's request recorder keeps each call's measurements for
-	// the dashboards and the request log.
-	calls := console.NewCalls(db, log, 0)
-	a.onClose(calls.Close)
+	// the dashboards and the request log (nil when turned off).
+	calls, recorder, err := a.buildRecorder(db)
+	if err != nil {
+		return err
+	}
 	a.gateway = gateway.New(gateway.Options{
 		Logger:   log.With("component", "gateway"),
 		Stages:   pipeline(sec, guard.Stage, cacheStage),
 		Final:    a.router.Route,
-		Recorder: recorders{a.metrics, calls},
+		Recorder: recorder,
 		// Calls built inside Outcrop (agents, flows, knowledge bases) name
 		// their model as the user wrote it; Do resolves it as the edge does.
 		Models:   a.router,

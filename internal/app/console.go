@@ -22,6 +22,22 @@ func (rs recorders) Record(r gateway.Record) {
 	}
 }
 
+// buildRecorder returns the console's request recorder (nil when
+// console.request_recorder is false) and the gateway's recorder: the
+// Prometheus histograms, and the console's recorder beside them.
+func (a *App) buildRecorder(db *store.DB) (*console.Calls, gateway.Recorder, error) {
+	cc, err := console.ParseConfig(a.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !cc.Recording() {
+		return nil, a.metrics, nil
+	}
+	calls := console.NewCalls(db, a.log, cc.RecorderRetention.D())
+	a.onClose(calls.Close)
+	return calls, recorders{a.metrics, calls}, nil
+}
+
 // buildConsole returns the web console's handler (/console/) and its admin
 // API (/admin/v1/), on the sessions the authenticator accepts.
 func (a *App) buildConsole(db *store.DB, sec *security, calls *console.Calls) (*console.Console, *console.Admin, error) {

@@ -2,8 +2,10 @@
 // built from console/ (embedded from dist/ at compile time) under /console/,
 // the session API that exchanges an API key or access-key pair for a
 // session cookie, and the admin API under /admin/v1/ for what has no public
-// HTTP API (principals, keys, policies, the request log, metrics, model
-// status, local model files).
+// HTTP API (principals, keys, policies, sessions, the request log, metrics,
+// model status, local model files, benchmark runs), and the request
+// recorder (Calls) that keeps each inference call's measurements for the
+// dashboards.
 //
 // # Security model
 //
