@@ -371,7 +371,13 @@ func (s *Service) inlineAgent(acct string, in *InlineAgent) (*Agent, []*ActionGr
 		return nil, nil, resource.Invalid("actionGroups", fmt.Sprintf("Member must have length less than or equal to %d", maxInlineActionGroups))
 	}
 	now := s.now().UTC()
-	a := &Agent{AgentID: InlineAgentID, AgentName: "InlineAgent", AgentVersion: resource.Draft, Instruction: in.Instruction,
+	name := in.AgentName
+	if name == "" {
+		name = "InlineAgent"
+	} else if err := resource.Name("agentName", name); err != nil {
+		return nil, nil, err
+	}
+	a := &Agent{AgentID: InlineAgentID, AgentName: name, AgentVersion: resource.Draft, Instruction: in.Instruction,
 		AgentStatus: StatusPrepared, FoundationModel: in.FoundationModel, OrchestrationType: "DEFAULT", IdleSessionTTLInSeconds: ttl,
 		CreatedAt: now, UpdatedAt: now, GuardrailConfiguration: in.GuardrailConfiguration, PromptOverrideConfiguration: in.PromptOverrideConfiguration}
 	groups := make([]*ActionGroup, 0, len(in.ActionGroups))

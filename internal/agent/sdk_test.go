@@ -351,7 +351,9 @@ func (e *env) replica(t *testing.T) string {
 			}
 			return m.ID, true
 		},
-		Authorize:       func(ctx context.Context, action, res string) error { return auth.Check(gateway.Nested(ctx), action, res, nil) },
+		Authorize: func(ctx context.Context, action, res string) error {
+			return auth.Check(gateway.Nested(ctx), action, res, nil)
+		},
 		LambdaEndpoints: lambdas,
 		Limits:          e.limits,
 		Logger:          slog.New(slog.DiscardHandler),

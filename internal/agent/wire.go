@@ -40,6 +40,9 @@ type StreamingConfigurations struct {
 
 // InlineAgent is the agent an InvokeInlineAgent call defines in its body.
 type InlineAgent struct {
+	// AgentName names the agent in Lambda input events; default
+	// "InlineAgent".
+	AgentName                   string                  `json:"agentName,omitempty"`
 	FoundationModel             string                  `json:"foundationModel"`
 	Instruction                 string                  `json:"instruction"`
 	IdleSessionTTLInSeconds     int                     `json:"idleSessionTTLInSeconds,omitempty"`

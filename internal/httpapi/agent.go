@@ -350,6 +350,10 @@ type invokeInlineBody struct {
 	Collaborators              json.RawMessage `json:"collaborators"`
 	CollaboratorConfigurations json.RawMessage `json:"collaboratorConfigurations"`
 	AgentCollaboration         string          `json:"agentCollaboration"`
+	// Custom orchestration and per-request history limits are refused too.
+	OrchestrationType            string          `json:"orchestrationType"`
+	CustomOrchestration          json.RawMessage `json:"customOrchestration"`
+	PromptCreationConfigurations json.RawMessage `json:"promptCreationConfigurations"`
 }
 
 // invokeInline serves InvokeInlineAgent: an agent defined in the request
@@ -368,6 +372,10 @@ func (g *Agents) invokeInline(a *Adapter) func(http.ResponseWriter, *http.Reques
 			return resource.Invalid("collaborators", "multi-agent collaboration is not supported")
 		case body.AgentCollaboration != "" && body.AgentCollaboration != "DISABLED":
 			return resource.Invalid("agentCollaboration", "multi-agent collaboration is not supported; use DISABLED")
+		case (body.OrchestrationType != "" && body.OrchestrationType != "DEFAULT") || present(body.CustomOrchestration):
+			return resource.Invalid("orchestrationType", "CUSTOM_ORCHESTRATION needs a Lambda orchestrator, which Outcrop does not run; use DEFAULT")
+		case present(body.PromptCreationConfigurations):
+			return resource.Invalid("promptCreationConfigurations", "not supported; the whole session history is sent to the model")
 		}
 		in := &agent.Invocation{SessionID: r.PathValue("sessionId"), InputText: body.InputText, SessionState: body.InlineSessionState,
 			EnableTrace: body.EnableTrace, EndSession: body.EndSession, Streaming: body.Streaming, Inline: &body.InlineAgent}

@@ -131,6 +131,8 @@ cases = [
     ("another principal's session", invoke(client=other, sessionId="owned-session"), "AccessDeniedException", 403),
     ("inline instruction too long", inline(instruction="x" * 4001), "ValidationException", 400),
     ("inline unknown model", inline(foundationModel="no-such-model"), "ValidationException", 400),
+    ("inline custom orchestration", inline(orchestrationType="CUSTOM_ORCHESTRATION"), "ValidationException", 400),
+    ("inline agent name with spaces", inline(agentName="my agent"), "ValidationException", 400),
     ("inline knowledge bases", inline(knowledgeBases=[{"knowledgeBaseId": "KB12345678", "description": "docs"}]), "ValidationException", 400),
     ("inline bad function schema", inline(actionGroups=[{"actionGroupName": "G", "actionGroupExecutor": {"customControl": "RETURN_CONTROL"},
                                                         "functionSchema": fn("f", "float128")}]), "ValidationException", 400),
@@ -148,7 +150,7 @@ for name, call, code, status in cases:
     out["cases"].append({"name": name, "want": {"code": code, "status": status}, "got": got})
 
 # InvokeInlineAgent with a RETURN_CONTROL action group, round trip.
-text, rc = drain(runtime.invoke_inline_agent(sessionId="inline-boto3", foundationModel=model, instruction=INSTRUCTION,
+text, rc = drain(runtime.invoke_inline_agent(sessionId="inline-boto3", agentName="hotel-finder", foundationModel=model, instruction=INSTRUCTION,
                                              actionGroups=[HOTELS], inputText="Now find me a hotel there", enableTrace=True))
 fi = rc["invocationInputs"][0]["functionInvocationInput"]
 params = {p["name"]: p["value"] for p in fi["parameters"]}
