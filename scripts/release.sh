@@ -14,7 +14,10 @@
 # build maps the module cache to a fixed prefix.
 #
 # Knobs: DIST [dist], VULNDB_VERSION, OUTCROP_CACHE [~/.cache/outcrop],
-# OUTCROP_HOME [~/.outcrop] (the model baked into -with-model).
+# OUTCROP_HOME [~/.outcrop] (the model baked into -with-model),
+# COSIGN_KEY (a cosign private key file: sign SHA256SUMS and the images;
+# its password in COSIGN_PASSWORD; "ephemeral": a throwaway key pair made
+# for this run, which proves the signing path in CI and vouches for nothing).
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +28,7 @@ home=${OUTCROP_HOME:-$HOME/.outcrop}
 vulndb_version=${VULNDB_VERSION:-$(sed -n 's/^const defaultVulnDB = "\(.*\)"$/\1/p' tools/release/vulndb.go)}
 cyclonedx=github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
 govulncheck=golang.org/x/vuln/cmd/govulncheck@v1.9.0
+cosign_pkg=$(sed -n 's/^const cosignPackage = "\(.*\)"$/\1/p' tools/release/sign.go)
 
 log() { printf '[release %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 t0=$SECONDS
@@ -97,5 +101,28 @@ step "smoke test of the -with-model image"
 step "SHA-256 sums -> $dist/SHA256SUMS"
 "$rel" sums -out "$dist/SHA256SUMS" "$dist/outcrop" "$dist/outcrop.cdx.json" "$dist/vulncheck.txt" "${images[@]}"
 cat "$dist/SHA256SUMS"
+
+if [ -n "${COSIGN_KEY:-}" ]; then
+  cosign_bin=$cache/bin/cosign-${cosign_pkg##*@}
+  if [ ! -x "$cosign_bin" ]; then
+    step "building $cosign_pkg -> $cosign_bin"
+    tmpbin=$(mktemp -d)
+    GOBIN=$tmpbin go install "$cosign_pkg"
+    mkdir -p "$(dirname "$cosign_bin")" && mv "$tmpbin/cosign" "$cosign_bin" && rmdir "$tmpbin"
+  fi
+  if [ "$COSIGN_KEY" = ephemeral ]; then
+    keydir=$(mktemp -d)
+    export COSIGN_PASSWORD=$(head -c 24 /dev/urandom | base64)
+    (cd "$keydir" && "$cosign_bin" generate-key-pair >/dev/null)
+    COSIGN_KEY=$keydir/cosign.key
+    log "ephemeral signing key $COSIGN_KEY (throwaway: proves the signing path only)"
+  fi
+  step "signing SHA256SUMS and the images with $COSIGN_KEY (cosign, no transparency log)"
+  "$rel" sign -cosign "$cosign_bin" -key "$COSIGN_KEY" -sums "$dist/SHA256SUMS" -pub "$dist/cosign.pub" \
+    -image "$dist/oci/outcrop=$dist/signed/outcrop-$version" \
+    -image "$dist/oci/outcrop-with-model=$dist/signed/outcrop-$version-with-model"
+else
+  log "COSIGN_KEY not set: the release is not signed (docs/RELEASE.md, Signing)"
+fi
 rm -f "$dist/.release-tool"
 step "release done"

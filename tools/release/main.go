@@ -10,6 +10,7 @@
 //	release image  -binary BIN -version V -epoch SECONDS [-model-dir DIR] -out DIR -tar FILE
 //	release smoke  -image TAR -version V [-model-dir DIR] [-model-id ID]
 //	release sums   -out FILE FILE...
+//	release sign   -cosign CMD -key FILE -sums FILE -pub OUT [-image LAYOUT=OUT]...
 package main
 
 import (
@@ -29,7 +30,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: release vulndb|gate|sbom|image|smoke|sums [flags]")
+		fmt.Fprintln(os.Stderr, "usage: release vulndb|gate|sbom|image|smoke|sums|sign [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -46,6 +47,8 @@ func main() {
 		err = cmdSmoke(args)
 	case "sums":
 		err = cmdSums(args)
+	case "sign":
+		err = cmdSign(args)
 	default:
 		err = fmt.Errorf("unknown command %q", cmd)
 	}
