@@ -147,6 +147,22 @@ type azureOptions struct {
 	// file:), read for every request so that a refreshed file is picked
 	// up; used instead of api_key.
 	EntraToken config.Secret `yaml:"entra_token"`
+	// Entra gets tokens from Microsoft Entra ID instead: managed-identity
+	// (IMDS, or App Service's IDENTITY_ENDPOINT), workload-identity (the
+	// AZURE_FEDERATED_TOKEN_FILE exchange) or client-secret.
+	Entra string `yaml:"entra"`
+	// EntraClientID is the user-assigned identity's or the application's
+	// client ID; EntraTenantID the directory (both default to
+	// AZURE_CLIENT_ID/AZURE_TENANT_ID for workload identity).
+	EntraClientID string `yaml:"entra_client_id"`
+	EntraTenantID string `yaml:"entra_tenant_id"`
+	// EntraClientSecret is the client secret reference (client-secret).
+	EntraClientSecret config.Secret `yaml:"entra_client_secret"`
+	// EntraAuthority is the login host (default AZURE_AUTHORITY_HOST, then
+	// https://login.microsoftonline.com); EntraEndpoint the managed
+	// identity token endpoint (default IMDS's).
+	EntraAuthority string `yaml:"entra_authority"`
+	EntraEndpoint  string `yaml:"entra_endpoint"`
 	// MaxTokensField is max_tokens (default) or max_completion_tokens
 	// (reasoning models).
 	MaxTokensField string `yaml:"max_tokens_field"`
@@ -228,17 +244,35 @@ func (a *App) newCloudProvider(ctx context.Context, d config.Deployment) (llm.Pr
 		if err != nil {
 			return nil, err
 		}
-		var token func() (string, error)
-		if o.EntraToken != "" {
+		hc, err := a.httpClient(o.httpOptions)
+		if err != nil {
+			return nil, err
+		}
+		var token func(context.Context) (string, error)
+		switch {
+		case o.EntraToken != "" && o.Entra != "":
+			return nil, fmt.Errorf("options: entra_token and entra are exclusive")
+		case o.EntraToken != "":
 			if _, err := secretRef("entra_token", o.EntraToken); err != nil {
 				return nil, err
 			}
 			ref := o.EntraToken
-			token = func() (string, error) { return secretRef("entra_token", ref) }
-		}
-		hc, err := a.httpClient(o.httpOptions)
-		if err != nil {
-			return nil, err
+			token = func(context.Context) (string, error) { return secretRef("entra_token", ref) }
+		case o.Entra != "":
+			cc := azure.CredentialConfig{Kind: o.Entra, ClientID: o.EntraClientID, TenantID: o.EntraTenantID,
+				Authority: o.EntraAuthority, IMDSEndpoint: o.EntraEndpoint, HTTPClient: hc}
+			if o.EntraClientSecret != "" {
+				if _, err := secretRef("entra_client_secret", o.EntraClientSecret); err != nil {
+					return nil, err
+				}
+				ref := o.EntraClientSecret
+				cc.Secret = func() (string, error) { return secretRef("entra_client_secret", ref) }
+			}
+			cred, err := azure.NewCredential(cc)
+			if err != nil {
+				return nil, fmt.Errorf("options: %w", err)
+			}
+			token = cred.Token
 		}
 		return azure.New(azure.Config{
 			Endpoint: d.BaseURL, Deployment: d.Model, APIVersion: o.APIVersion, APIKey: key, Token: token, HTTPClient: hc,

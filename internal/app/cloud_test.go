@@ -6,13 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -47,6 +51,10 @@ type cloudCase struct {
 	reasoning             map[string]any
 	cacheRead, cacheWrite int
 	cacheInput            int
+	// reasoningTokens is the reasoning part of the cache fixture's output
+	// tokens (completion_tokens_details.reasoning_tokens at the OpenAI
+	// front door).
+	reasoningTokens int
 	checkCall             func(t *testing.T, calls []providertest.Call)
 	// openaiReasoning says an OpenAI client's reasoning_effort becomes the
 	// provider's thinking (the think fixture answers it).
@@ -148,7 +156,7 @@ func init() {
 		toolID:    "call_Hk7Wm2Qx9Pz4Lr1Vb6Ns3Td",
 		toolUsage: [2]int{58, 16},
 		reasoning: map[string]any{"reasoning_effort": "low"},
-		cacheRead: 1152, cacheInput: 1302,
+		cacheRead: 1152, cacheInput: 1302, reasoningTokens: 192,
 		checkCall: openaiCheck("/v1/chat/completions", `"max_completion_tokens":`, map[string]string{"Authorization": "Bearer sk-openai-from-env",
 			"Openai-Organization": "org-outcroptest", "Openai-Project": "proj_outcroptest"}),
 	}, cloudCase{
@@ -168,6 +176,26 @@ func init() {
 		reasoning: map[string]any{"reasoning_effort": "low"},
 		cacheRead: 1280, cacheInput: 1536,
 		checkCall: openaiCheck("/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21", `"max_tokens":`, map[string]string{"Api-Key": "azure-key-from-env", "Authorization": ""}),
+	}, cloudCase{
+		// The same deployment with no key: the token comes from the
+		// platform's managed identity endpoint (App Service's
+		// IDENTITY_ENDPOINT, served by the test).
+		name: "azure-openai-managed-identity",
+		deployment: `
+      - provider: azure-openai
+        base_url: %s
+        model: gpt-4o-prod
+        options:
+          entra: managed-identity
+          entra_client_id: 5e29463d-71da-4fe0-8e69-999b57db23b0`,
+		fixtures:  "../provider/azure/testdata",
+		pick:      pickOpenAI,
+		files:     map[string]string{"tool": "azure_tool", "cache": "azure_stream"},
+		toolID:    "call_Vq3x9ZbN2kLm8PqR",
+		toolUsage: [2]int{61, 15},
+		reasoning: map[string]any{"reasoning_effort": "low"},
+		cacheRead: 1280, cacheInput: 1536,
+		checkCall: openaiCheck("/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21", `"max_tokens":`, map[string]string{"Api-Key": "", "Authorization": "Bearer managed-identity-token"}),
 	})
 	cloudCases = append(cloudCases, cloudCase{
 		name: "gemini",
@@ -268,6 +296,17 @@ func TestCloudProvidersThroughFrontDoors(t *testing.T) {
 	t.Setenv("OUTCROP_TEST_OPENAI_KEY", "sk-openai-from-env")
 	t.Setenv("OUTCROP_TEST_AZURE_KEY", "azure-key-from-env")
 	t.Setenv("OUTCROP_TEST_GEMINI_KEY", "gemini-key-from-env")
+	identity := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-IDENTITY-HEADER") != "identity-header-value" || r.URL.Query().Get("client_id") != "5e29463d-71da-4fe0-8e69-999b57db23b0" {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"statusCode":400,"message":"Unable to load the proper Managed Identity."}`)
+			return
+		}
+		fmt.Fprintf(w, `{"access_token":"managed-identity-token","expires_on":"%d","resource":"https://cognitiveservices.azure.com","token_type":"Bearer","client_id":"5e29463d-71da-4fe0-8e69-999b57db23b0"}`, time.Now().Add(time.Hour).Unix())
+	}))
+	defer identity.Close()
+	t.Setenv("IDENTITY_ENDPOINT", identity.URL+"/msi/token")
+	t.Setenv("IDENTITY_HEADER", "identity-header-value")
 	for _, tc := range cloudCases {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := map[string]*providertest.Fixture{}
@@ -438,7 +477,8 @@ func TestCloudProvidersThroughFrontDoors(t *testing.T) {
 				if err := s.Err(); err != nil {
 					t.Fatalf("stream: %v", err)
 				}
-				if acc.Usage.PromptTokensDetails.CachedTokens != int64(tc.cacheRead) || acc.Usage.PromptTokens != int64(tc.cacheInput) || acc.Choices[0].FinishReason != "stop" {
+				if acc.Usage.PromptTokensDetails.CachedTokens != int64(tc.cacheRead) || acc.Usage.PromptTokens != int64(tc.cacheInput) || acc.Choices[0].FinishReason != "stop" ||
+					acc.Usage.CompletionTokensDetails.ReasoningTokens != int64(tc.reasoningTokens) {
 					t.Errorf("usage %+v finish %q", acc.Usage, acc.Choices[0].FinishReason)
 				}
 			})

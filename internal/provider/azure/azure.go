@@ -2,7 +2,8 @@
 // an Azure resource, called at deployment-based URLs
 // ({endpoint}/openai/deployments/{deployment}/chat/completions) with an
 // api-version query parameter and either an api-key header or a Microsoft
-// Entra ID bearer token. The chat completions wire format is OpenAI's, so
+// Entra ID bearer token (a token file, or a managed identity, workload
+// identity or client secret through Credential). The chat completions wire format is OpenAI's, so
 // the translation, streaming and error classification are the openai
 // provider's; this package only shapes the requests: URL, query and
 // credentials, set by a RoundTripper around the deployment's HTTP client.
@@ -39,10 +40,10 @@ type Config struct {
 	APIKey string
 	// Token returns a Microsoft Entra ID access token (scope
 	// https://cognitiveservices.azure.com/.default), sent as
-	// "Authorization: Bearer"; it is called for every request, so it may
-	// re-read a token file that a sidecar refreshes. Used when APIKey is
-	// empty.
-	Token func() (string, error)
+	// "Authorization: Bearer"; it is called for every request, with the
+	// request's context, so it caches (Credential.Token) or re-reads a
+	// token file that a sidecar refreshes. Used when APIKey is empty.
+	Token func(context.Context) (string, error)
 	// HTTPClient makes the calls; a plain client when nil.
 	HTTPClient *http.Client
 	// ContextWindow, MaxTokensField and DefaultMaxTokens are the openai
@@ -121,7 +122,7 @@ type transport struct {
 	next       http.RoundTripper
 	apiVersion string
 	key        string
-	token      func() (string, error)
+	token      func(context.Context) (string, error)
 }
 
 // RoundTrip implements http.RoundTripper. It does not modify the caller's
@@ -137,7 +138,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if t.key != "" {
 		r.Header.Set("Api-Key", t.key)
 	} else {
-		tok, err := t.token()
+		tok, err := t.token(r.Context())
 		if err != nil {
 			if r.Body != nil {
 				r.Body.Close()

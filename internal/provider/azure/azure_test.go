@@ -1,6 +1,7 @@
 package azure_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -76,7 +77,7 @@ func TestEntraToken(t *testing.T) {
 	tokens := []string{"tok-1", "tok-2"}
 	n := 0
 	p, err := azure.New(azure.Config{Endpoint: strings.TrimSuffix(up.URL, "/v1"), Deployment: "d", APIVersion: "2025-01-01-preview",
-		Token: func() (string, error) {
+		Token: func(context.Context) (string, error) {
 			if n == len(tokens) {
 				return "", errors.New("token file missing")
 			}
