@@ -85,11 +85,15 @@ type chatUsageWire struct {
 	PromptTokensDetails struct {
 		CachedTokens int `json:"cached_tokens"`
 	} `json:"prompt_tokens_details"`
+	CompletionTokensDetails struct {
+		ReasoningTokens int `json:"reasoning_tokens"`
+	} `json:"completion_tokens_details"`
 }
 
 func chatUsage(u llm.Usage) chatUsageWire {
 	w := chatUsageWire{PromptTokens: u.InputTokens, CompletionTokens: u.OutputTokens, TotalTokens: u.Total()}
 	w.PromptTokensDetails.CachedTokens = u.CacheReadInputTokens
+	w.CompletionTokensDetails.ReasoningTokens = u.ReasoningTokens
 	return w
 }
 

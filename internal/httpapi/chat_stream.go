@@ -180,6 +180,8 @@ func (s *chatSSE) event(ev llm.Event) error {
 		s.buf = strconv.AppendInt(s.buf, int64(u.TotalTokens), 10)
 		s.buf = append(s.buf, `,"prompt_tokens_details":{"cached_tokens":`...)
 		s.buf = strconv.AppendInt(s.buf, int64(u.PromptTokensDetails.CachedTokens), 10)
+		s.buf = append(s.buf, `},"completion_tokens_details":{"reasoning_tokens":`...)
+		s.buf = strconv.AppendInt(s.buf, int64(u.CompletionTokensDetails.ReasoningTokens), 10)
 		s.buf = append(s.buf, "}}}\n\n"...)
 		return s.write()
 	}

@@ -284,11 +284,16 @@ const (
 
 // Usage counts tokens. InputTokens includes the cached ones:
 // InputTokens = uncached + CacheReadInputTokens + CacheWriteInputTokens.
+// OutputTokens includes the reasoning ones: ReasoningTokens is the part of
+// OutputTokens the model spent thinking, when the upstream says (OpenAI's
+// completion_tokens_details.reasoning_tokens, Gemini's thoughtsTokenCount);
+// 0 when it does not.
 type Usage struct {
 	InputTokens           int
 	OutputTokens          int
 	CacheReadInputTokens  int
 	CacheWriteInputTokens int
+	ReasoningTokens       int
 }
 
 // Total returns input plus output tokens.

@@ -57,7 +57,7 @@ func New() *Metrics {
 	}, append(append([]string{}, labels...), "op", "status"))
 	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "outcrop_tokens_total",
-		Help: "Tokens by model, deployment, profile and kind (input, output, cache_read, cache_write).",
+		Help: "Tokens by model, deployment, profile and kind (input, output, cache_read, cache_write, reasoning: the part of output spent thinking).",
 	}, append(append([]string{}, labels...), "kind"))
 	m.reg.MustRegister(m.ttft, m.otps, m.e2e, m.overhead, m.requests, m.tokens,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -103,6 +103,7 @@ func (m *Metrics) Record(r gateway.Record) {
 	add("output", r.Usage.OutputTokens)
 	add("cache_read", r.Usage.CacheReadInputTokens)
 	add("cache_write", r.Usage.CacheWriteInputTokens)
+	add("reasoning", r.Usage.ReasoningTokens) // part of output, counted apart too
 }
 
 var _ gateway.Recorder = (*Metrics)(nil)

@@ -179,7 +179,7 @@ func (t *translator) add(data []byte) error {
 	}
 	if u := c.UsageMetadata; u != nil {
 		t.usage = llm.Usage{InputTokens: u.PromptTokenCount + u.ToolUsePromptTokenCount, OutputTokens: u.CandidatesTokenCount + u.ThoughtsTokenCount,
-			CacheReadInputTokens: u.CachedContentTokenCount}
+			CacheReadInputTokens: u.CachedContentTokenCount, ReasoningTokens: u.ThoughtsTokenCount}
 	}
 	if len(c.Candidates) == 0 {
 		return nil

@@ -47,6 +47,9 @@ type usage struct {
 	PromptTokensDetails *struct {
 		CachedTokens int `json:"cached_tokens"`
 	} `json:"prompt_tokens_details"`
+	CompletionTokensDetails *struct {
+		ReasoningTokens int `json:"reasoning_tokens"`
+	} `json:"completion_tokens_details"`
 }
 
 func (u *usage) neutral() llm.Usage {
@@ -56,6 +59,9 @@ func (u *usage) neutral() llm.Usage {
 	n := llm.Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}
 	if u.PromptTokensDetails != nil {
 		n.CacheReadInputTokens = u.PromptTokensDetails.CachedTokens
+	}
+	if u.CompletionTokensDetails != nil {
+		n.ReasoningTokens = min(max(u.CompletionTokensDetails.ReasoningTokens, 0), n.OutputTokens)
 	}
 	return n
 }

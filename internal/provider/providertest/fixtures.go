@@ -194,7 +194,11 @@ func RenderEvent(ev llm.Event) string {
 }
 
 func renderUsage(u llm.Usage) string {
-	return fmt.Sprintf("usage in=%d out=%d cacheRead=%d cacheWrite=%d", u.InputTokens, u.OutputTokens, u.CacheReadInputTokens, u.CacheWriteInputTokens)
+	s := fmt.Sprintf("usage in=%d out=%d cacheRead=%d cacheWrite=%d", u.InputTokens, u.OutputTokens, u.CacheReadInputTokens, u.CacheWriteInputTokens)
+	if u.ReasoningTokens != 0 {
+		s += fmt.Sprintf(" reasoning=%d", u.ReasoningTokens)
+	}
+	return s
 }
 
 // RenderResponse renders a complete response in the expect format.

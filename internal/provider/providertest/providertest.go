@@ -185,6 +185,9 @@ func checkUsage(t *testing.T, u llm.Usage) {
 	if u.CacheReadInputTokens+u.CacheWriteInputTokens > u.InputTokens {
 		t.Errorf("usage = %+v: cached tokens exceed input tokens", u)
 	}
+	if u.ReasoningTokens < 0 || u.ReasoningTokens > u.OutputTokens {
+		t.Errorf("usage = %+v: reasoning tokens are part of output tokens", u)
+	}
 }
 
 func testStream(t *testing.T, tg Target, p llm.Provider) {
