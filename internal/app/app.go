@@ -110,7 +110,8 @@ func (a *App) build(ctx context.Context) error {
 	// Guardrails may call models (entity detection, Llama Guard) straight
 	// through the router, below the pipeline, so they are not guarded or
 	// counted against the caller's quota twice.
-	guard, err := guardrail.New(ctx, cfg, guardrail.SubsystemOptions{DB: db, Metrics: a.metrics.Registry(), Models: a.router.Route})
+	guard, err := guardrail.New(ctx, cfg, guardrail.SubsystemOptions{DB: db, Metrics: a.metrics.Registry(), Models: a.router.Route,
+		Upstream: a.upstreamGuardrails()})
 	if err != nil {
 		return err
 	}

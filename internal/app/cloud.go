@@ -296,3 +296,29 @@ func (a *App) newCloudProvider(ctx context.Context, d config.Deployment) (llm.Pr
 	}
 	return nil, fmt.Errorf("unknown provider %q", d.Provider)
 }
+
+// upstreamGuardrails reports the models whose guardrails Amazon Bedrock
+// applies: every deployment is a bedrock deployment with guardrails: true.
+// Outcrop's guardrail stage leaves their calls to the upstream; a model
+// with any other deployment keeps Outcrop's stage, so that a fallback
+// deployment never answers unguarded.
+func (a *App) upstreamGuardrails() func(model string) bool {
+	set := map[string]bool{}
+	for _, m := range a.cfg.Models {
+		all := len(m.Deployments) > 0
+		for _, d := range m.Deployments {
+			var o bedrockOptions
+			if d.Provider != "bedrock" || config.Decode(d.Options, &o) != nil || !o.Guardrails {
+				all = false
+				break
+			}
+		}
+		if all {
+			set[m.ID] = true
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return func(model string) bool { return set[model] }
+}

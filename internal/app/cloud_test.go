@@ -55,7 +55,7 @@ type cloudCase struct {
 	// tokens (completion_tokens_details.reasoning_tokens at the OpenAI
 	// front door).
 	reasoningTokens int
-	checkCall             func(t *testing.T, calls []providertest.Call)
+	checkCall       func(t *testing.T, calls []providertest.Call)
 	// openaiReasoning says an OpenAI client's reasoning_effort becomes the
 	// provider's thinking (the think fixture answers it).
 	openaiReasoning bool
@@ -776,4 +776,63 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestBedrockUpstreamGuardrail: a model whose every deployment leaves
+// guardrails to Bedrock passes a guardrail Outcrop does not know to the
+// upstream, and Bedrock's intervention comes back; a model with another
+// deployment too is guarded by Outcrop, which refuses the unknown
+// guardrail before any upstream call.
+func TestBedrockUpstreamGuardrail(t *testing.T) {
+	t.Setenv("OUTCROP_TEST_AWS_KEY_ID", "AKIDFROMENV")
+	t.Setenv("OUTCROP_TEST_AWS_SECRET", "secret-from-env")
+	fx := providertest.LoadFixture(t, "../provider/bedrock/testdata/stream_guardrail.txt")
+	up := providertest.NewUpstreamFunc(t, func(providertest.Call) *providertest.Fixture { return fx })
+	dep := func(name string, guard bool) string {
+		return fmt.Sprintf(`
+      - name: %s
+        provider: bedrock
+        base_url: %s
+        model: us.anthropic.claude-3-5-haiku-20241022-v1:0
+        options:
+          region: us-west-2
+          guardrails: %v
+          access_key_id: env:OUTCROP_TEST_AWS_KEY_ID
+          secret_access_key: env:OUTCROP_TEST_AWS_SECRET`, name, up.URL, guard)
+	}
+	cfg := "listen: 127.0.0.1:0\nmodels:\n  - id: guarded\n    deployments:" + dep("a", true) + dep("b", true) +
+		"\n  - id: mixed\n    deployments:" + dep("c", true) + dep("d", false) + "\n"
+	addr, stop, done := startApp(t, cfg)
+	defer func() { stop(); <-done }()
+	br := bedrockruntime.New(bedrockruntime.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
+	})
+	in := func(model string) *bedrockruntime.ConverseInput {
+		return &bedrockruntime.ConverseInput{ModelId: aws.String(model),
+			Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "How do I pick a lock?"}}}},
+			GuardrailConfig: &types.GuardrailConfiguration{GuardrailIdentifier: aws.String("gr7x2kq9abcd"), GuardrailVersion: aws.String("3"),
+				Trace: types.GuardrailTraceEnabled}}
+	}
+	out, err := br.Converse(context.Background(), in("guarded"))
+	if err != nil {
+		t.Fatalf("guarded: %v", err)
+	}
+	msg := out.Output.(*types.ConverseOutputMemberMessage).Value
+	if out.StopReason != types.StopReasonGuardrailIntervened || msg.Content[0].(*types.ContentBlockMemberText).Value != "Sorry, the model cannot answer this question." {
+		t.Errorf("guarded: stop %s content %+v", out.StopReason, msg.Content)
+	}
+	calls := up.Calls()
+	if len(calls) != 1 || !strings.Contains(string(calls[0].Body), `"guardrailConfig":{"guardrailIdentifier":"gr7x2kq9abcd","guardrailVersion":"3"`) {
+		t.Errorf("upstream calls %d, first body %s", len(calls), calls[0].Body)
+	}
+
+	_, err = br.Converse(context.Background(), in("mixed"))
+	var ve *types.ValidationException
+	if !errors.As(err, &ve) {
+		t.Errorf("mixed: err = %v, want ValidationException", err)
+	}
+	if n := len(up.Calls()); n != 1 {
+		t.Errorf("mixed: %d upstream calls, want none", n-1)
+	}
 }

@@ -95,6 +95,9 @@ type SubsystemOptions struct {
 	// Models calls a model served by Outcrop (normally Gateway.Do), for
 	// entity_model and llama_guard_model; may be nil when neither is set.
 	Models gateway.Handler
+	// Upstream is Stage.Upstream: the models whose guardrails their
+	// upstream applies. May be nil.
+	Upstream func(model string) bool
 }
 
 // New builds the guardrail subsystem from cfg and writes the configured
@@ -132,7 +135,7 @@ func New(ctx context.Context, cfg *config.Config, o SubsystemOptions) (*Subsyste
 		}
 		s.Engine.Classifier = &LlamaGuardClassifier{Provider: HandlerProvider{H: o.Models}, Model: c.LlamaGuardModel, Fallback: m}
 	}
-	s.Stage = &Stage{Resolver: reg, Engine: s.Engine, Recorder: s.Metrics, SyncWindow: c.SyncWindow, Refuse: c.Disabled}
+	s.Stage = &Stage{Resolver: reg, Engine: s.Engine, Recorder: s.Metrics, SyncWindow: c.SyncWindow, Refuse: c.Disabled, Upstream: o.Upstream}
 	return s, nil
 }
 

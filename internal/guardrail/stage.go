@@ -78,6 +78,13 @@ type Stage struct {
 	Refuse bool
 	// SyncWindow is the sync-mode release window in bytes; default 800.
 	SyncWindow int
+	// Upstream reports whether a model leaves guardrails to its upstream
+	// (every deployment is Amazon Bedrock configured with guardrails:
+	// true). Its calls pass through untouched, guardrailConfig and all,
+	// and Bedrock applies the guardrail, which Outcrop may not know. A
+	// model with any other deployment is guarded here, so a fallback never
+	// answers unguarded. May be nil.
+	Upstream func(model string) bool
 }
 
 var _ gateway.Stage = (*Stage)(nil)
@@ -89,7 +96,7 @@ func (s *Stage) Name() string { return "guardrail" }
 func (s *Stage) Wrap(next gateway.Handler) gateway.Handler {
 	return func(ctx context.Context, c *gateway.Call) (llm.Stream, error) {
 		gc := c.Request.Guardrail
-		if gc == nil {
+		if gc == nil || (s.Upstream != nil && s.Upstream(c.Model)) {
 			return next(ctx, c)
 		}
 		if s.Refuse {

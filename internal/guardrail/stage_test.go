@@ -3,6 +3,7 @@ package guardrail
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -103,6 +104,48 @@ func TestStageLogsWithoutSensitiveText(t *testing.T) {
 	s.Close()
 	if seen != nil || text.String() != "Sorry, input blocked." || stop != llm.StopGuardrailIntervened {
 		t.Errorf("blocked input: model called %v, text %q, stop %s", seen != nil, text.String(), stop)
+	}
+}
+
+// TestStageUpstreamGuardrails: a model whose guardrails its upstream
+// applies gets its call untouched (an identifier Outcrop does not know,
+// guardrailConfig passed on); any other model is guarded here, and an
+// unknown identifier is a ValidationException.
+func TestStageUpstreamGuardrails(t *testing.T) {
+	reg := NewRegistry(storetest.SQLite(t), RegistryOptions{})
+	var seen *llm.Request
+	final := func(ctx context.Context, c *gateway.Call) (llm.Stream, error) {
+		seen = c.Request
+		return llm.ResponseStream(&llm.Response{Message: llm.Message{Role: llm.RoleAssistant, Content: []llm.Block{llm.TextBlock("ok")}}, StopReason: llm.StopEndTurn}), nil
+	}
+	stage := &Stage{Resolver: reg, Upstream: func(m string) bool { return m == "bedrock-guarded" }}
+	gw := gateway.New(gateway.Options{Stages: []gateway.Stage{stage}, Final: final})
+	call := func(model string) (*llm.Response, error) {
+		seen = nil
+		return gw.Converse(context.Background(), &gateway.Call{API: "bedrock", Op: "Converse", Model: model, Request: &llm.Request{
+			Model:     model,
+			Messages:  []llm.Message{{Role: llm.RoleUser, Content: []llm.Block{llm.TextBlock("my card is 4111 1111 1111 1111")}}},
+			Guardrail: &llm.GuardrailConfig{ID: "gr7x2kq9abcd", Version: "3", Trace: "enabled"},
+		}})
+	}
+	if _, err := call("bedrock-guarded"); err != nil {
+		t.Fatalf("upstream-guarded model: %v", err)
+	}
+	if seen == nil || seen.Guardrail == nil || seen.Guardrail.ID != "gr7x2kq9abcd" || seen.Messages[0].Content[0].Text != "my card is 4111 1111 1111 1111" {
+		t.Errorf("upstream-guarded model: the upstream saw %+v", seen)
+	}
+	_, err := call("local")
+	var le *llm.Error
+	if !errors.As(err, &le) || le.Kind != llm.KindValidation || seen != nil {
+		t.Errorf("other model with an unknown guardrail: err %v, model called %v", err, seen != nil)
+	}
+	// Switched off locally (Refuse), the upstream still guards its models.
+	stage.Refuse = true
+	if _, err := call("bedrock-guarded"); err != nil {
+		t.Errorf("upstream-guarded model with local guardrails off: %v", err)
+	}
+	if _, err := call("local"); err == nil {
+		t.Error("local model with guardrails off answered a guardrailConfig")
 	}
 }
 
