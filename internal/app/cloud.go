@@ -182,6 +182,9 @@ type geminiOptions struct {
 	ExcludeThoughts bool `yaml:"exclude_thoughts"`
 	// ContextWindow is the model's context size in tokens (0 = unknown).
 	ContextWindow int `yaml:"context_window"`
+	// CachePoints is explicit (default: cache points create and name
+	// Gemini context caches) or implicit (they are dropped).
+	CachePoints string `yaml:"cache_points"`
 }
 
 // newCloudProvider creates the provider of a deployment on a hosted API.
@@ -292,7 +295,7 @@ func (a *App) newCloudProvider(ctx context.Context, d config.Deployment) (llm.Pr
 			return nil, err
 		}
 		return gemini.New(gemini.Config{BaseURL: d.BaseURL, Model: d.Model, APIKey: key, HTTPClient: hc, Headers: o.Headers,
-			ExcludeThoughts: o.ExcludeThoughts, ContextWindow: o.ContextWindow})
+			ExcludeThoughts: o.ExcludeThoughts, ContextWindow: o.ContextWindow, CachePoints: o.CachePoints})
 	}
 	return nil, fmt.Errorf("unknown provider %q", d.Provider)
 }

@@ -51,6 +51,10 @@ type cloudCase struct {
 	reasoning             map[string]any
 	cacheRead, cacheWrite int
 	cacheInput            int
+	// cachePoint is the usage (read, write, input) of the Converse call
+	// with a system cache point when it differs from cacheRead, cacheWrite
+	// and cacheInput (Gemini's first use of a context cache is a write).
+	cachePoint *[3]int
 	// reasoningTokens is the reasoning part of the cache fixture's output
 	// tokens (completion_tokens_details.reasoning_tokens at the OpenAI
 	// front door).
@@ -208,6 +212,8 @@ func init() {
 		pick: func(c providertest.Call) string {
 			b := string(c.Body)
 			switch {
+			case strings.HasSuffix(c.Path, "/cachedContents"):
+				return "create"
 			case strings.Contains(b, `"functionDeclarations"`):
 				return "tool"
 			case strings.Contains(b, `"thinkingConfig"`):
@@ -215,7 +221,7 @@ func init() {
 			}
 			return "cache"
 		},
-		files:           map[string]string{"tool": "stream_tool", "think": "stream_thinking", "cache": "stream_cached", "count": "count/ok"},
+		files:           map[string]string{"tool": "stream_tool", "think": "stream_thinking", "cache": "stream_cached", "count": "count/ok", "create": "cache/create"},
 		openaiReasoning: true,
 		count:           31,
 		toolID:          "gemini_call_nBx9aOe2K4qVkdUP4r6xqAE_0",
@@ -223,16 +229,25 @@ func init() {
 		thinkText:       "**Greeting the user**\n\nThe user said hello; a short friendly reply fits.",
 		thinkSig:        "CiQB0e2Kb6Xq3vO1nTzF9yQ8mW2p",
 		cacheRead:       2048, cacheInput: 2310,
+		cachePoint:      &[3]int{0, 2048, 2310},
 		checkCall: func(t *testing.T, calls []providertest.Call) {
-			var thinking bool
+			var thinking, created, named bool
 			for _, c := range calls {
 				thinking = thinking || strings.Contains(string(c.Body), `"thinkingConfig":{"includeThoughts":true,"thinkingBudget":2048}`)
+				if c.Path == "/v1beta/cachedContents" {
+					created = created || strings.Contains(string(c.Body), `"systemInstruction":{"parts":[{"text":"You are terse."}]}`)
+					continue
+				}
+				named = named || strings.Contains(string(c.Body), `"cachedContent":"cachedContents/4d2kq8x7v1m3p9zt"`)
 				if c.Path != "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse" || c.Header.Get("X-Goog-Api-Key") != "gemini-key-from-env" {
 					t.Errorf("upstream call %s key %q", c.Path, c.Header.Get("X-Goog-Api-Key"))
 				}
 			}
 			if !thinking {
 				t.Errorf("no upstream call carried the thinking budget as thinkingConfig")
+			}
+			if !created || !named {
+				t.Errorf("the system cache point made no context cache (created %v, named %v)", created, named)
 			}
 		},
 	})
@@ -407,8 +422,12 @@ func TestCloudProvidersThroughFrontDoors(t *testing.T) {
 					t.Fatalf("Converse: %v", err)
 				}
 				u := out.Usage
-				if aws.ToInt32(u.CacheReadInputTokens) != int32(tc.cacheRead) || aws.ToInt32(u.CacheWriteInputTokens) != int32(tc.cacheWrite) || *u.InputTokens != int32(tc.cacheInput) {
-					t.Errorf("usage = in %d cacheRead %d cacheWrite %d, want in %d cacheRead %d", *u.InputTokens, aws.ToInt32(u.CacheReadInputTokens), aws.ToInt32(u.CacheWriteInputTokens), tc.cacheInput, tc.cacheRead)
+				want := [3]int{tc.cacheRead, tc.cacheWrite, tc.cacheInput}
+				if tc.cachePoint != nil {
+					want = *tc.cachePoint
+				}
+				if aws.ToInt32(u.CacheReadInputTokens) != int32(want[0]) || aws.ToInt32(u.CacheWriteInputTokens) != int32(want[1]) || *u.InputTokens != int32(want[2]) {
+					t.Errorf("usage = in %d cacheRead %d cacheWrite %d, want (read, write, in) %v", *u.InputTokens, aws.ToInt32(u.CacheReadInputTokens), aws.ToInt32(u.CacheWriteInputTokens), want)
 				}
 			})
 

@@ -53,6 +53,10 @@ type Config struct {
 	// ContextWindow is the model's context size in tokens, reported by
 	// Describe; 0 means unknown.
 	ContextWindow int
+	// CachePoints is CacheExplicit (default: a cache point creates or
+	// names a cachedContents resource) or CacheImplicit (cache points are
+	// dropped and Gemini's implicit caching applies).
+	CachePoints string
 }
 
 // Provider calls one Gemini model.
@@ -61,6 +65,8 @@ type Provider struct {
 	client    *http.Client
 	streamURL string
 	callURL   string
+	cacheURL  string
+	caches    cacheTable
 }
 
 var (
@@ -93,7 +99,15 @@ func New(cfg Config) (*Provider, error) {
 	}
 	model := strings.TrimPrefix(cfg.Model, "models/")
 	root := strings.TrimRight(cfg.BaseURL, "/") + "/models/" + url.PathEscape(model)
-	p := &Provider{cfg: cfg, client: cfg.HTTPClient, streamURL: root + ":streamGenerateContent?alt=sse", callURL: root + ":generateContent"}
+	switch cfg.CachePoints {
+	case "":
+		cfg.CachePoints = CacheExplicit
+	case CacheExplicit, CacheImplicit:
+	default:
+		return nil, fmt.Errorf("gemini provider: cache_points %q must be %s or %s", cfg.CachePoints, CacheExplicit, CacheImplicit)
+	}
+	p := &Provider{cfg: cfg, client: cfg.HTTPClient, streamURL: root + ":streamGenerateContent?alt=sse", callURL: root + ":generateContent",
+		cacheURL: strings.TrimRight(cfg.BaseURL, "/") + "/cachedContents"}
 	if p.client == nil {
 		p.client = defaultClient
 	}
@@ -107,26 +121,47 @@ func (p *Provider) Describe() llm.Description {
 
 // ConverseStream calls streamGenerateContent.
 func (p *Provider) ConverseStream(ctx context.Context, req *llm.Request) (llm.Stream, error) {
-	body, err := p.requestBody(req)
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithCancel(ctx)
-	resp, err := p.post(ctx, p.streamURL, body)
+	resp, written, err := p.send(ctx, req, p.streamURL)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	return newStream(ctx, cancel, resp.Body), nil
+	var s llm.Stream = newStream(ctx, cancel, resp.Body)
+	if written > 0 {
+		s = &writeStream{Stream: s, written: written}
+	}
+	return s, nil
+}
+
+// send translates req, names or creates its context cache, and posts it to
+// u. A cache that is gone is forgotten and the request sent once more,
+// uncached. written is the tokens this request wrote to a new cache.
+func (p *Provider) send(ctx context.Context, req *llm.Request, u string) (*http.Response, int, error) {
+	b, err := p.build(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	written, key := p.useCache(ctx, b)
+	body, err := b.encode()
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := p.post(ctx, u, body)
+	if err != nil && key != "" && cacheGone(err) {
+		p.forget(key)
+		if body, err = p.requestBody(req); err != nil {
+			return nil, 0, err
+		}
+		written = 0
+		resp, err = p.post(ctx, u, body)
+	}
+	return resp, written, err
 }
 
 // Converse calls generateContent.
 func (p *Provider) Converse(ctx context.Context, req *llm.Request) (*llm.Response, error) {
-	body, err := p.requestBody(req)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := p.post(ctx, p.callURL, body)
+	resp, written, err := p.send(ctx, req, p.callURL)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +181,9 @@ func (p *Provider) Converse(ctx context.Context, req *llm.Request) (*llm.Respons
 	for _, ev := range t.queue {
 		a.Add(ev)
 	}
-	return a.Response(), nil
+	r := a.Response()
+	cacheWrite(&r.Usage, written)
+	return r, nil
 }
 
 func (p *Provider) post(ctx context.Context, u string, body []byte) (*http.Response, error) {

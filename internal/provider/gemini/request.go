@@ -76,12 +76,57 @@ var effortBudgets = map[string]int{"minimal": 512, "low": 1024, "medium": 8192, 
 
 // requestBody translates req into a generateContent body.
 func (p *Provider) requestBody(req *llm.Request) ([]byte, error) {
+	b, err := p.build(req)
+	if err != nil {
+		return nil, err
+	}
+	return b.encode()
+}
+
+// built is a translated request before it is encoded.
+type built struct {
+	req generateRequest
+	top map[string]json.RawMessage // top-level members from additionalModelRequestFields
+	// cacheAt is how many leading contents the request's last cache point
+	// covers (a point inside a message covers the messages before it);
+	// sysCache says the system prompt has one. cacheTTL is the point's TTL.
+	cacheAt  int
+	sysCache bool
+	cacheTTL string
+}
+
+// encode is the generateContent body.
+func (b *built) encode() ([]byte, error) {
+	body, err := json.Marshal(b.req)
+	if err != nil {
+		return nil, &llm.Error{Kind: llm.KindValidation, Message: "the request cannot be encoded", Err: err}
+	}
+	if len(b.top) == 0 {
+		return body, nil
+	}
+	var m map[string]json.RawMessage
+	json.Unmarshal(body, &m)
+	for k, v := range b.top {
+		m[k] = v
+	}
+	return json.Marshal(m)
+}
+
+// build translates req.
+func (p *Provider) build(req *llm.Request) (*built, error) {
 	if len(req.Messages) == 0 {
 		return nil, llm.Errorf(llm.KindValidation, "messages: at least one message is required")
 	}
 	var out generateRequest
+	b := &built{}
 	if sys := req.SystemText(); sys != "" {
 		out.SystemInstruction = &content{Parts: []part{{Text: sys}}}
+	}
+	for _, blk := range req.System {
+		if blk.Kind == llm.KindCachePoint && out.SystemInstruction != nil {
+			b.sysCache = true
+			b.cacheTTL = blk.CachePoint.TTL
+		}
 	}
 	// Function responses name the function, not the call: remember
 	// which call id had which name.
@@ -97,13 +142,22 @@ func (p *Provider) requestBody(req *llm.Request) ([]byte, error) {
 		}
 		c := content{Role: role}
 		sig := "" // a thought signature waiting for the part it belongs to
-		for j, b := range m.Content {
-			pt, ok, err := p.part(b, names)
+		for j, blk := range m.Content {
+			if blk.Kind == llm.KindCachePoint {
+				// The point covers this message when nothing but cache
+				// points follows it in the message.
+				b.cacheAt, b.cacheTTL = len(out.Contents), blk.CachePoint.TTL
+				if onlyCachePoints(m.Content[j+1:]) {
+					b.cacheAt++
+				}
+				continue
+			}
+			pt, ok, err := p.part(blk, names)
 			if err != nil {
 				return nil, llm.Errorf(llm.KindValidation, "messages.%d.content.%d: %v", i, j, err)
 			}
-			if b.Kind == llm.KindReasoning && b.Reasoning.Signature != "" {
-				sig = b.Reasoning.Signature
+			if blk.Kind == llm.KindReasoning && blk.Reasoning.Signature != "" {
+				sig = blk.Reasoning.Signature
 				continue
 			}
 			if !ok {
@@ -168,19 +222,18 @@ func (p *Provider) requestBody(req *llm.Request) ([]byte, error) {
 	if len(gc) > 0 {
 		out.GenerationConfig = gc
 	}
-	body, err := json.Marshal(out)
-	if err != nil {
-		return nil, &llm.Error{Kind: llm.KindValidation, Message: "the request cannot be encoded", Err: err}
+	b.req, b.top = out, top
+	return b, nil
+}
+
+// onlyCachePoints reports whether every block of bs is a cache point.
+func onlyCachePoints(bs []llm.Block) bool {
+	for _, b := range bs {
+		if b.Kind != llm.KindCachePoint {
+			return false
+		}
 	}
-	if len(top) == 0 {
-		return body, nil
-	}
-	var m map[string]json.RawMessage
-	json.Unmarshal(body, &m)
-	for k, v := range top {
-		m[k] = v
-	}
-	return json.Marshal(m)
+	return true
 }
 
 // additional sorts additionalModelRequestFields: Anthropic-style thinking
