@@ -538,7 +538,7 @@ func TestChatStreamWire(t *testing.T) {
 		head + `{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{\"city\":"}}]}` + tail +
 		head + `{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"\"Oslo\"}"}}]}` + tail +
 		head + `{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}],"usage":null}` + "\n\n" +
-		head + `],"usage":{"prompt_tokens":120,"completion_tokens":40,"total_tokens":160,"prompt_tokens_details":{"cached_tokens":64}}}` + "\n\n" +
+		head + `],"usage":{"prompt_tokens":120,"completion_tokens":40,"total_tokens":160,"prompt_tokens_details":{"cached_tokens":64},"completion_tokens_details":{"reasoning_tokens":0}}}` + "\n\n" +
 		"data: [DONE]\n\n"
 	if got != want {
 		t.Errorf("SSE body differs (-want +got):\n%s", diffLines(want, got))
