@@ -120,9 +120,14 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Embeddings come before the cache: its semantic side embeds questions.
+	embeddings, err := a.buildEmbeddings(ctx)
+	if err != nil {
+		return err
+	}
 	// The response cache answers after the input guardrail, so the
 	// guardrail's output side also sees answers served from the cache.
-	cacheStage, err := a.buildCache(ctx, log)
+	cacheStage, err := a.buildCache(ctx, log, embeddings)
 	if err != nil {
 		return err
 	}
@@ -143,10 +148,6 @@ func (a *App) build(ctx context.Context) error {
 		Resource: func(id string) string { return httpapi.ModelARN(cfg.Server.Region, id) },
 	})
 	apps, err := a.buildAgents(db)
-	if err != nil {
-		return err
-	}
-	embeddings, err := a.buildEmbeddings(ctx)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/outcrop/outcrop/internal/cache"
 	"github.com/outcrop/outcrop/internal/config"
+	"github.com/outcrop/outcrop/internal/embed"
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/routing"
 )
@@ -18,7 +19,7 @@ import (
 // switched off). Its resolver gives each model the canonical ID the router
 // knows and a version that changes whenever the model's deployments are
 // reconfigured, so an answer is never served for another upstream.
-func (a *App) buildCache(ctx context.Context, log *slog.Logger) (gateway.Stage, error) {
+func (a *App) buildCache(ctx context.Context, log *slog.Logger, emb *embed.Registry) (gateway.Stage, error) {
 	versions := map[string]string{}
 	for _, m := range a.cfg.Models {
 		versions[m.ID] = deploymentsVersion(m)
@@ -35,7 +36,7 @@ func (a *App) buildCache(ctx context.Context, log *slog.Logger) (gateway.Stage, 
 		}
 		return m.ID, v, true
 	}
-	st, closeFn, err := cache.Setup(ctx, a.cfg, log, a.metrics.Registry(), resolve)
+	st, closeFn, err := cache.Setup(ctx, a.cfg, log, a.metrics.Registry(), resolve, emb)
 	if err != nil {
 		return nil, err
 	}

@@ -3,12 +3,14 @@ package cache_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/outcrop/outcrop/internal/cache"
 	"github.com/outcrop/outcrop/internal/cache/cachetest"
 	"github.com/outcrop/outcrop/internal/testenv"
+	"github.com/outcrop/outcrop/internal/vector"
 )
 
 func TestMemoryConformance(t *testing.T) {
@@ -55,4 +57,27 @@ func TestMemoryEvictsLeastRecentlyUsed(t *testing.T) {
 	if m.Len() != 3 {
 		t.Errorf("a value above the budget changed the cache: %d entries", m.Len())
 	}
+}
+
+func TestVectorIndexConformance(t *testing.T) {
+	cachetest.RunSemantic(t, func(t *testing.T, max int, now func() time.Time) cache.SemanticIndex {
+		vi, err := vector.OpenEmbedded(":memory:", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { vi.Close() })
+		return cache.NewVectorIndex(vi, max, now)
+	})
+}
+
+func TestRedisIndexConformance(t *testing.T) {
+	cachetest.RunSemantic(t, func(t *testing.T, max int, now func() time.Time) cache.SemanticIndex {
+		opt, err := redis.ParseURL(testenv.RedisURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := redis.NewClient(opt)
+		t.Cleanup(func() { c.Close() })
+		return cache.NewRedisIndex(c, "outcrop-test:semcache:", max, now)
+	})
 }

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/outcrop/outcrop/internal/gateway"
 	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/testenv"
+	"github.com/outcrop/outcrop/internal/vector"
 )
 
 // benchCall is a chat request of realistic size: a system prompt, three
@@ -79,5 +81,63 @@ func BenchmarkLookupMiss(b *testing.B) {
 			b.ReportMetric(float64(durs[len(durs)/2].Nanoseconds())/1e3, "p50-µs")
 			b.ReportMetric(float64(durs[len(durs)*99/100].Nanoseconds())/1e3, "p99-µs")
 		})
+	}
+}
+
+// BenchmarkSemanticSearch measures one semantic-index search in a namespace
+// of n questions (384 values each, the built-in model's size), without the
+// embedding: the embedded index (package vector) and Redis.
+func BenchmarkSemanticSearch(b *testing.B) {
+	for _, kind := range []string{"vector", "redis"} {
+		for _, n := range []int{100, 1000} {
+			b.Run(fmt.Sprintf("%s/n=%d", kind, n), func(b *testing.B) {
+				var ix SemanticIndex
+				if kind == "redis" {
+					opt, err := redis.ParseURL(testenv.RedisURL(b))
+					if err != nil {
+						b.Fatal(err)
+					}
+					rc := redis.NewClient(opt)
+					defer rc.Close()
+					ix = NewRedisIndex(rc, fmt.Sprintf("outcrop-bench:semcache:%d:", time.Now().UnixNano()), 0, nil)
+				} else {
+					vi, err := vector.OpenEmbedded(":memory:", nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer vi.Close()
+					ix = NewVectorIndex(vi, 0, nil)
+				}
+				ctx := context.Background()
+				ns := Namespace{Tenant: "p:alice", Context: "ctx"}
+				rng := rand.New(rand.NewPCG(1, 2))
+				vec := func() []float32 {
+					v := make([]float32, 384)
+					for i := range v {
+						v[i] = float32(rng.NormFloat64())
+					}
+					return v
+				}
+				for i := range n {
+					if err := ix.Add(ctx, ns, Question{Key: fmt.Sprintf("%064d", i), Text: "a stored question of about ten words in length", Vector: vec()}, time.Hour); err != nil {
+						b.Fatal(err)
+					}
+				}
+				q := vec()
+				durs := make([]time.Duration, 0, b.N)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					t0 := time.Now()
+					if _, err := ix.Search(ctx, ns, q); err != nil {
+						b.Fatal(err)
+					}
+					durs = append(durs, time.Since(t0))
+				}
+				slices.Sort(durs)
+				b.ReportMetric(float64(durs[len(durs)/2].Nanoseconds())/1e3, "p50-µs")
+				b.ReportMetric(float64(durs[len(durs)*99/100].Nanoseconds())/1e3, "p99-µs")
+			})
+		}
 	}
 }

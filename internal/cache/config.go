@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/outcrop/outcrop/internal/config"
+	"github.com/outcrop/outcrop/internal/embed"
+	"github.com/outcrop/outcrop/internal/vector"
 )
 
 // Config is the cache section of the configuration file.
@@ -41,14 +44,33 @@ type Config struct {
 // SemanticConfig configures the semantic cache (off unless a model is
 // listed).
 type SemanticConfig struct {
-	// Models maps model IDs to their minimum similarity for a hit; 0 takes
-	// the default (0.80, docs/CACHING.md).
+	// Models maps model IDs to their minimum cosine similarity for a hit;
+	// 0 takes the default (DefaultThreshold, docs/CACHING.md).
 	Models map[string]float64 `yaml:"models"`
-	// MaxPerNamespace bounds the questions kept per namespace (tenant
-	// scope, model and conversation context); oldest out first. Default
-	// 10,000.
+	// EmbeddingModel names the embedding model (of the embeddings section)
+	// that embeds questions. Default all-minilm-l6-v2, the built-in model;
+	// the default threshold was chosen for it, another model needs its own.
+	EmbeddingModel string `yaml:"embedding_model"`
+	// Scope is who may be served an answer to a reworded question:
+	// principal (default: only the principal who asked the original) or
+	// account (every principal of the server's account; needs cache.scope
+	// account too). With cache.scope account and this principal, exact
+	// repeats are shared across the account and reworded questions are not.
+	Scope string `yaml:"scope"`
+	// Verify is the check a semantic hit must also pass: none (default) or
+	// lexical (the two questions must name the same numbers and agree on
+	// negation, Consistent; docs/CACHING.md has what it costs in recall and
+	// gains in precision).
+	Verify string `yaml:"verify"`
+	// MaxPerNamespace bounds the questions kept per namespace, oldest out
+	// first: per tenant in the embedded index, per tenant and conversation
+	// context in Redis. Default 10,000.
 	MaxPerNamespace int `yaml:"max_per_namespace"`
 }
+
+// DefaultEmbeddingModel is the embedding model of the semantic cache when
+// none is configured.
+const DefaultEmbeddingModel = "all-minilm-l6-v2"
 
 // ModelConfig is a per-model override.
 type ModelConfig struct {
@@ -86,6 +108,24 @@ func ParseConfig(cfg *config.Config) (Config, error) {
 			return c, fmt.Errorf("cache.semantic.models.%s: threshold %v is not between 0 and 1", id, th)
 		}
 	}
+	switch c.Semantic.Scope {
+	case "":
+		c.Semantic.Scope = ScopePrincipal
+	case ScopePrincipal, ScopeAccount:
+	default:
+		return c, fmt.Errorf("cache.semantic.scope %q is not one of principal, account", c.Semantic.Scope)
+	}
+	if c.Semantic.Scope == ScopeAccount && c.Scope != ScopeAccount {
+		return c, fmt.Errorf("cache.semantic.scope is account but cache.scope is principal: reworded questions cannot be shared wider than exact repeats")
+	}
+	switch c.Semantic.Verify {
+	case "", "none", "lexical":
+	default:
+		return c, fmt.Errorf("cache.semantic.verify %q is not one of none, lexical", c.Semantic.Verify)
+	}
+	if c.Semantic.EmbeddingModel == "" {
+		c.Semantic.EmbeddingModel = DefaultEmbeddingModel
+	}
 	if c.Backend == "redis" && cfg.Redis.URL == "" {
 		return c, fmt.Errorf("cache.backend is redis but redis.url is not set")
 	}
@@ -94,9 +134,10 @@ func ParseConfig(cfg *config.Config) (Config, error) {
 
 // Setup builds the cache stage from the configuration. It returns a nil
 // stage when the cache is disabled. resolve maps a model identifier to its
-// canonical ID and deployment version (Options.Resolve). The close function
-// releases the Redis client.
-func Setup(ctx context.Context, cfg *config.Config, log *slog.Logger, reg prometheus.Registerer, resolve func(string) (string, string, bool)) (*Stage, func() error, error) {
+// canonical ID and deployment version (Options.Resolve); emb holds the
+// embedding models, needed only when a model opts in to the semantic cache.
+// The close function releases the Redis client and the semantic index.
+func Setup(ctx context.Context, cfg *config.Config, log *slog.Logger, reg prometheus.Registerer, resolve func(string) (string, string, bool), emb *embed.Registry) (*Stage, func() error, error) {
 	c, err := ParseConfig(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -106,6 +147,7 @@ func Setup(ctx context.Context, cfg *config.Config, log *slog.Logger, reg promet
 		return nil, closeFn, nil
 	}
 	var b Backend = NewMemory(c.MaxBytes, nil)
+	var rc *redis.Client
 	if c.Backend == "redis" || (c.Backend == "auto" && cfg.Redis.URL != "") {
 		u, err := cfg.Redis.URL.Resolve()
 		if err != nil {
@@ -115,7 +157,7 @@ func Setup(ctx context.Context, cfg *config.Config, log *slog.Logger, reg promet
 		if err != nil {
 			return nil, nil, fmt.Errorf("redis.url: not a valid redis:// URL") // never echo a password
 		}
-		rc := redis.NewClient(opt)
+		rc = redis.NewClient(opt)
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if err := rc.Ping(pctx).Err(); err != nil {
@@ -146,14 +188,47 @@ func Setup(ctx context.Context, cfg *config.Config, log *slog.Logger, reg promet
 		}
 	}
 	if len(c.Semantic.Models) > 0 {
-		so := &SemanticOptions{Index: NewMemoryIndex(c.Semantic.MaxPerNamespace, nil), Thresholds: map[string]float64{}}
-		for id, th := range c.Semantic.Models {
-			if th == 0 {
-				th = DefaultThreshold
-			}
-			so.Thresholds[id] = th
+		so, closeIndex, err := setupSemantic(c.Semantic, rc, emb, log)
+		if err != nil {
+			closeFn()
+			return nil, nil, err
 		}
 		o.Semantic = so
+		closeRedis := closeFn
+		closeFn = func() error { return errors.Join(closeIndex(), closeRedis()) }
 	}
 	return New(o), closeFn, nil
+}
+
+// setupSemantic builds the semantic side: the embedding model from emb, and
+// the index in Redis when the exact cache is there (rc set), else the
+// embedded vector index in memory.
+func setupSemantic(sc SemanticConfig, rc *redis.Client, emb *embed.Registry, log *slog.Logger) (*SemanticOptions, func() error, error) {
+	if emb == nil {
+		return nil, nil, fmt.Errorf("cache.semantic: embedding model %q is not served (no embeddings)", sc.EmbeddingModel)
+	}
+	e, err := emb.Get(sc.EmbeddingModel)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cache.semantic: embedding model %q is not served: %w", sc.EmbeddingModel, err)
+	}
+	so := &SemanticOptions{Embedder: e, Thresholds: map[string]float64{}, Scope: sc.Scope}
+	for id, th := range sc.Models {
+		if th == 0 {
+			th = DefaultThreshold
+		}
+		so.Thresholds[id] = th
+	}
+	if sc.Verify == "lexical" {
+		so.Verify = Consistent
+	}
+	if rc != nil {
+		so.Index = NewRedisIndex(rc, "", sc.MaxPerNamespace, nil)
+		return so, func() error { return nil }, nil
+	}
+	ix, err := vector.OpenEmbedded(":memory:", log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cache.semantic: %w", err)
+	}
+	so.Index = NewVectorIndex(ix, sc.MaxPerNamespace, nil)
+	return so, ix.Close, nil
 }

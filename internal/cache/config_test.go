@@ -19,6 +19,10 @@ func TestParseConfig(t *testing.T) {
 		{"unknown key", "cache:\n  tll: 1h\n", false},
 		{"threshold above 1", "cache:\n  semantic:\n    models: {m: 1.5}\n", false},
 		{"negative budget", "cache:\n  max_bytes: -1\n", false},
+		{"semantic options", "cache:\n  scope: account\n  semantic:\n    models: {m: 0}\n    scope: account\n    verify: lexical\n    embedding_model: e\n", true},
+		{"semantic wider than exact", "cache:\n  semantic:\n    scope: account\n", false},
+		{"bad semantic scope", "cache:\n  semantic:\n    scope: everyone\n", false},
+		{"bad verify", "cache:\n  semantic:\n    verify: judge\n", false},
 	} {
 		cfg, err := config.Parse([]byte(tc.yaml))
 		if err != nil {

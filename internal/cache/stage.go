@@ -32,8 +32,9 @@ const (
 )
 
 // HeaderName is the request header carrying a Control and the response
-// header reporting the outcome: hit, semantic-hit, miss, bypass, refresh or
-// uncacheable.
+// header reporting the outcome: hit, semantic-hit, semantic-rejected (a
+// reworded question the verification step refused), miss, bypass, refresh
+// or uncacheable.
 const HeaderName = "X-Outcrop-Cache"
 
 // MetadataKey is the request metadata field carrying a Control.
@@ -160,11 +161,11 @@ type lookupState struct {
 	scope   string
 	ttl     time.Duration
 	control Control
-	result  string // hit, semantic-hit, miss, bypass, refresh, uncacheable
+	result  string // hit, semantic-hit, semantic-rejected, miss, bypass, refresh, uncacheable
 	hit     *entry
-	// semantic namespace and vector of the question, to index on fill
-	semNS  string
-	semVec Vector
+	// semantic namespace and question, to index on fill
+	semNS  Namespace
+	semQ   Question
 	semSim float64
 }
 
@@ -213,7 +214,7 @@ func (s *Stage) lookup(ctx context.Context, c *gateway.Call) (*lookupState, erro
 		ls.result, ls.hit = "hit", e
 		return ls, nil
 	}
-	s.semanticLookup(ctx, ls, KeyInput{Scope: ls.scope, Model: id, Version: ver}, c.Request)
+	s.semanticLookup(ctx, ls, KeyInput{Scope: ls.scope, Model: id, Version: ver}, c)
 	return ls, nil
 }
 
@@ -239,41 +240,46 @@ func (s *Stage) read(ctx context.Context, ls *lookupState, key string) *entry {
 
 // semanticLookup looks for a stored answer to a reworded question when the
 // model is opted in, after an exact miss.
-func (s *Stage) semanticLookup(ctx context.Context, ls *lookupState, in KeyInput, req *llm.Request) {
+func (s *Stage) semanticLookup(ctx context.Context, ls *lookupState, in KeyInput, c *gateway.Call) {
 	so := s.o.Semantic
-	if so == nil || so.Index == nil {
+	if so == nil || so.Index == nil || so.Embedder == nil {
 		return
 	}
 	threshold, ok := so.Thresholds[ls.model]
 	if !ok {
 		return
 	}
-	text := lastUserText(req)
-	if Normalize(text) == "" {
+	text := Normalize(lastUserText(c.Request))
+	if text == "" || len(text) > maxQuestionBytes {
 		return
 	}
-	emb := so.Embedder
-	if emb == nil {
-		emb = Lexical{}
-	}
-	v, err := emb.Embed(ctx, text)
-	if err != nil {
+	res, err := so.Embedder.Embed(ctx, []string{text})
+	if err != nil || len(res.Vectors) != 1 || len(res.Vectors[0]) == 0 {
 		s.log.Warn("semantic cache: embedding failed", "error", err)
 		s.o.Metrics.backendError("embed")
 		return
 	}
-	ls.semNS, ls.semVec = semanticNamespace(in, req), v
-	key, sim, err := so.Index.Search(ctx, ls.semNS, v)
+	tenant := "p:" + c.Principal
+	if so.Scope == ScopeAccount && s.o.Scope == ScopeAccount {
+		tenant = "a:" + s.o.AccountID
+	}
+	ls.semNS = semanticNamespace(tenant, in, c.Request)
+	ls.semQ = Question{Key: ls.key, Text: text, Vector: res.Vectors[0]}
+	m, err := so.Index.Search(ctx, ls.semNS, ls.semQ.Vector)
 	if err != nil {
 		s.log.Warn("semantic cache: search failed", "error", err)
 		s.o.Metrics.backendError("search")
 		return
 	}
-	if key == "" || sim < threshold {
+	if m.Key == "" || m.Similarity < threshold {
 		return
 	}
-	if e := s.read(ctx, ls, key); e != nil {
-		ls.result, ls.hit, ls.semSim = "semantic-hit", e, sim
+	if so.Verify != nil && !so.Verify(text, m.Text) {
+		ls.result, ls.semSim = "semantic-rejected", m.Similarity
+		return
+	}
+	if e := s.read(ctx, ls, m.Key); e != nil {
+		ls.result, ls.hit, ls.semSim = "semantic-hit", e, m.Similarity
 	}
 }
 
@@ -296,8 +302,9 @@ func (s *Stage) Wrap(next gateway.Handler) gateway.Handler {
 			}
 			return s.replay(ls), nil
 		}
-		if ls.result != "hit" {
-			c.Annotate(slog.String("cache", ls.result))
+		c.Annotate(slog.String("cache", ls.result))
+		if ls.result == "semantic-rejected" {
+			c.Annotate(slog.Float64("cache_similarity", ls.semSim))
 		}
 		st, err := next(ctx, c)
 		if err != nil || ls.key == "" {
@@ -426,8 +433,8 @@ func (f *filling) finish() {
 		return
 	}
 	f.s.o.Metrics.fill("stored")
-	if f.ls.semNS != "" {
-		if err := f.s.o.Semantic.Index.Add(ctx, f.ls.semNS, f.ls.key, f.ls.semVec, f.ls.ttl); err != nil {
+	if f.ls.semQ.Key != "" {
+		if err := f.s.o.Semantic.Index.Add(ctx, f.ls.semNS, f.ls.semQ, f.ls.ttl); err != nil {
 			f.s.log.Warn("semantic cache: index add failed", "error", err)
 			f.s.o.Metrics.backendError("index")
 		}
@@ -512,7 +519,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "outcrop_cache_lookups_total",
-			Help: "Response-cache decisions by model and result (hit, miss, bypass, refresh, uncacheable).",
+			Help: "Response-cache decisions by model and result (hit, semantic-hit, semantic-rejected, miss, bypass, refresh, uncacheable).",
 		}, []string{"model", "result"}),
 		fills: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "outcrop_cache_fills_total",
@@ -524,7 +531,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"model", "type"}),
 		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "outcrop_cache_backend_errors_total",
-			Help: "Response-cache backend failures by operation (get, set, decode); the request goes on without the cache.",
+			Help: "Response-cache backend failures by operation (get, set, decode, embed, search, index); the request goes on without the cache.",
 		}, []string{"op"}),
 	}
 	if reg != nil {

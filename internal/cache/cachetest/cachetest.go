@@ -1,6 +1,8 @@
-// Package cachetest is the conformance suite every cache.Backend passes:
+// Package cachetest holds the conformance suites of the response cache's
+// interchangeable parts. Run is the suite every cache.Backend passes:
 // misses, round trips, overwrites, expiry, deletion, key isolation, large
-// values and concurrent use.
+// values and concurrent use. RunSemantic is the suite every
+// cache.SemanticIndex passes.
 package cachetest
 
 import (
