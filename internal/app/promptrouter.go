@@ -1,10 +1,12 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/outcrop/outcrop/internal/auth"
 	"github.com/outcrop/outcrop/internal/promptrouter"
 	"github.com/outcrop/outcrop/internal/resource"
 	"github.com/outcrop/outcrop/internal/store"
@@ -33,6 +35,9 @@ func (a *App) buildPromptRouters(db *store.DB, log *slog.Logger) (*promptrouter.
 		Model:   m,
 		Logger:  log,
 		Started: time.Now(),
+		Authorize: func(ctx context.Context, action, resource string) error {
+			return auth.Check(ctx, action, resource, nil)
+		},
 	}
 	if err := svc.Configure(a.cfg.PromptRouters); err != nil {
 		return nil, err

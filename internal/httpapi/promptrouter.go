@@ -182,7 +182,9 @@ func (g PromptRouters) list(a *Adapter) HandlerFunc {
 // InvokeModelWithResponseStream): it reads the text of the request's last
 // user turn, lets the router choose a model, and hands the request on with
 // that model's ID in the path and the decision in the context, where
-// promptrouter.Stage reports it in the response trace. maxBody bounds the
+// promptrouter.Stage reports it in the response trace. The principal must
+// be allowed to invoke the router itself (Service.Authorize) as well as the
+// chosen model (the gateway's own check). maxBody bounds the
 // body it reads; writeErr writes errors in the API's shape.
 func PromptRouting(svc *promptrouter.Service, maxBody int64, writeErr func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
 	if maxBody <= 0 {
@@ -199,6 +201,16 @@ func PromptRouting(svc *promptrouter.Service, maxBody int64, writeErr func(http.
 			if err != nil {
 				writeErr(w, r, err)
 				return
+			}
+			if svc.Authorize != nil {
+				action := "bedrock:InvokeModel"
+				if strings.Contains(op, "stream") {
+					action = "bedrock:InvokeModelWithResponseStream"
+				}
+				if err := svc.Authorize(r.Context(), action, rt.ARN); err != nil {
+					writeErr(w, r, err)
+					return
+				}
 			}
 			body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 			if err != nil {

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/outcrop/outcrop/internal/httpapi/bedrocktest"
+	"github.com/outcrop/outcrop/internal/llm"
 	"github.com/outcrop/outcrop/internal/promptrouter"
 )
 
@@ -174,5 +175,41 @@ func TestPromptRouterInvokeModelTrace(t *testing.T) {
 	out, err := rc.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(smallModel), Body: body, ContentType: aws.String("application/json")})
 	if err != nil || bytes.Contains(out.Body, []byte("amazon-bedrock-trace")) {
 		t.Errorf("InvokeModel on a model: %s, %v; want no trace member", out.Body, err)
+	}
+}
+
+// TestPromptRouterAuthorization: invoking a router needs bedrock:InvokeModel
+// (bedrock:InvokeModelWithResponseStream for streams) on the router's own
+// ARN; a principal denied it gets AccessDeniedException whatever model the
+// router would choose.
+func TestPromptRouterAuthorization(t *testing.T) {
+	ts, svc := newRouterServer(t)
+	cc := controlClient(ts)
+	allowed := createRouter(t, cc, "allowed-router", 50)
+	denied := createRouter(t, cc, "denied-router", 50)
+	var asked []string
+	svc.Authorize = func(_ context.Context, action, resource string) error {
+		asked = append(asked, action+" "+resource)
+		if resource == denied {
+			return &llm.Error{Kind: llm.KindAccessDenied, Message: "not allowed: " + action}
+		}
+		return nil
+	}
+	rc := bedrocktest.Client(ts.URL)
+	ctx := context.Background()
+	msgs := []types.Message{bedrocktest.UserText("What is 2+2?")}
+	if _, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(allowed), Messages: msgs}); err != nil {
+		t.Fatalf("Converse on an allowed router: %v", err)
+	}
+	var ad *types.AccessDeniedException
+	if _, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(denied), Messages: msgs}); !errors.As(err, &ad) {
+		t.Errorf("Converse on a denied router = %v, want AccessDeniedException", err)
+	}
+	if _, err := rc.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(denied), Messages: msgs}); !errors.As(err, &ad) {
+		t.Errorf("ConverseStream on a denied router = %v, want AccessDeniedException", err)
+	}
+	want := []string{"bedrock:InvokeModel " + allowed, "bedrock:InvokeModel " + denied, "bedrock:InvokeModelWithResponseStream " + denied}
+	if strings.Join(asked, "\n") != strings.Join(want, "\n") {
+		t.Errorf("asked %q, want %q", asked, want)
 	}
 }

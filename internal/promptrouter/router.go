@@ -81,6 +81,11 @@ type Service struct {
 	Defaults []DefaultConfig
 	// Started is reported as the default routers' creation time.
 	Started time.Time
+	// Authorize, when set, decides whether the principal in ctx may invoke
+	// a router: bedrock:InvokeModel (or …WithResponseStream) on the
+	// router's ARN, as Bedrock's IAM asks. The routed call is then
+	// authorized again on the chosen model by the gateway.
+	Authorize func(ctx context.Context, action, resource string) error
 	// Logger receives decisions at debug level; component=promptrouter is
 	// added.
 	Logger *slog.Logger
