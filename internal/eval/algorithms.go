@@ -138,6 +138,9 @@ type Env struct {
 	// WordNet feeds METEOR's synonym stage; nil drops it (documented as
 	// inexact).
 	WordNet *WordNet
+	// Punkt splits sentences for METEOR's word_tokenize (NLTK's English
+	// model); nil uses SplitSentences' rules.
+	Punkt *Punkt
 	// Toxicity scores outputs for the toxicity algorithms.
 	Toxicity TextScorer
 	// BERTScore adds bertscore (and delta/dissimilarity) when set; FMEval's
@@ -179,7 +182,7 @@ func (e *Env) baseScores(ctx context.Context, c AlgorithmConfig, rec Record, out
 		if err != nil {
 			return nil, err
 		}
-		scores := []Score{val(ScoreMeteor, MeteorText(rec.TargetOutput, out, e.WordNet)), val(ScoreRouge, r)}
+		scores := []Score{val(ScoreMeteor, MeteorText(rec.TargetOutput, out, e.WordNet, e.Punkt)), val(ScoreRouge, r)}
 		if e.BERTScore != nil {
 			b, err := e.maxBERTScore(ctx, []string{rec.TargetOutput}, out)
 			if err != nil {
@@ -232,9 +235,40 @@ func (e *Env) maxBERTScore(ctx context.Context, refs []string, cand string) (flo
 // DefaultRubric grades an answer for correctness against a reference.
 const DefaultRubric = `You are grading an answer. Compare the ANSWER with the REFERENCE for the QUESTION and rate its correctness from 1 (wrong) to 5 (fully correct). Reply with "Score: <1-5>" and nothing else.`
 
-var judgeScoreRE = regexp.MustCompile(`(?i)score\s*[:=]?\s*([1-5])\b`)
+// verdictRE finds a grade: "score" (any case, markdown allowed around it),
+// optionally "of" or "is", then a digit that is not part of a longer number.
+var verdictRE = regexp.MustCompile(`(?i)score[\s:=*#"'()\[\]]{0,6}(?:(?:of|is)\s+)?(\d+(?:\.\d+)?)(?:\s*(/|out of)\s*(\d+))?`)
 
-// judge asks the judge model to grade out; the score is (grade−1)/4 in [0,1].
+// ParseVerdict reads the judge's grade from its answer: the last
+// "Score: N" (also "**Score:** N", "score of N", "Score: N/5", "score is N
+// out of 5") with N a whole number from 1 to 5 (on a scale of 5 when one is
+// given). ok is false when the answer has no such grade: an out-of-range
+// grade, a fraction, another scale, or none at all.
+func ParseVerdict(answer string) (grade int, ok bool) {
+	var m []string
+	for _, ix := range verdictRE.FindAllStringSubmatchIndex(answer, -1) {
+		// "Score: 1-5" restates the scale; it is not a grade.
+		if rest := strings.TrimLeft(answer[ix[1]:], " "); strings.HasPrefix(rest, "-") || strings.HasPrefix(rest, "–") {
+			continue
+		}
+		m = []string{answer[ix[2]:ix[3]], ""}
+		if ix[6] >= 0 {
+			m[1] = answer[ix[6]:ix[7]]
+		}
+	}
+	if m == nil || m[1] != "" && m[1] != "5" {
+		return 0, false
+	}
+	g, err := strconv.Atoi(m[0])
+	if err != nil || g < 1 || g > 5 {
+		return 0, false
+	}
+	return g, true
+}
+
+// judge asks the judge model to grade out; the score is (grade−1)/4 in
+// [0,1]. An answer without a usable grade leaves the score empty with the
+// answer quoted in its error (and out of the mean).
 func (e *Env) judge(ctx context.Context, c AlgorithmConfig, rec Record, out string) ([]Score, error) {
 	j := e.Judges[c.Judge]
 	if j == nil {
@@ -249,10 +283,9 @@ func (e *Env) judge(ctx context.Context, c AlgorithmConfig, rec Record, out stri
 	if err != nil {
 		return nil, err
 	}
-	m := judgeScoreRE.FindStringSubmatch(p.Output)
-	if m == nil {
+	g, ok := ParseVerdict(p.Output)
+	if !ok {
 		return []Score{{Name: "judge_score", Error: fmt.Sprintf("judge answer has no score: %.200q", p.Output)}}, nil
 	}
-	g, _ := strconv.Atoi(m[1])
 	return []Score{val("judge_score", float64(g-1)/4)}, nil
 }

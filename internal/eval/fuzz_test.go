@@ -67,3 +67,23 @@ func FuzzDataset(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPunkt: Punkt's sentences are ordered, non-overlapping pieces of the
+// text, and it never panics.
+func FuzzPunkt(f *testing.F) {
+	pk := &Punkt{abbrev: map[string]bool{"mr": true, "u.s": true}, collocations: map[[2]string]bool{{"##number##", "st"}: true},
+		starters: map[string]bool{"but": true}, ortho: map[string]int{"he": orthoBegUC | orthoMidLC}}
+	for _, s := range []string{"Mr. Smith left. He came back...", "\"Stop.\" (Then.) -- ok?! . . . x", "a.b.c. 3.5. J. Bach\n\nNew.", "'])}\t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		pos := 0
+		for _, s := range pk.spans(text) {
+			if s[0] < pos || s[1] < s[0] || s[1] > len(text) {
+				t.Fatalf("spans(%q): %v after %d", text, s, pos)
+			}
+			pos = s[1]
+		}
+		pk.WordTokenize(text)
+	})
+}

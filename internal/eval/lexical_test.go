@@ -61,7 +61,7 @@ func TestFMEvalVectorsLexical(t *testing.T) {
 func TestFMEvalVectorsMeteor(t *testing.T) {
 	wn := testWordNet(t)
 	for _, v := range fmevalVectors {
-		if got := MeteorText(v.target, v.model, wn); !near(got, v.meteor) {
+		if got := MeteorText(v.target, v.model, wn, nil); !near(got, v.meteor) {
 			t.Errorf("meteor(%q, %q) = %.17g; want %.17g", v.target, v.model, got, v.meteor)
 		}
 	}

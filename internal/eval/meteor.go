@@ -26,9 +26,10 @@ func Meteor(reference, hypothesis []string, wn *WordNet) float64 {
 	return (1 - penalty) * fmean
 }
 
-// MeteorText is FMEval's METEOR: word_tokenize both texts, then Meteor.
-func MeteorText(target, modelOutput string, wn *WordNet) float64 {
-	return Meteor(WordTokenize(target), WordTokenize(modelOutput), wn)
+// MeteorText is FMEval's METEOR: word_tokenize both texts (sentences split
+// by pk, NLTK's Punkt model; nil: SplitSentences' rules), then Meteor.
+func MeteorText(target, modelOutput string, wn *WordNet, pk *Punkt) float64 {
+	return Meteor(pk.WordTokenize(target), pk.WordTokenize(modelOutput), wn)
 }
 
 type enumWord struct {

@@ -41,7 +41,12 @@ type Config struct {
 	Seed *uint64 `json:"seed" yaml:"seed"`
 	// WordNet is the WordNet 3.0 dict directory (default
 	// $OUTCROP_WORDNET, then ~/.cache/outcrop/wordnet/dict).
-	WordNet   string        `json:"wordnet" yaml:"wordnet"`
+	WordNet string `json:"wordnet" yaml:"wordnet"`
+	// Punkt is NLTK's English Punkt model directory (punkt_tab layout,
+	// `make punkt`); default $OUTCROP_PUNKT, then
+	// ~/.cache/outcrop/punkt/english. Without it, METEOR splits sentences
+	// with rules (exact for single sentences only).
+	Punkt     string        `json:"punkt" yaml:"punkt"`
 	Toxicity  *ScorerConfig `json:"toxicity" yaml:"toxicity"`
 	BERTScore *ScorerConfig `json:"bertscore" yaml:"bertscore"`
 	MLflow    *MLflowConfig `json:"mlflow" yaml:"mlflow"`
@@ -63,12 +68,17 @@ type ModelConfig struct {
 	// APIKeyEnv names the environment variable holding an OpenAI API key.
 	APIKeyEnv string `json:"api_key_env" yaml:"api_key_env"`
 	// ContentTemplate, Output and LogProbability make a bedrock model use
-	// InvokeModel the way FMEval's BedrockModelRunner does.
+	// InvokeModel the way FMEval's BedrockModelRunner does. For an openai
+	// model, log_probability: output asks for the answer's token
+	// log-probabilities (summed).
 	ContentTemplate string   `json:"content_template" yaml:"content_template"`
 	Output          string   `json:"output" yaml:"output"`
 	LogProbability  string   `json:"log_probability" yaml:"log_probability"`
 	MaxTokens       int      `json:"max_tokens" yaml:"max_tokens"`
 	Temperature     *float64 `json:"temperature" yaml:"temperature"`
+	// JudgeOnly makes the model a grader for llm_judge only: it is not
+	// evaluated itself.
+	JudgeOnly bool `json:"judge_only" yaml:"judge_only"`
 }
 
 // DatasetSpec is a DataConfig plus the prompt template used with it.
@@ -110,6 +120,13 @@ func (c *Config) Validate() error {
 	if len(c.Evaluations) == 0 {
 		return &ConfigError{Field: "evaluations", Msg: "at least one evaluation is required"}
 	}
+	evaluated := 0
+	for _, m := range c.Models {
+		evaluated += b2i(!m.JudgeOnly)
+	}
+	if evaluated == 0 {
+		return &ConfigError{Field: "models.judge_only", Msg: "at least one model must be evaluated (not judge_only)"}
+	}
 	names := map[string]bool{}
 	for _, m := range c.Models {
 		if m.Name == "" || names[m.Name] {
@@ -126,6 +143,9 @@ func (c *Config) Validate() error {
 		}
 		if m.ModelID == "" {
 			return &ConfigError{Field: "models.model_id", Msg: "model " + m.Name + ": required"}
+		}
+		if m.Type == "openai" && m.LogProbability != "" && m.LogProbability != "output" {
+			return &ConfigError{Field: "models.log_probability", Msg: "model " + m.Name + ": an openai model takes log_probability: output (the answer's token log-probabilities)"}
 		}
 		if m.Type != "outcrop" && m.Endpoint == "" {
 			return &ConfigError{Field: "models.endpoint", Msg: "model " + m.Name + ": required"}
@@ -267,6 +287,9 @@ func Run(ctx context.Context, cfg *Config, o RunOptions) (*Report, error) {
 	}
 	rep := &Report{OutputDir: out, Results: map[string][]Result{}}
 	for _, m := range cfg.Models {
+		if m.JudgeOnly {
+			continue
+		}
 		rep.Models = append(rep.Models, m.Name)
 		for _, e := range cfg.Evaluations {
 			ds := datasets[e.Dataset]
@@ -392,6 +415,11 @@ func (c *Config) env(getenv func(string) string) (*Env, error) {
 			return nil, fmt.Errorf("METEOR needs WordNet 3.0 (run `make wordnet` or set wordnet:): %w", err)
 		}
 		env.WordNet = wn
+		pk, err := loadPunkt(c.Punkt, getenv)
+		if err != nil {
+			return nil, err
+		}
+		env.Punkt = pk
 	}
 	if t := c.Toxicity; t != nil {
 		if t.Type == "outcrop-guardrail" {
@@ -410,10 +438,36 @@ func (c *Config) env(getenv func(string) string) (*Env, error) {
 	return env, nil
 }
 
+// loadPunkt loads the Punkt model from dir, $OUTCROP_PUNKT or the default
+// cache; a missing default is no error (rules are used), a missing
+// configured one is.
+func loadPunkt(dir string, getenv func(string) string) (*Punkt, error) {
+	if dir == "" {
+		dir = getenv("OUTCROP_PUNKT")
+	}
+	if dir != "" {
+		pk, err := LoadPunkt(dir)
+		if err != nil {
+			return nil, fmt.Errorf("METEOR's sentence splitting (run `make punkt` or fix punkt:): %w", err)
+		}
+		return pk, nil
+	}
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return nil, nil
+	}
+	pk, err := LoadPunkt(filepath.Join(h, ".cache", "outcrop", "punkt", "english"))
+	if err != nil {
+		return nil, nil
+	}
+	return pk, nil
+}
+
 func (c *Config) buildRunner(ctx context.Context, m ModelConfig, o RunOptions) (ModelRunner, error) {
 	switch m.Type {
 	case "openai":
-		r := &OpenAIRunner{BaseURL: m.Endpoint, Model: m.ModelID, MaxTokens: m.MaxTokens, Temperature: m.Temperature}
+		r := &OpenAIRunner{BaseURL: m.Endpoint, Model: m.ModelID, MaxTokens: m.MaxTokens, Temperature: m.Temperature,
+			LogProbs: m.LogProbability == "output"}
 		if m.APIKeyEnv != "" {
 			r.APIKey = o.Getenv(m.APIKeyEnv)
 		}

@@ -43,7 +43,11 @@ type OpenAIRunner struct {
 	// MaxTokens and Temperature are sent when set.
 	MaxTokens   int
 	Temperature *float64
-	HTTP        *http.Client
+	// LogProbs asks for the answer's token log-probabilities ("logprobs":
+	// true) and returns their sum as Prediction.LogProb; an endpoint that
+	// returns none is an error.
+	LogProbs bool
+	HTTP     *http.Client
 }
 
 // Predict sends one user message and returns the first choice's content.
@@ -57,6 +61,9 @@ func (r *OpenAIRunner) Predict(ctx context.Context, prompt string) (Prediction, 
 	}
 	if r.Temperature != nil {
 		body["temperature"] = *r.Temperature
+	}
+	if r.LogProbs {
+		body["logprobs"] = true
 	}
 	b, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(r.BaseURL, "/")+"/chat/completions", bytes.NewReader(b))
@@ -91,17 +98,40 @@ func (r *OpenAIRunner) Predict(ctx context.Context, prompt string) (Prediction, 
 			Message struct {
 				Content string `json:"content"`
 			} `json:"message"`
+			LogProbs *struct {
+				Content []struct {
+					LogProb *float64 `json:"logprob"`
+				} `json:"content"`
+			} `json:"logprobs"`
 		} `json:"choices"`
 	}
 	if err := json.Unmarshal(data, &out); err != nil || len(out.Choices) == 0 {
 		return Prediction{}, fmt.Errorf("openai: unexpected response %.200q", data)
 	}
-	return Prediction{Output: out.Choices[0].Message.Content}, nil
+	c := out.Choices[0]
+	p := Prediction{Output: c.Message.Content}
+	if r.LogProbs {
+		if c.LogProbs == nil || len(c.LogProbs.Content) == 0 {
+			return Prediction{}, fmt.Errorf("openai: %s returned no logprobs for a %d-character answer", r.Model, len(p.Output))
+		}
+		var sum float64
+		for _, t := range c.LogProbs.Content {
+			if t.LogProb == nil {
+				return Prediction{}, fmt.Errorf("openai: a token without logprob in %.200q", data)
+			}
+			sum += *t.LogProb
+		}
+		p.LogProb = &sum
+	}
+	return p, nil
 }
 
 // Params implements ModelRunner.
 func (r *OpenAIRunner) Params() map[string]any {
 	p := map[string]any{"model_id": r.Model, "endpoint_type": "OpenAI-compatible", "endpoint_url": r.BaseURL}
+	if r.LogProbs {
+		p["log_probability"] = "output"
+	}
 	if r.MaxTokens > 0 {
 		p["max_tokens"] = r.MaxTokens
 	}

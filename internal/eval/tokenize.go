@@ -211,12 +211,11 @@ func replaceBounded(text string, re *regexp.Regexp, lead, tail, tailSpace bool) 
 	return b.String()
 }
 
-// WordTokenize is NLTK's word_tokenize: sentences first, then
-// TreebankTokenize on each. NLTK splits sentences with its trained English
-// Punkt model, which no package registry ships; SplitSentences follows
-// Punkt's rules with a built-in list of common English abbreviations, so the
-// tokens equal NLTK's for single sentences and for ordinary multi-sentence
-// text, and may differ around abbreviations the list does not know.
+// WordTokenize is NLTK's word_tokenize with SplitSentences' rules in place
+// of the trained Punkt model: sentences first, then TreebankTokenize on
+// each. The tokens equal NLTK's for single sentences and for ordinary
+// multi-sentence text, and may differ around abbreviations the rules do not
+// know; (*Punkt).WordTokenize with NLTK's model (`make punkt`) is exact.
 func WordTokenize(text string) []string {
 	var out []string
 	for _, s := range SplitSentences(text) {

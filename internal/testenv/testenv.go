@@ -71,3 +71,7 @@ func WordNet(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_W
 // Chromium returns the path of the apt Chromium (.ci/apt.txt) that the
 // console's browser tests drive; never a downloaded browser.
 func Chromium(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_CHROMIUM") }
+
+// Punkt returns the directory holding NLTK's English Punkt model in the
+// punkt_tab layout (english/abbrev_types.txt, …; scripts/punkt.sh).
+func Punkt(t testing.TB) string { t.Helper(); return Lookup(t, "OUTCROP_TEST_PUNKT") }
