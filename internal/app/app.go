@@ -158,11 +158,16 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	evals, err := a.buildEvaluationJobs(db, sec)
+	if err != nil {
+		return err
+	}
 	flows, err := a.buildFlows(ctx, db, sopts, sec, models, apps, kbs.Service)
 	if err != nil {
 		return err
 	}
 	kbs.Service.Queue = a.jobQueue
+	evals.Queue = a.jobQueue
 	kbs.Service.Models = a.gateway
 	consoleUI, consoleAdmin, err := a.buildConsole(db, sec, calls)
 	if err != nil {
@@ -199,6 +204,7 @@ func (a *App) build(ctx context.Context) error {
 			kbs,
 			&httpapi.VectorStores{Service: kbs.Service},
 			consoleAdmin,
+			&httpapi.EvaluationJobs{Service: evals},
 		}, apps.groups...),
 		Console: consoleUI,
 		Prompts: apps.prompts,

@@ -69,6 +69,8 @@ type Config struct {
 	KnowledgeBases yaml.Node `yaml:"knowledge_bases"`
 	// Console configures the web console (internal/console; docs/CONSOLE.md).
 	Console yaml.Node `yaml:"console"`
+	// Evaluations configures evaluation jobs (docs/EVALUATIONS.md).
+	Evaluations yaml.Node `yaml:"evaluations"`
 
 	// path is the file the config was loaded from, for messages.
 	path string
