@@ -88,6 +88,7 @@ type usageWire struct {
 	Out        int `json:"out"`
 	CacheRead  int `json:"cr,omitempty"`
 	CacheWrite int `json:"cw,omitempty"`
+	Reasoning  int `json:"rt,omitempty"`
 }
 
 // encodeEntry serializes e.
@@ -100,7 +101,7 @@ func encodeEntry(e *entry) ([]byte, error) {
 			ew.Tool, ew.ToolID, ew.ToolName = true, ev.ToolUse.ID, ev.ToolUse.Name
 		}
 		if u := ev.Usage; u != nil {
-			ew.Usage = &usageWire{In: u.InputTokens, Out: u.OutputTokens, CacheRead: u.CacheReadInputTokens, CacheWrite: u.CacheWriteInputTokens}
+			ew.Usage = &usageWire{In: u.InputTokens, Out: u.OutputTokens, CacheRead: u.CacheReadInputTokens, CacheWrite: u.CacheWriteInputTokens, Reasoning: u.ReasoningTokens}
 		}
 		w.Events[i] = ew
 	}
@@ -143,7 +144,7 @@ func decodeEntry(b []byte) (*entry, error) {
 			ev.ToolUse = &llm.ToolUse{ID: ew.ToolID, Name: ew.ToolName}
 		}
 		if u := ew.Usage; u != nil {
-			ev.Usage = &llm.Usage{InputTokens: u.In, OutputTokens: u.Out, CacheReadInputTokens: u.CacheRead, CacheWriteInputTokens: u.CacheWrite}
+			ev.Usage = &llm.Usage{InputTokens: u.In, OutputTokens: u.Out, CacheReadInputTokens: u.CacheRead, CacheWriteInputTokens: u.CacheWrite, ReasoningTokens: u.Reasoning}
 		}
 		if typ == llm.EventMetadata {
 			meta = true

@@ -45,7 +45,7 @@ func (u *upstream) handle(_ context.Context, c *gateway.Call) (llm.Stream, error
 	evs = append(evs,
 		llm.Event{Type: llm.EventBlockStop},
 		llm.Event{Type: llm.EventMessageStop, StopReason: stop},
-		llm.Event{Type: llm.EventMetadata, Usage: &llm.Usage{InputTokens: 17, OutputTokens: 6, CacheWriteInputTokens: 4}})
+		llm.Event{Type: llm.EventMetadata, Usage: &llm.Usage{InputTokens: 17, OutputTokens: 6, CacheWriteInputTokens: 4, ReasoningTokens: 2}})
 	return &llm.SliceStream{Events: evs}, nil
 }
 
@@ -125,7 +125,7 @@ func TestRepeatServedFromCache(t *testing.T) {
 	for i := range first {
 		a, b := first[i], second[i]
 		if a.Type == llm.EventMetadata {
-			want := llm.Usage{InputTokens: 17, OutputTokens: 6, CacheReadInputTokens: 17}
+			want := llm.Usage{InputTokens: 17, OutputTokens: 6, CacheReadInputTokens: 17, ReasoningTokens: 2}
 			if *b.Usage != want {
 				t.Errorf("replayed usage = %+v, want %+v", *b.Usage, want)
 			}
