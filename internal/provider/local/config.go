@@ -22,7 +22,13 @@ type Config struct {
 	// validation error that gives both token counts.
 	ContextSize int
 	// Threads is the number of CPU threads llama.cpp uses for prompt
-	// processing and decoding. Default runtime.NumCPU().
+	// processing and decoding. Default one less than runtime.NumCPU(), at
+	// least 1: llama.cpp's threads wait for one another at every step, so
+	// when another process takes one of their CPUs the whole step waits
+	// for it. With every CPU in use, decoding collapsed on a busy 2-CPU
+	// machine (docs/PERFORMANCE.md, "The engine under CPU load"); leaving
+	// one CPU to the server and the rest of the machine lets it degrade in
+	// proportion instead.
 	Threads int
 	// BatchSize is the most tokens evaluated in one decode step, across all
 	// slots. Long prompts are processed in chunks of at most this size so
@@ -83,7 +89,7 @@ func (c *Config) setDefaults(trainCtx int) {
 	if trainCtx > 0 && c.ContextSize > trainCtx {
 		c.ContextSize = trainCtx
 	}
-	def(&c.Threads, runtime.NumCPU())
+	def(&c.Threads, max(1, runtime.NumCPU()-1))
 	def(&c.BatchSize, 512)
 	def(&c.PrefixCacheTokens, 4096)
 	def(&c.PrefixCacheEntries, 8)
