@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockagent"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime"
+	rttypes "github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime/types"
 
 	"github.com/outcrop/outcrop/internal/agent"
 	"github.com/outcrop/outcrop/internal/store"
@@ -182,6 +183,15 @@ func TestConcurrentTurnsConflict(t *testing.T) {
 		}
 		if tr := invoke(t, ctx, rc2, in("shared-session", "third")); tr.err != nil || tr.text != "Done: third" {
 			t.Fatalf("turn after the first ended = %+v", tr)
+		}
+		// A turn refused after it took the session frees it too.
+		bad := in("shared-session", "")
+		bad.InputText = nil
+		bad.SessionState = &rttypes.SessionState{InvocationId: aws.String("x"), ReturnControlInvocationResults: []rttypes.InvocationResultMember{
+			&rttypes.InvocationResultMemberMemberFunctionResult{Value: rttypes.FunctionResult{ActionGroup: aws.String("HotelActions"), Function: aws.String("search_hotels")}}}}
+		wantAPIError(t, "results without a pending call", invoke(t, ctx, rc1, bad).err, "ValidationException", 400)
+		if tr := invoke(t, ctx, rc1, in("shared-session", "fourth")); tr.err != nil || tr.text != "Done: fourth" {
+			t.Fatalf("turn after a refused one = %+v", tr)
 		}
 	})
 }
