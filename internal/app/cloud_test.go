@@ -229,7 +229,7 @@ func init() {
 		thinkText:       "**Greeting the user**\n\nThe user said hello; a short friendly reply fits.",
 		thinkSig:        "CiQB0e2Kb6Xq3vO1nTzF9yQ8mW2p",
 		cacheRead:       2048, cacheInput: 2310,
-		cachePoint:      &[3]int{0, 2048, 2310},
+		cachePoint: &[3]int{0, 2048, 2310},
 		checkCall: func(t *testing.T, calls []providertest.Call) {
 			var thinking, created, named bool
 			for _, c := range calls {
