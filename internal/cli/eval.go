@@ -17,6 +17,7 @@ import (
 	"github.com/outcrop/outcrop/internal/app"
 	"github.com/outcrop/outcrop/internal/config"
 	"github.com/outcrop/outcrop/internal/eval"
+	"github.com/outcrop/outcrop/internal/eval/llamalp"
 )
 
 func init() {
@@ -78,6 +79,24 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	opts := eval.RunOptions{Getenv: env.Getenv, Logger: log, Progress: env.Stderr}
+	var scorers []*llamalp.Scorer
+	defer func() {
+		for _, s := range scorers {
+			s.Close()
+		}
+	}()
+	opts.NewRunner = func(_ context.Context, m eval.ModelConfig) (eval.ModelRunner, error) {
+		p := m.Path
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(pos[0]), p)
+		}
+		s, err := llamalp.Open(p, 0)
+		if err != nil {
+			return nil, err
+		}
+		scorers = append(scorers, s)
+		return &llamalp.Runner{Scorer: s}, nil
+	}
 	if *relog != "" {
 		runs, err := eval.Relog(ctx, *relog, f.MLflow, opts)
 		printRuns(env, f.MLflow, runs)

@@ -57,9 +57,13 @@ type ModelConfig struct {
 	// Name identifies the model in outputs, MLflow runs and charts.
 	Name string `json:"name" yaml:"name"`
 	// Type is "outcrop" (a model Outcrop serves, through its whole pipeline
-	// via the Bedrock Converse API), "bedrock" (any Bedrock runtime endpoint)
-	// or "openai" (any OpenAI-compatible endpoint).
-	Type    string `json:"type" yaml:"type"`
+	// via the Bedrock Converse API), "bedrock" (any Bedrock runtime endpoint),
+	// "openai" (any OpenAI-compatible endpoint) or "gguf" (a GGUF file
+	// scored in process by llama.cpp: prompt log-probabilities for
+	// prompt_stereotyping only; the outcrop CLI provides it).
+	Type string `json:"type" yaml:"type"`
+	// Path is the model file of a gguf model.
+	Path    string `json:"path" yaml:"path"`
 	ModelID string `json:"model_id" yaml:"model_id"`
 	// Endpoint is the base URL (bedrock: the runtime endpoint; openai: …/v1;
 	// outcrop: the server, or empty when the CLI serves it in process).
@@ -138,8 +142,18 @@ func (c *Config) Validate() error {
 		names[m.Name] = true
 		switch m.Type {
 		case "outcrop", "bedrock", "openai":
+		case "gguf":
+			if m.Path == "" {
+				return &ConfigError{Field: "models.path", Msg: "model " + m.Name + ": a gguf model needs the path of its file"}
+			}
+			for _, e := range c.Evaluations {
+				if e.Algorithm.Name != AlgoPromptStereotyping {
+					return &ConfigError{Field: "models.type", Msg: fmt.Sprintf("model %s: a gguf model only scores log-probabilities (prompt_stereotyping), not %s", m.Name, e.Algorithm.Name)}
+				}
+			}
+			continue
 		default:
-			return &ConfigError{Field: "models.type", Msg: fmt.Sprintf("model %s: type must be outcrop, bedrock or openai, got %q", m.Name, m.Type)}
+			return &ConfigError{Field: "models.type", Msg: fmt.Sprintf("model %s: type must be outcrop, bedrock, openai or gguf, got %q", m.Name, m.Type)}
 		}
 		if m.ModelID == "" {
 			return &ConfigError{Field: "models.model_id", Msg: "model " + m.Name + ": required"}
@@ -208,6 +222,9 @@ type RunOptions struct {
 	Progress io.Writer
 	// Runners overrides the runner built for a model name (tests).
 	Runners map[string]ModelRunner
+	// NewRunner builds the runners of types this package does not (gguf,
+	// which needs llama.cpp: internal/eval/llamalp).
+	NewRunner func(ctx context.Context, m ModelConfig) (ModelRunner, error)
 }
 
 // Report is what Run produced.
@@ -465,6 +482,11 @@ func loadPunkt(dir string, getenv func(string) string) (*Punkt, error) {
 
 func (c *Config) buildRunner(ctx context.Context, m ModelConfig, o RunOptions) (ModelRunner, error) {
 	switch m.Type {
+	case "gguf":
+		if o.NewRunner == nil {
+			return nil, &ConfigError{Field: "models.type", Msg: "model " + m.Name + ": gguf models are scored by the outcrop CLI"}
+		}
+		return o.NewRunner(ctx, m)
 	case "openai":
 		r := &OpenAIRunner{BaseURL: m.Endpoint, Model: m.ModelID, MaxTokens: m.MaxTokens, Temperature: m.Temperature,
 			LogProbs: m.LogProbability == "output"}
