@@ -312,10 +312,12 @@ models:
         profiles: [standard, optimized]
         options: {default_max_tokens: 24}
   - id: evil
+    profiles: [standard, optimized]
     deployments:
       - provider: openai
         base_url: %s/v1
         model: evil
+        profiles: [standard, optimized]
 `, gguf, evil.URL), map[string]string{"admin": consolePolicyAdmin, "viewer": consolePolicyViewer})
 
 	b := newBrowser(t, chromium, base)
@@ -483,6 +485,26 @@ models:
 			}
 		}
 		b.shot(t, "log-entry")
+	})
+
+	t.Run("benchmark from the console", func(t *testing.T) {
+		b.run(chromedp.Navigate(base+"/console/benchmarks"), chromedp.WaitVisible(chromedp.Search(field("Endpoint"))))
+		b.setField("Endpoint", base)
+		b.setField("Endpoint API key (not stored)", keys["admin"])
+		b.setField("Models (comma-separated)", "evil")
+		b.setField("Requests per target", "5")
+		b.setField("Input tokens", "64")
+		b.setField("Output tokens", "16")
+		b.run(chromedp.Click(chromedp.Search(button("Start run"))))
+		b.waitJS("the finished run with its tables", `[...document.querySelectorAll('h3')].some(h => h.textContent.includes('By target')) &&
+  /10 done, 0 failed of 10 planned/.test(document.body.innerText) && [...document.querySelectorAll('.badge')].some(e => e.textContent.trim() === 'done')`, 2*time.Minute)
+		text := eval[string](b, `document.body.innerText`)
+		for _, want := range []string{"standard", "optimized", "TTFT"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the run's page has no %q", want)
+			}
+		}
+		b.shot(t, "benchmark")
 	})
 
 	t.Run("screens", func(t *testing.T) {

@@ -158,6 +158,9 @@ type benchRun struct {
 	finished bool
 	err      string
 	cancel   context.CancelFunc
+	// targets and started are set at creation and never change.
+	targets []string
+	started time.Time
 }
 
 // BenchRunJSON is a run in the list, or its progress.
@@ -209,7 +212,7 @@ func (b *benchRoutes) start(w http.ResponseWriter, r *http.Request) error {
 	}, id)
 	out := filepath.Join(dir, id)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	run := &benchRun{cancel: cancel, planned: p.Requests * len(p.Models) * max(1, len(p.Profiles))}
+	run := &benchRun{cancel: cancel, planned: p.Requests * len(p.Models) * max(1, len(p.Profiles)), targets: targetNames(p), started: time.Now().UTC()}
 	b.g.bench.mu.Lock()
 	b.g.bench.m[id] = run
 	b.g.bench.mu.Unlock()
@@ -361,15 +364,17 @@ func (b *benchRoutes) status(dir, id string) BenchRunJSON {
 	if run != nil {
 		run.mu.Lock()
 		s.Done, s.Failed, s.Planned, s.Error = run.done, run.failed, run.planned, run.err
+		s.Targets, s.Started = run.targets, run.started
 		s.State = "running"
-		if run.finished {
+		finished := run.finished
+		if finished {
 			s.State = "done"
 			if run.err != "" {
 				s.State = "failed"
 			}
 		}
 		run.mu.Unlock()
-		if !run.finished {
+		if !finished {
 			return s
 		}
 	}
@@ -390,6 +395,7 @@ func (b *benchRoutes) status(dir, id string) BenchRunJSON {
 	if s.Planned == 0 {
 		s.Planned = sum.Planned
 	}
+	s.Targets = []string{}
 	for _, g := range sum.Groups {
 		s.Targets = append(s.Targets, g.Target)
 		if run == nil {
