@@ -322,31 +322,92 @@ func assess(action string, detected bool) string {
 	return AssessNone
 }
 
-// Apply evaluates req against c, as ApplyGuardrail does.
+// Apply evaluates req against c, as ApplyGuardrail does: the request is
+// validated and its content sorted by qualifier, each guarded text runs
+// through every policy, grounding is checked on outputs, and the result is
+// assembled with its assessment.
 func (e *Engine) Apply(ctx context.Context, c *Compiled, req *ApplyRequest) (*Result, error) {
 	now := time.Now
 	if e.Now != nil {
 		now = e.Now
 	}
 	began := now()
-	if req.Source != SourceInput && req.Source != SourceOutput {
-		return nil, fieldErr("source", "Member must satisfy enum value set: [INPUT, OUTPUT]")
+	if err := validateApply(req); err != nil {
+		return nil, err
 	}
-	if req.OutputScope != "" && req.OutputScope != "INTERVENTIONS" && req.OutputScope != "FULL" {
-		return nil, fieldErr("outputScope", "Member must satisfy enum value set: [INTERVENTIONS, FULL]")
+	ct, err := sortContent(req.Content)
+	if err != nil {
+		return nil, err
 	}
-	if len(req.Content) == 0 {
-		return nil, fieldErr("content", "Member must have length greater than or equal to 1")
+	limit := e.MaxTextBytes
+	if limit <= 0 {
+		limit = DefaultMaxTextBytes
+	}
+	total := 0
+	for _, g := range ct.guarded {
+		total += len(g)
+	}
+	if total > limit {
+		return nil, fieldErr("content", "the guarded text is %d bytes, more than the limit of %d", total, limit)
 	}
 	st := &evalState{src: req.Source, full: req.OutputScope == "FULL"}
-	var guarded, grounding, query []string
-	cov := &Coverage{TextCharacters: &CoverageCount{}}
+	outs, usage, err := e.evalGuarded(ctx, c, st, ct.guarded)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.p.Grounding) > 0 && req.Source == SourceOutput && len(ct.guarded) > 0 {
+		e.evalGrounding(c, st, strings.Join(ct.guarded, "\n"), strings.Join(ct.grounding, "\n"), strings.Join(ct.query, "\n"))
+		for _, t := range ct.guarded {
+			usage.ContextualGroundingPolicyUnits += textUnits(t)
+		}
+	}
+	res := applyResult(c, req.Source, st, outs, usage, ct.coverage)
+	a := st.assessment(c)
+	u := usage
+	a.InvocationMetrics = &InvocationMetrics{
+		GuardrailProcessingLatency: now().Sub(began).Milliseconds(),
+		Usage:                      &u,
+		GuardrailCoverage:          ct.coverage,
+	}
+	a.AppliedGuardrailDetails = &AppliedDetails{
+		GuardrailID: c.G.GuardrailID, GuardrailVersion: c.G.Version, GuardrailARN: c.G.GuardrailARN,
+		GuardrailOrigin: []string{"REQUEST"}, GuardrailOwnership: "SELF",
+	}
+	res.Assessments = []Assessment{a}
+	return res, nil
+}
+
+// validateApply checks the request's enumerations and that it has content.
+func validateApply(req *ApplyRequest) error {
+	if req.Source != SourceInput && req.Source != SourceOutput {
+		return fieldErr("source", "Member must satisfy enum value set: [INPUT, OUTPUT]")
+	}
+	if req.OutputScope != "" && req.OutputScope != "INTERVENTIONS" && req.OutputScope != "FULL" {
+		return fieldErr("outputScope", "Member must satisfy enum value set: [INTERVENTIONS, FULL]")
+	}
+	if len(req.Content) == 0 {
+		return fieldErr("content", "Member must have length greater than or equal to 1")
+	}
+	return nil
+}
+
+// applyContent is a request's content sorted by qualifier.
+type applyContent struct {
+	guarded, grounding, query []string
+	coverage                  *Coverage
+}
+
+// sortContent sorts the content blocks by qualifier (a text without one is
+// guarded) and counts the coverage: characters in all, characters guarded,
+// images.
+func sortContent(blocks []Content) (applyContent, error) {
+	ct := applyContent{coverage: &Coverage{TextCharacters: &CoverageCount{}}}
 	images := 0
-	for i, b := range req.Content {
+	for i, b := range blocks {
 		switch {
 		case b.Text != nil:
 			n := utf8.RuneCountInString(b.Text.Text)
-			cov.TextCharacters.Total += n
+			ct.coverage.TextCharacters.Total += n
 			isGround, isQuery, isGuard := false, false, len(b.Text.Qualifiers) == 0
 			for _, q := range b.Text.Qualifiers {
 				switch q {
@@ -357,46 +418,40 @@ func (e *Engine) Apply(ctx context.Context, c *Compiled, req *ApplyRequest) (*Re
 				case QualifierGuardContent:
 					isGuard = true
 				default:
-					return nil, fieldErr(fmt.Sprintf("content.%d.member.text.qualifiers", i+1), "Member must satisfy enum value set: [grounding_source, query, guard_content]")
+					return ct, fieldErr(fmt.Sprintf("content.%d.member.text.qualifiers", i+1), "Member must satisfy enum value set: [grounding_source, query, guard_content]")
 				}
 			}
 			if isGround {
-				grounding = append(grounding, b.Text.Text)
+				ct.grounding = append(ct.grounding, b.Text.Text)
 			}
 			if isQuery {
-				query = append(query, b.Text.Text)
+				ct.query = append(ct.query, b.Text.Text)
 			}
 			if isGuard {
-				guarded = append(guarded, b.Text.Text)
-				cov.TextCharacters.Guarded += n
+				ct.guarded = append(ct.guarded, b.Text.Text)
+				ct.coverage.TextCharacters.Guarded += n
 			}
 		case b.Image != nil:
 			images++
 		default:
-			return nil, fieldErr(fmt.Sprintf("content.%d.member", i+1), "Member must have exactly one of text or image")
+			return ct, fieldErr(fmt.Sprintf("content.%d.member", i+1), "Member must have exactly one of text or image")
 		}
 	}
 	if images > 0 {
-		cov.Images = &CoverageCount{Total: images}
+		ct.coverage.Images = &CoverageCount{Total: images}
 	}
+	return ct, nil
+}
 
-	limit := e.MaxTextBytes
-	if limit <= 0 {
-		limit = DefaultMaxTextBytes
-	}
-	total := 0
-	for _, g := range guarded {
-		total += len(g)
-	}
-	if total > limit {
-		return nil, fieldErr("content", "the guarded text is %d bytes, more than the limit of %d", total, limit)
-	}
+// evalGuarded runs every policy on each guarded text, returning the texts
+// masked and the policy units used.
+func (e *Engine) evalGuarded(ctx context.Context, c *Compiled, st *evalState, guarded []string) ([]string, Usage, error) {
 	outs := make([]string, len(guarded))
 	var usage Usage
 	for i, text := range guarded {
 		masked, err := e.evalText(ctx, c, st, text)
 		if err != nil {
-			return nil, err
+			return nil, usage, err
 		}
 		outs[i] = masked
 		u := textUnits(text)
@@ -415,57 +470,43 @@ func (e *Engine) Apply(ctx context.Context, c *Compiled, req *ApplyRequest) (*Re
 			usage.SensitiveInformationPolicyFreeUnits += u
 		}
 	}
-	if len(c.p.Grounding) > 0 && req.Source == SourceOutput && len(guarded) > 0 {
-		e.evalGrounding(c, st, strings.Join(guarded, "\n"), strings.Join(grounding, "\n"), strings.Join(query, "\n"))
-		for _, t := range guarded {
-			usage.ContextualGroundingPolicyUnits += textUnits(t)
-		}
-	}
+	return outs, usage, nil
+}
 
+// applyResult assembles the result: the blocked message, or the masked
+// (and, for outputs configured so, HTML-encoded) texts.
+func applyResult(c *Compiled, src Source, st *evalState, outs []string, usage Usage, cov *Coverage) *Result {
 	res := &Result{Usage: usage, Action: NoAction, Outputs: []Output{}, GuardrailCoverage: cov, Interventions: st.interv}
 	switch {
 	case st.blocked:
 		res.Action, res.Blocked = Intervened, true
 		res.ActionReason = "Guardrail blocked."
 		msg := c.G.BlockedInputMessaging
-		if req.Source == SourceOutput {
+		if src == SourceOutput {
 			msg = c.G.BlockedOutputsMessaging
 		}
 		res.Outputs = []Output{{Text: msg}}
 		res.Guarded = []string{msg}
+		return res
 	case st.masked:
 		res.Action = Intervened
 		res.ActionReason = "Guardrail masked."
 	default:
 		res.ActionReason = "No action."
 	}
-	if !st.blocked {
-		encode := req.Source == SourceOutput && c.p.OutputHandling != nil && c.p.OutputHandling.HTMLEncode
-		for i := range outs {
-			if encode {
-				outs[i] = html.EscapeString(outs[i])
-			}
-		}
-		res.Guarded = outs
-		if st.masked || encode {
-			for _, o := range outs {
-				res.Outputs = append(res.Outputs, Output{Text: o})
-			}
+	encode := src == SourceOutput && c.p.OutputHandling != nil && c.p.OutputHandling.HTMLEncode
+	for i := range outs {
+		if encode {
+			outs[i] = html.EscapeString(outs[i])
 		}
 	}
-	a := st.assessment(c)
-	u := usage
-	a.InvocationMetrics = &InvocationMetrics{
-		GuardrailProcessingLatency: now().Sub(began).Milliseconds(),
-		Usage:                      &u,
-		GuardrailCoverage:          cov,
+	res.Guarded = outs
+	if st.masked || encode {
+		for _, o := range outs {
+			res.Outputs = append(res.Outputs, Output{Text: o})
+		}
 	}
-	a.AppliedGuardrailDetails = &AppliedDetails{
-		GuardrailID: c.G.GuardrailID, GuardrailVersion: c.G.Version, GuardrailARN: c.G.GuardrailARN,
-		GuardrailOrigin: []string{"REQUEST"}, GuardrailOwnership: "SELF",
-	}
-	res.Assessments = []Assessment{a}
-	return res, nil
+	return res
 }
 
 // assessment builds the assessment from the collected findings, including
