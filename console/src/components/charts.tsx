@@ -39,7 +39,8 @@ export function LineChart({
   const yt = niceTicks(Math.min(0, ...ys), ys.length ? Math.max(...ys) : 1, 4);
   const sx = linear(x0, x1, PAD.l, W - PAD.r);
   const sy = linear(yt[0], yt[yt.length - 1], H - PAD.b, PAD.t);
-  const xt = time ? niceTicks(x0, x1, 5).filter((v) => v >= x0 && v <= x1) : niceTicks(x0, x1, 6).filter((v) => v >= x0 && v <= x1);
+  const integral = !time && xs.every((v) => Number.isInteger(v));
+  const xt = (time ? niceTicks(x0, x1, 5) : niceTicks(x0, x1, 6)).filter((v) => v >= x0 && v <= x1 && (!integral || Number.isInteger(v)));
   const xl = xLabel ?? (time ? (v: number) => timeLabel(v, x1 - x0) : format);
   return (
     <figure className="chart-fig">

@@ -15,14 +15,10 @@ export interface Stats {
 
 /** BenchMetrics are one group's figures. */
 export interface BenchMetrics {
-  ttft_s: Stats;
-  e2e_s: Stats;
-  otps: Stats;
+  ttft_s?: Stats;
+  e2e_s?: Stats;
+  otps?: Stats;
   output_tokens?: Stats;
-  requests: number;
-  succeeded: number;
-  failed: number;
-  error_rate: number;
 }
 
 /** Group is one target of a run. */
@@ -31,6 +27,10 @@ export interface Group {
   api: string;
   model: string;
   profile_requested?: string;
+  requests: number;
+  succeeded: number;
+  failed: number;
+  error_rate: number;
   metrics: BenchMetrics;
 }
 
@@ -74,7 +74,7 @@ export interface Run {
   failed: number;
   planned: number;
   error?: string;
-  targets: string[];
+  targets: string[] | null;
   stopReason?: string;
 }
 

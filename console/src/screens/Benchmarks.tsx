@@ -37,15 +37,15 @@ function GroupsTable({ summary }: { summary: Summary }) {
           {summary.groups.map((g) => (
             <tr key={g.target}>
               <th scope="row">{g.target}</th>
-              <td className="num">{fmt.count(g.metrics.requests)}</td>
-              <td className="num">{fmt.percent(g.metrics.error_rate)}</td>
-              <td className="num">{fmt.ms(s2ms(g.metrics.ttft_s.p50))}</td>
-              <td className="num">{fmt.ms(s2ms(g.metrics.ttft_s.p90))}</td>
-              <td className="num">{fmt.ms(s2ms(g.metrics.ttft_s.p99))}</td>
-              <td className="num">{fmt.rate(g.metrics.otps.p50)}</td>
-              <td className="num">{fmt.rate(g.metrics.otps.p90)}</td>
-              <td className="num">{fmt.ms(s2ms(g.metrics.e2e_s.p50))}</td>
-              <td className="num">{fmt.ms(s2ms(g.metrics.e2e_s.p90))}</td>
+              <td className="num">{fmt.count(g.requests)}</td>
+              <td className="num">{fmt.percent(g.error_rate)}</td>
+              <td className="num">{fmt.ms(s2ms(g.metrics.ttft_s?.p50))}</td>
+              <td className="num">{fmt.ms(s2ms(g.metrics.ttft_s?.p90))}</td>
+              <td className="num">{fmt.ms(s2ms(g.metrics.ttft_s?.p99))}</td>
+              <td className="num">{fmt.rate(g.metrics.otps?.p50)}</td>
+              <td className="num">{fmt.rate(g.metrics.otps?.p90)}</td>
+              <td className="num">{fmt.ms(s2ms(g.metrics.e2e_s?.p50))}</td>
+              <td className="num">{fmt.ms(s2ms(g.metrics.e2e_s?.p90))}</td>
             </tr>
           ))}
         </tbody>
@@ -144,13 +144,13 @@ function RunView({ id }: { id: string }) {
         <div className="stack">
           <progress className="progress" max={1} value={progress(run)} aria-label="Run progress" />
           <p className="muted" aria-live="polite">
-            {run.done} done, {run.failed} failed of {run.planned} planned · targets {run.targets.join(', ')} · started {fmt.dateTime(run.startedAt)}
+            {run.done} done, {run.failed} failed of {run.planned} planned · targets {(run.targets ?? []).join(', ') || '–'} · started {fmt.dateTime(run.startedAt)}
             {run.endedAt && ` · ended ${fmt.dateTime(run.endedAt)}`}
             {run.stopReason && ` · ${run.stopReason}`}
           </p>
         </div>
       )}
-      {r.data?.summary && (
+      {r.data?.summary?.groups && (
         <>
           <div className="card">
             <h3>Latency table</h3>
@@ -363,7 +363,7 @@ function RunList() {
               <td className="num">
                 {r.done} / {r.planned}
               </td>
-              <td>{r.targets.join(', ')}</td>
+              <td>{(r.targets ?? []).join(', ')}</td>
             </tr>
           ))}
         </tbody>
