@@ -41,5 +41,8 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.{ts,tsx}'],
     environment: 'node',
+    // The property and fuzz tests run thousands of bounded cases; on a loaded
+    // two-core machine one took 5.3 s, past vitest's 5 s default.
+    testTimeout: 60_000,
   },
 });
