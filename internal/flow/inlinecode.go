@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"time"
 
@@ -36,7 +38,13 @@ const (
 	InlineCodeTimeout = 5 * time.Second
 	// InlineCodeMaxOutput bounds the JSON size of the output.
 	InlineCodeMaxOutput = 1 << 20
+	// InlineCodeMaxHeap bounds the memory of one run: how much the
+	// process's live Go heap may grow while it runs.
+	InlineCodeMaxHeap = 256 << 20
 )
+
+// inlineCodeMaxHeap is InlineCodeMaxHeap; tests lower it.
+var inlineCodeMaxHeap uint64 = InlineCodeMaxHeap
 
 const resultVar = "__result__"
 
@@ -93,6 +101,7 @@ func runStarlark(ctx context.Context, code string, predeclared starlark.StringDi
 	defer cancel()
 	stop := context.AfterFunc(rctx, func() { thread.Cancel("time limit or cancellation") })
 	defer stop()
+	defer watchHeap(inlineCodeMaxHeap, func() { thread.Cancel("memory limit") })()
 	globals, err := prog.Init(thread, predeclared)
 	if err != nil {
 		return nil, fmt.Errorf("run error: %v", err)
@@ -207,4 +216,46 @@ func fromStarlark(v starlark.Value, depth int) (Value, error) {
 		return o, nil
 	}
 	return nil, fmt.Errorf("result of type %s is not JSON", v.Type())
+}
+
+// watchHeap calls over when the live Go heap grows by more than limit
+// bytes beyond what it was at the call, and returns a function that stops
+// watching. Starlark has no allocation hook, so the heap is sampled every
+// two milliseconds; when a sample is over the limit a collection runs
+// first, so garbage does not count, and over runs only if live objects
+// still are. The heap is the process's, so the figure is approximate when
+// other work allocates at the same time; it is a cap on a runaway run (a
+// list grown in a loop, strings doubled), not an accounting. A single
+// Starlark allocation is also refused above 1 GiB by the interpreter.
+func watchHeap(limit uint64, over func()) (stop func()) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 {
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return sample[0].Value.Uint64()
+	}
+	base := read()
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			if read() <= base+limit {
+				continue
+			}
+			runtime.GC()
+			if read() > base+limit {
+				over()
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -63,3 +63,31 @@ func TestInlineCode(t *testing.T) {
 		t.Fatalf("cancelled run: %v after %s", err, time.Since(start))
 	}
 }
+
+// TestInlineCodeMemoryLimit: a run whose live data outgrows the memory
+// bound is cancelled with a memory-limit failure, and the memory is given
+// back; a run that makes as much garbage but keeps little live finishes.
+func TestInlineCodeMemoryLimit(t *testing.T) {
+	old := inlineCodeMaxHeap
+	inlineCodeMaxHeap = 64 << 20
+	defer func() { inlineCodeMaxHeap = old }()
+	node := func(code string) *Node {
+		b, _ := json.Marshal(InlineCodeConfig{Code: code, Language: "Python_3"})
+		return &Node{Name: "Code", Type: NodeInlineCode, Configuration: map[string]json.RawMessage{"inlineCode": b}}
+	}
+	// 400 strings of 1 MB each, all kept: 400 MB live.
+	keep := "s = 'x' * 1000000\nl = []\nfor i in range(400):\n    l.append(s + str(i))\nlen(l)"
+	ev := runInlineCode(context.Background(), &Run{Activation: "Code", Node: node(keep)})
+	if ev.Failed == nil || !strings.Contains(ev.Failed.Message, "memory limit") {
+		t.Fatalf("keeping 400 MB: %+v %+v", ev.Done, ev.Failed)
+	}
+	// The same allocations, each dropped at once: 1 MB live at a time.
+	drop := "s = 'x' * 1000000\nn = 0\nfor i in range(400):\n    n += len(s + str(i))\nn"
+	ev = runInlineCode(context.Background(), &Run{Activation: "Code", Node: node(drop)})
+	if ev.Done == nil {
+		t.Fatalf("dropping each MB: %+v", ev.Failed)
+	}
+	if got := mustJSON(t, ev.Done.Outputs["response"]); got != "400001090" {
+		t.Errorf("response %s", got)
+	}
+}
