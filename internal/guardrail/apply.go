@@ -540,10 +540,19 @@ func nonNil[T any](s []T) []T {
 
 // evalText runs every policy on one guarded text and returns it masked.
 func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text string) (string, error) {
-	src := st.src
-	p := &c.p
+	if err := e.evalTopics(ctx, c, st, text); err != nil {
+		return "", err
+	}
+	if err := e.evalContent(ctx, c, st, text); err != nil {
+		return "", err
+	}
+	e.evalWords(c, st, text)
+	return e.evalSensitive(ctx, c, st, text)
+}
 
-	// Denied topics.
+// evalTopics runs the denied-topic policy on text.
+func (e *Engine) evalTopics(ctx context.Context, c *Compiled, st *evalState, text string) error {
+	src, p := st.src, &c.p
 	if len(p.Topics) > 0 {
 		var on []int
 		for i, t := range p.Topics {
@@ -559,7 +568,7 @@ func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text 
 			}
 			scores, err := tm.MatchTopics(ctx, text)
 			if err != nil {
-				return "", err
+				return err
 			}
 			for _, i := range on {
 				t := p.Topics[i]
@@ -576,7 +585,13 @@ func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text 
 		}
 	}
 
-	// Content filters and prompt attack.
+	return nil
+}
+
+// evalContent runs the content filters and prompt-attack detection on
+// text (prompt attacks are judged on inputs only).
+func (e *Engine) evalContent(ctx context.Context, c *Compiled, st *evalState, text string) error {
+	src, p := st.src, &c.p
 	if len(p.ContentFilters) > 0 {
 		var on []ContentFilter
 		for _, f := range p.ContentFilters {
@@ -593,13 +608,13 @@ func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text 
 			if cl == nil {
 				m, err := BuiltinModel()
 				if err != nil {
-					return "", err
+					return err
 				}
 				cl = m
 			}
 			_, conf, err := cl.Classify(ctx, text)
 			if err != nil {
-				return "", err
+				return err
 			}
 			for _, f := range on {
 				h := categoryIndex(f.Type)
@@ -620,7 +635,13 @@ func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text 
 		}
 	}
 
-	// Words.
+	return nil
+}
+
+// evalWords runs the custom word list and the managed profanity list on
+// text.
+func (e *Engine) evalWords(c *Compiled, st *evalState, text string) {
+	src, p := st.src, &c.p
 	if p.HasWord {
 		var toks []token
 		var customOn bool
@@ -662,7 +683,12 @@ func (e *Engine) evalText(ctx context.Context, c *Compiled, st *evalState, text 
 		}
 	}
 
-	// Sensitive information.
+}
+
+// evalSensitive runs the PII entities and regexes on text and returns it
+// with the anonymized matches replaced by {TYPE} or {name}.
+func (e *Engine) evalSensitive(ctx context.Context, c *Compiled, st *evalState, text string) (string, error) {
+	src, p := st.src, &c.p
 	if !p.HasSensitive {
 		return text, nil
 	}
