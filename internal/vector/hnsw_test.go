@@ -155,3 +155,89 @@ func TestANNRecall(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddedANNConcurrent searches while another goroutine replaces and
+// deletes records (run under -race): searches never return a deleted record
+// and the graph stays usable.
+func TestEmbeddedANNConcurrent(t *testing.T) {
+	ctx := context.Background()
+	idx, err := vector.OpenEmbeddedOptions(":memory:", vector.EmbeddedOptions{ANN: vector.ANNConfig{MinRecords: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	const dims = 16
+	gen := newClustered(3, 20, dims, 0.5)
+	if err := idx.CreateCollection(ctx, "c", dims); err != nil {
+		t.Fatal(err)
+	}
+	var recs []vector.Record
+	for i := range 600 {
+		recs = append(recs, vector.Record{ID: fmt.Sprintf("r%03d", i), Vector: gen.next(), Metadata: map[string]any{"gone": false}})
+	}
+	if err := idx.Upsert(ctx, "c", recs); err != nil {
+		t.Fatal(err)
+	}
+	queries := make([][]float32, 200)
+	for i := range queries {
+		queries[i] = gen.next()
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer close(done)
+		for i := range 300 {
+			id := fmt.Sprintf("r%03d", i)
+			var err error
+			if i%2 == 0 {
+				err = idx.Delete(ctx, "c", []string{id})
+			} else {
+				err = idx.Upsert(ctx, "c", []vector.Record{{ID: id, Vector: queries[i%len(queries)], Metadata: map[string]any{"gone": false}}})
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	errs := make(chan error, 3)
+	for g := range 3 {
+		go func() {
+			for i := range 200 {
+				hits, err := idx.Search(ctx, "c", vector.Query{Vector: queries[(i+g)%len(queries)], K: 10})
+				if err == nil && len(hits) != 10 {
+					err = fmt.Errorf("search %d: %d hits", i, len(hits))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := idx.Count(ctx, "c"); n != 450 {
+		t.Errorf("Count = %d, want 450", n)
+	}
+	// Deleted records never come back.
+	for _, q := range queries {
+		hits, err := idx.Search(ctx, "c", vector.Query{Vector: q, K: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hits {
+			var i int
+			fmt.Sscanf(h.ID, "r%d", &i)
+			if i < 300 && i%2 == 0 {
+				t.Fatalf("deleted record %s returned", h.ID)
+			}
+		}
+	}
+}
