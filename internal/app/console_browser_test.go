@@ -507,6 +507,24 @@ models:
 		b.shot(t, "benchmark")
 	})
 
+	t.Run("a two-node flow on the canvas runs", func(t *testing.T) {
+		// A new flow starts as Input connected to Output on the canvas; it is
+		// saved, prepared and run from the test pane.
+		b.run(chromedp.Navigate(base+"/console/flows"), chromedp.WaitVisible(chromedp.Search(field("New flow name"))),
+			chromedp.SendKeys(chromedp.Search(field("New flow name")), "echo-flow"),
+			chromedp.Click(chromedp.Search(button("Create flow"))))
+		b.waitJS("the canvas with two nodes and their connection", `document.querySelectorAll('.react-flow__node').length === 2 &&
+  document.querySelectorAll('.react-flow__edge').length === 1`, 30*time.Second)
+		b.run(chromedp.Click(chromedp.Search(button("Save and prepare"))))
+		b.waitJS("the prepared flow", `/Prepared/.test(document.body.innerText)`, 30*time.Second)
+		b.waitJS("the test pane", `!![...document.querySelectorAll('label')].find(l => l.textContent.includes('Flow input (text or JSON)'))`, 10*time.Second)
+		b.setField("Flow input (text or JSON)", "hello from the flow test")
+		b.run(chromedp.Click(chromedp.Search(button("Run flow"))))
+		b.waitJS("the flow's output", `(() => { const r = document.querySelector('[data-testid="flow-result"]');
+  return !!r && r.textContent.includes('hello from the flow test'); })()`, time.Minute)
+		b.shot(t, "flow")
+	})
+
 	t.Run("screens", func(t *testing.T) {
 		for _, name := range []string{"Models", "Logs", "Dashboards", "Benchmarks", "Guardrails", "Access", "Flows", "Agents", "Prompts", "Knowledge bases", "Evaluations"} {
 			b.run(chromedp.Click(chromedp.Search(fmt.Sprintf(`//nav[@aria-label="Main"]//a[normalize-space(.)=%q]`, name))))
