@@ -841,9 +841,16 @@ func TestBedrockUpstreamGuardrail(t *testing.T) {
 	if out.StopReason != types.StopReasonGuardrailIntervened || msg.Content[0].(*types.ContentBlockMemberText).Value != "Sorry, the model cannot answer this question." {
 		t.Errorf("guarded: stop %s content %+v", out.StopReason, msg.Content)
 	}
+	// Every attempt (a retry on the second deployment under load is
+	// allowed) carries the guardrail to Bedrock.
 	calls := up.Calls()
-	if len(calls) != 1 || !strings.Contains(string(calls[0].Body), `"guardrailConfig":{"guardrailIdentifier":"gr7x2kq9abcd","guardrailVersion":"3"`) {
-		t.Errorf("upstream calls %d, first body %s", len(calls), calls[0].Body)
+	if len(calls) == 0 {
+		t.Fatal("no upstream call")
+	}
+	for i, c := range calls {
+		if !strings.Contains(string(c.Body), `"guardrailConfig":{"guardrailIdentifier":"gr7x2kq9abcd","guardrailVersion":"3"`) {
+			t.Errorf("upstream call %d of %d lacks the guardrail: %s", i, len(calls), c.Body)
+		}
 	}
 
 	_, err = br.Converse(context.Background(), in("mixed"))
@@ -851,7 +858,7 @@ func TestBedrockUpstreamGuardrail(t *testing.T) {
 	if !errors.As(err, &ve) {
 		t.Errorf("mixed: err = %v, want ValidationException", err)
 	}
-	if n := len(up.Calls()); n != 1 {
-		t.Errorf("mixed: %d upstream calls, want none", n-1)
+	if n := len(up.Calls()) - len(calls); n != 0 {
+		t.Errorf("mixed: %d upstream calls, want none", n)
 	}
 }
