@@ -18,6 +18,7 @@ import (
 	rttypes "github.com/aws/aws-sdk-go-v2/service/bedrockagentruntime/types"
 
 	"github.com/outcrop/outcrop/internal/gateway"
+	"github.com/outcrop/outcrop/internal/guardrail"
 	"github.com/outcrop/outcrop/internal/provider/local"
 	"github.com/outcrop/outcrop/internal/routing"
 	"github.com/outcrop/outcrop/internal/testenv"
@@ -36,7 +37,14 @@ func TestRetrieveAndGenerateGoSDK(t *testing.T) {
 	}
 	defer eng.Close()
 	router := routing.New([]*routing.Model{{ID: "smollm2", Deployments: []*routing.Deployment{{Name: "local-0", Provider: eng, Type: "local", Weight: 1}}}})
-	e.svc.Models = gateway.New(gateway.Options{Final: router.Route})
+	// The guardrail stage acts only on calls that name a guardrail.
+	guards := guardrail.NewRegistry(e.svc.Store.DB(), guardrail.RegistryOptions{})
+	gr, err := guards.Create(ctx, &guardrail.Definition{Name: "nofalcon", BlockedInputMessaging: "Sorry, input blocked.", BlockedOutputsMessaging: "Sorry, output blocked.",
+		WordPolicyConfig: &guardrail.WordPolicyConfig{WordsConfig: []guardrail.Word{{Text: "Project Falcon"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Models = gateway.New(gateway.Options{Stages: []gateway.Stage{&guardrail.Stage{Resolver: guards}}, Final: router.Route})
 
 	bucket := filepath.Join(e.root, "s3", "faq")
 	write(t, filepath.Join(bucket, "office.md"), "The office opens at 8 am. The office closes at 6 pm. Parking is free for employees in the north garage.")
@@ -154,6 +162,33 @@ func TestRetrieveAndGenerateGoSDK(t *testing.T) {
 	}
 	if sid2, t2, _ := streamAsk("And where can employees park?", aws.String(sid)); sid2 != sid || t2 == "" {
 		t.Errorf("stream follow-up: session %q (want %q), answer %q", sid2, sid, t2)
+	}
+
+	// A guardrail that blocks the question: the stream carries its message
+	// and a guardrail event.
+	gout, err := e.rt.RetrieveAndGenerateStream(ctx, &bedrockagentruntime.RetrieveAndGenerateStreamInput{
+		Input: &rttypes.RetrieveAndGenerateInput{Text: aws.String("Is Project Falcon parked in the north garage?")},
+		RetrieveAndGenerateConfiguration: &rttypes.RetrieveAndGenerateConfiguration{Type: rttypes.RetrieveAndGenerateTypeKnowledgeBase,
+			KnowledgeBaseConfiguration: &rttypes.KnowledgeBaseRetrieveAndGenerateConfiguration{KnowledgeBaseId: kbID, ModelArn: aws.String("smollm2"),
+				GenerationConfiguration: &rttypes.GenerationConfiguration{GuardrailConfiguration: &rttypes.GuardrailConfiguration{
+					GuardrailId: aws.String(gr.GuardrailID), GuardrailVersion: aws.String("DRAFT")}}}},
+	})
+	if err != nil {
+		t.Fatalf("RetrieveAndGenerateStream with a guardrail: %v", err)
+	}
+	var blocked strings.Builder
+	var action rttypes.GuadrailAction
+	for ev := range gout.GetStream().Events() {
+		switch v := ev.(type) {
+		case *rttypes.RetrieveAndGenerateStreamResponseOutputMemberOutput:
+			blocked.WriteString(aws.ToString(v.Value.Text))
+		case *rttypes.RetrieveAndGenerateStreamResponseOutputMemberGuardrail:
+			action = v.Value.Action
+		}
+	}
+	gout.GetStream().Close()
+	if err := gout.GetStream().Err(); err != nil || blocked.String() != "Sorry, input blocked." || action != rttypes.GuadrailActionIntervened {
+		t.Errorf("guarded stream: text %q, guardrail action %q, err %v", blocked.String(), action, err)
 	}
 
 	// The same with boto3.
