@@ -132,375 +132,418 @@ func SDKSuiteTools(t *testing.T, url string, real bool, toolModel string) {
 	// The ID as the SDK sends it: ':' and '/' percent-encoded in the path.
 	arn := "arn:aws:bedrock:us-east-1:000000000000:inference-profile/us." + testModel
 
-	t.Run("Converse", func(t *testing.T) {
-		ids := []string{testModel, arn}
-		if real {
-			ids = ids[1:]
-		}
-		for _, id := range ids {
-			out, err := c.Converse(ctx, &bedrockruntime.ConverseInput{
-				ModelId:           aws.String(id),
-				Messages:          []types.Message{UserText("Say hello in three words.")},
-				System:            []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: "You are terse."}},
-				InferenceConfig:   &types.InferenceConfiguration{MaxTokens: maxTokens, Temperature: aws.Float32(0)},
-				PerformanceConfig: &types.PerformanceConfiguration{Latency: types.PerformanceConfigLatencyOptimized},
-			})
-			if err != nil {
-				t.Fatalf("Converse(%s): %v", id, err)
-			}
-			msg := out.Output.(*types.ConverseOutputMemberMessage).Value
-			text := msg.Content[0].(*types.ContentBlockMemberText).Value
-			if msg.Role != types.ConversationRoleAssistant || text == "" {
-				t.Errorf("message = %+v", msg)
-			}
-			if !real && text != "Hello from Outcrop" {
-				t.Errorf("text = %q", text)
-			}
-			if out.Usage == nil || *out.Usage.InputTokens == 0 || *out.Usage.OutputTokens == 0 || *out.Usage.TotalTokens != *out.Usage.InputTokens+*out.Usage.OutputTokens {
-				t.Errorf("usage = %+v", out.Usage)
-			}
-			if out.Metrics == nil || out.Metrics.LatencyMs == nil {
-				t.Error("no metrics.latencyMs")
-			}
-			if out.PerformanceConfig == nil || out.PerformanceConfig.Latency != types.PerformanceConfigLatencyOptimized {
-				t.Errorf("performanceConfig = %+v", out.PerformanceConfig)
-			}
-			if out.StopReason != types.StopReasonEndTurn && out.StopReason != types.StopReasonMaxTokens {
-				t.Errorf("stopReason = %q", out.StopReason)
-			}
-		}
-	})
-
-	t.Run("ConverseStream", func(t *testing.T) {
-		c := Client(url) // one client per event stream (smithy-go#714)
-		evs := collect[types.ConverseStreamOutput](t, func() (*bedrockruntime.ConverseStreamEventStream, error) {
-			out, err := c.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
-				ModelId:           aws.String(testModel),
-				Messages:          []types.Message{UserText("Count from one to five.")},
-				InferenceConfig:   &types.InferenceConfiguration{MaxTokens: maxTokens},
-				PerformanceConfig: &types.PerformanceConfiguration{Latency: types.PerformanceConfigLatencyOptimized},
-			})
-			if err != nil {
-				return nil, err
-			}
-			return out.GetStream(), nil
-		})
-		var (
-			kinds []string
-			text  strings.Builder
-			meta  *types.ConverseStreamMetadataEvent
-		)
-		for _, ev := range evs {
-			switch v := ev.(type) {
-			case *types.ConverseStreamOutputMemberMessageStart:
-				kinds = append(kinds, "start")
-			case *types.ConverseStreamOutputMemberContentBlockStart:
-				kinds = append(kinds, "blockStart")
-			case *types.ConverseStreamOutputMemberContentBlockDelta:
-				if len(kinds) == 0 || kinds[len(kinds)-1] != "delta" {
-					kinds = append(kinds, "delta")
-				}
-				if *v.Value.ContentBlockIndex != 0 {
-					t.Errorf("delta index %d", *v.Value.ContentBlockIndex)
-				}
-				text.WriteString(v.Value.Delta.(*types.ContentBlockDeltaMemberText).Value)
-			case *types.ConverseStreamOutputMemberContentBlockStop:
-				kinds = append(kinds, "blockStop")
-			case *types.ConverseStreamOutputMemberMessageStop:
-				kinds = append(kinds, "stop")
-			case *types.ConverseStreamOutputMemberMetadata:
-				kinds = append(kinds, "metadata")
-				meta = &v.Value
-			default:
-				t.Errorf("unexpected event %T", v)
-			}
-		}
-		if got := strings.Join(kinds, " "); got != "start delta blockStop stop metadata" {
-			t.Errorf("event kinds = %q", got)
-		}
-		if text.Len() == 0 || (!real && text.String() != "Hello from Outcrop") {
-			t.Errorf("text = %q", text.String())
-		}
-		if meta == nil || meta.Usage == nil || *meta.Usage.OutputTokens == 0 || meta.Metrics == nil || meta.Metrics.LatencyMs == nil {
-			t.Fatalf("metadata = %+v", meta)
-		}
-		if meta.PerformanceConfig == nil || meta.PerformanceConfig.Latency != types.PerformanceConfigLatencyOptimized {
-			t.Errorf("metadata performanceConfig = %+v", meta.PerformanceConfig)
-		}
-	})
-
 	// The tool subtests decode greedily so that a real model does the same
 	// thing on every run; which thing it does (call get_weather or answer in
 	// prose) is the model's business, and both are checked.
 	toolInference := &types.InferenceConfiguration{MaxTokens: aws.Int32(48), Temperature: aws.Float32(0)}
-	const toolPrompt = "What is the weather in Paris? Use the get_weather tool."
 
-	t.Run("ToolUseRoundTrip", func(t *testing.T) {
-		msgs := []types.Message{UserText(toolPrompt)}
-		first, err := c.Converse(ctx, &bedrockruntime.ConverseInput{
-			ModelId: aws.String(toolModel), Messages: msgs, ToolConfig: weatherTools(), InferenceConfig: toolInference,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		reply := first.Output.(*types.ConverseOutputMemberMessage).Value
-		var (
-			use  *types.ToolUseBlock
-			text string
-		)
-		for _, b := range reply.Content {
-			switch b := b.(type) {
-			case *types.ContentBlockMemberToolUse:
-				if use == nil {
-					use = &b.Value
-				}
-			case *types.ContentBlockMemberText:
-				text += b.Value
-			}
-		}
-		switch {
-		case use != nil:
-			if first.StopReason != types.StopReasonToolUse {
-				t.Errorf("stopReason = %q, want tool_use", first.StopReason)
-			}
-			if aws.ToString(use.Name) != "get_weather" || aws.ToString(use.ToolUseId) == "" {
-				t.Errorf("toolUse name %q, id %q", aws.ToString(use.Name), aws.ToString(use.ToolUseId))
-			}
-			var in map[string]any
-			if err := use.Input.UnmarshalSmithyDocument(&in); err != nil || in == nil {
-				t.Fatalf("tool input is not a JSON object: %v (%v)", in, err)
-			}
-			if !real && in["city"] != "Paris" {
-				t.Errorf("tool input = %v", in)
-			}
-			t.Logf("the model called get_weather(%v) (stop %s)", in, first.StopReason)
-		case !real:
-			t.Fatalf("no toolUse in %+v", reply.Content)
-		default:
-			// A 135M model mostly answers in prose; the round trip is then
-			// built by hand so the toolResult turn still reaches it.
-			if first.StopReason != types.StopReasonEndTurn && first.StopReason != types.StopReasonMaxTokens {
-				t.Errorf("stopReason = %q without a toolUse block", first.StopReason)
-			}
-			t.Logf("the model answered in prose (stop %s): %q; sending a constructed toolUse turn", first.StopReason, text)
-			use = &types.ToolUseBlock{ToolUseId: aws.String("tooluse_1"), Name: aws.String("get_weather"), Input: document.NewLazyDocument(map[string]any{"city": "Paris"})}
-			reply = types.Message{Role: types.ConversationRoleAssistant, Content: []types.ContentBlock{&types.ContentBlockMemberToolUse{Value: *use}}}
-		}
-		msgs = append(msgs, reply, types.Message{Role: types.ConversationRoleUser, Content: []types.ContentBlock{
-			&types.ContentBlockMemberToolResult{Value: types.ToolResultBlock{
-				ToolUseId: use.ToolUseId,
-				Content:   []types.ToolResultContentBlock{&types.ToolResultContentBlockMemberJson{Value: document.NewLazyDocument(map[string]any{"tempC": 21})}},
-				Status:    types.ToolResultStatusSuccess,
-			}},
-		}})
+	e := &suiteEnv{c: c, ctx: ctx, url: url, real: real, toolModel: toolModel, maxTokens: maxTokens, arn: arn, toolInference: toolInference}
+	t.Run("Converse", e.converse)
+	t.Run("ConverseStream", e.converseStream)
+	t.Run("ToolUseRoundTrip", e.toolUseRoundTrip)
+	t.Run("ToolUseStream", e.toolUseStream)
+	t.Run("CountTokens", e.countTokens)
+	t.Run("InvokeModel", e.invokeModel)
+	t.Run("InvokeModelWithResponseStream", e.invokeModelWithResponseStream)
+	t.Run("Errors", e.errors)
+}
+
+// toolPrompt asks for the tool of the tool subtests.
+const toolPrompt = "What is the weather in Paris? Use the get_weather tool."
+
+// FMEval's BedrockModelRunner: content_template for Claude 3 and the
+// output JMESPath content[0].text.
+const anthropicBody = `{"anthropic_version":"bedrock-2023-05-31","max_tokens":24,"messages":[{"role":"user","content":[{"type":"text","text":"What is the capital of France?"}]}]}`
+
+// suiteEnv is what the parts of SDKSuiteTools share: the client and its
+// URL, the suite's deadline, whether the model is real, the tool-calling
+// model, the output bound, the inference-profile ARN of the test model and
+// the tool subtests' inference configuration.
+type suiteEnv struct {
+	c             *bedrockruntime.Client
+	ctx           context.Context
+	url           string
+	real          bool
+	toolModel     string
+	maxTokens     *int32
+	arn           string
+	toolInference *types.InferenceConfiguration
+}
+
+// converse is the Converse part of SDKSuiteTools.
+func (e *suiteEnv) converse(t *testing.T) {
+	c, ctx, real, maxTokens, arn := e.c, e.ctx, e.real, e.maxTokens, e.arn
+	ids := []string{testModel, arn}
+	if real {
+		ids = ids[1:]
+	}
+	for _, id := range ids {
 		out, err := c.Converse(ctx, &bedrockruntime.ConverseInput{
-			ModelId: aws.String(toolModel), Messages: msgs, ToolConfig: weatherTools(),
-			InferenceConfig: &types.InferenceConfiguration{MaxTokens: maxTokens, Temperature: aws.Float32(0)},
+			ModelId:           aws.String(id),
+			Messages:          []types.Message{UserText("Say hello in three words.")},
+			System:            []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: "You are terse."}},
+			InferenceConfig:   &types.InferenceConfiguration{MaxTokens: maxTokens, Temperature: aws.Float32(0)},
+			PerformanceConfig: &types.PerformanceConfiguration{Latency: types.PerformanceConfigLatencyOptimized},
 		})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("Converse(%s): %v", id, err)
 		}
-		final := out.Output.(*types.ConverseOutputMemberMessage).Value
-		if len(final.Content) == 0 {
-			t.Fatal("empty final answer")
+		msg := out.Output.(*types.ConverseOutputMemberMessage).Value
+		text := msg.Content[0].(*types.ContentBlockMemberText).Value
+		if msg.Role != types.ConversationRoleAssistant || text == "" {
+			t.Errorf("message = %+v", msg)
 		}
-		tb, ok := final.Content[0].(*types.ContentBlockMemberText)
-		if !ok || tb.Value == "" || (!real && tb.Value != `It is {"tempC":21} in Paris.`) {
-			t.Fatalf("final answer = %+v (stop %s)", final.Content, out.StopReason)
+		if !real && text != "Hello from Outcrop" {
+			t.Errorf("text = %q", text)
+		}
+		if out.Usage == nil || *out.Usage.InputTokens == 0 || *out.Usage.OutputTokens == 0 || *out.Usage.TotalTokens != *out.Usage.InputTokens+*out.Usage.OutputTokens {
+			t.Errorf("usage = %+v", out.Usage)
+		}
+		if out.Metrics == nil || out.Metrics.LatencyMs == nil {
+			t.Error("no metrics.latencyMs")
+		}
+		if out.PerformanceConfig == nil || out.PerformanceConfig.Latency != types.PerformanceConfigLatencyOptimized {
+			t.Errorf("performanceConfig = %+v", out.PerformanceConfig)
 		}
 		if out.StopReason != types.StopReasonEndTurn && out.StopReason != types.StopReasonMaxTokens {
-			t.Errorf("final stopReason = %q", out.StopReason)
+			t.Errorf("stopReason = %q", out.StopReason)
 		}
-		if real {
-			// The second prompt holds the first plus the tool call and its
-			// result: fewer tokens would mean the gateway dropped a turn.
-			if *out.Usage.InputTokens <= *first.Usage.InputTokens {
-				t.Errorf("input tokens %d after the tool result, %d before", *out.Usage.InputTokens, *first.Usage.InputTokens)
-			}
-			t.Logf("final answer (stop %s): %q", out.StopReason, tb.Value)
-		}
-	})
+	}
+}
 
-	t.Run("ToolUseStream", func(t *testing.T) {
-		c := Client(url) // one client per event stream (smithy-go#714)
-		evs := collect[types.ConverseStreamOutput](t, func() (*bedrockruntime.ConverseStreamEventStream, error) {
-			out, err := c.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
-				ModelId: aws.String(toolModel), Messages: []types.Message{UserText(toolPrompt)}, ToolConfig: weatherTools(), InferenceConfig: toolInference,
-			})
-			if err != nil {
-				return nil, err
-			}
-			return out.GetStream(), nil
+// converseStream is the ConverseStream part of SDKSuiteTools.
+func (e *suiteEnv) converseStream(t *testing.T) {
+	ctx, url, real, maxTokens := e.ctx, e.url, e.real, e.maxTokens
+	c := Client(url) // one client per event stream (smithy-go#714)
+	evs := collect[types.ConverseStreamOutput](t, func() (*bedrockruntime.ConverseStreamEventStream, error) {
+		out, err := c.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
+			ModelId:           aws.String(testModel),
+			Messages:          []types.Message{UserText("Count from one to five.")},
+			InferenceConfig:   &types.InferenceConfiguration{MaxTokens: maxTokens},
+			PerformanceConfig: &types.PerformanceConfiguration{Latency: types.PerformanceConfigLatencyOptimized},
 		})
-		var (
-			input, text strings.Builder
-			start       *types.ToolUseBlockStart
-			stop        types.StopReason
-			meta        *types.ConverseStreamMetadataEvent
-		)
-		for _, ev := range evs {
-			switch v := ev.(type) {
-			case *types.ConverseStreamOutputMemberContentBlockStart:
-				s, ok := v.Value.Start.(*types.ContentBlockStartMemberToolUse)
-				if !ok {
-					t.Errorf("contentBlockStart %T", v.Value.Start)
-				} else if start == nil {
-					start = &s.Value
-				}
-			case *types.ConverseStreamOutputMemberContentBlockDelta:
-				switch d := v.Value.Delta.(type) {
-				case *types.ContentBlockDeltaMemberToolUse:
-					if start == nil {
-						t.Error("toolUse delta before its contentBlockStart")
-					}
-					input.WriteString(aws.ToString(d.Value.Input))
-				case *types.ContentBlockDeltaMemberText:
-					text.WriteString(d.Value)
-				}
-			case *types.ConverseStreamOutputMemberMessageStop:
-				stop = v.Value.StopReason
-			case *types.ConverseStreamOutputMemberMetadata:
-				meta = &v.Value
-			}
+		if err != nil {
+			return nil, err
 		}
-		if meta == nil || meta.Usage == nil || *meta.Usage.OutputTokens == 0 {
-			t.Errorf("metadata = %+v", meta)
+		return out.GetStream(), nil
+	})
+	var (
+		kinds []string
+		text  strings.Builder
+		meta  *types.ConverseStreamMetadataEvent
+	)
+	for _, ev := range evs {
+		switch v := ev.(type) {
+		case *types.ConverseStreamOutputMemberMessageStart:
+			kinds = append(kinds, "start")
+		case *types.ConverseStreamOutputMemberContentBlockStart:
+			kinds = append(kinds, "blockStart")
+		case *types.ConverseStreamOutputMemberContentBlockDelta:
+			if len(kinds) == 0 || kinds[len(kinds)-1] != "delta" {
+				kinds = append(kinds, "delta")
+			}
+			if *v.Value.ContentBlockIndex != 0 {
+				t.Errorf("delta index %d", *v.Value.ContentBlockIndex)
+			}
+			text.WriteString(v.Value.Delta.(*types.ContentBlockDeltaMemberText).Value)
+		case *types.ConverseStreamOutputMemberContentBlockStop:
+			kinds = append(kinds, "blockStop")
+		case *types.ConverseStreamOutputMemberMessageStop:
+			kinds = append(kinds, "stop")
+		case *types.ConverseStreamOutputMemberMetadata:
+			kinds = append(kinds, "metadata")
+			meta = &v.Value
+		default:
+			t.Errorf("unexpected event %T", v)
 		}
-		if start == nil {
-			if !real {
-				t.Fatalf("no toolUse block; text %q, stop %q", text.String(), stop)
+	}
+	if got := strings.Join(kinds, " "); got != "start delta blockStop stop metadata" {
+		t.Errorf("event kinds = %q", got)
+	}
+	if text.Len() == 0 || (!real && text.String() != "Hello from Outcrop") {
+		t.Errorf("text = %q", text.String())
+	}
+	if meta == nil || meta.Usage == nil || *meta.Usage.OutputTokens == 0 || meta.Metrics == nil || meta.Metrics.LatencyMs == nil {
+		t.Fatalf("metadata = %+v", meta)
+	}
+	if meta.PerformanceConfig == nil || meta.PerformanceConfig.Latency != types.PerformanceConfigLatencyOptimized {
+		t.Errorf("metadata performanceConfig = %+v", meta.PerformanceConfig)
+	}
+}
+
+// toolUseRoundTrip is the ToolUseRoundTrip part of SDKSuiteTools.
+func (e *suiteEnv) toolUseRoundTrip(t *testing.T) {
+	c, ctx, real, toolModel, maxTokens, toolInference := e.c, e.ctx, e.real, e.toolModel, e.maxTokens, e.toolInference
+	msgs := []types.Message{UserText(toolPrompt)}
+	first, err := c.Converse(ctx, &bedrockruntime.ConverseInput{
+		ModelId: aws.String(toolModel), Messages: msgs, ToolConfig: weatherTools(), InferenceConfig: toolInference,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := first.Output.(*types.ConverseOutputMemberMessage).Value
+	var (
+		use  *types.ToolUseBlock
+		text string
+	)
+	for _, b := range reply.Content {
+		switch b := b.(type) {
+		case *types.ContentBlockMemberToolUse:
+			if use == nil {
+				use = &b.Value
 			}
-			if text.Len() == 0 || (stop != types.StopReasonEndTurn && stop != types.StopReasonMaxTokens) {
-				t.Errorf("no toolUse block, text %q, stop %q", text.String(), stop)
-			}
-			t.Logf("the model answered in prose (stop %s): %q", stop, text.String())
-			return
+		case *types.ContentBlockMemberText:
+			text += b.Value
+		}
+	}
+	switch {
+	case use != nil:
+		if first.StopReason != types.StopReasonToolUse {
+			t.Errorf("stopReason = %q, want tool_use", first.StopReason)
+		}
+		if aws.ToString(use.Name) != "get_weather" || aws.ToString(use.ToolUseId) == "" {
+			t.Errorf("toolUse name %q, id %q", aws.ToString(use.Name), aws.ToString(use.ToolUseId))
 		}
 		var in map[string]any
-		if err := json.Unmarshal([]byte(input.String()), &in); err != nil || in == nil {
-			t.Errorf("tool input %q is not a JSON object: %v", input.String(), err)
+		if err := use.Input.UnmarshalSmithyDocument(&in); err != nil || in == nil {
+			t.Fatalf("tool input is not a JSON object: %v (%v)", in, err)
 		}
-		if aws.ToString(start.Name) != "get_weather" || aws.ToString(start.ToolUseId) == "" || stop != types.StopReasonToolUse {
-			t.Errorf("tool stream: start %+v input %q stop %q", start, input.String(), stop)
+		if !real && in["city"] != "Paris" {
+			t.Errorf("tool input = %v", in)
 		}
-		if !real && (*start.ToolUseId != "tooluse_1" || input.String() != `{"city":"Paris"}`) {
-			t.Errorf("tool stream: start %+v input %q", start, input.String())
+		t.Logf("the model called get_weather(%v) (stop %s)", in, first.StopReason)
+	case !real:
+		t.Fatalf("no toolUse in %+v", reply.Content)
+	default:
+		// A 135M model mostly answers in prose; the round trip is then
+		// built by hand so the toolResult turn still reaches it.
+		if first.StopReason != types.StopReasonEndTurn && first.StopReason != types.StopReasonMaxTokens {
+			t.Errorf("stopReason = %q without a toolUse block", first.StopReason)
 		}
-		t.Logf("the model called get_weather(%s) (stop %s)", input.String(), stop)
+		t.Logf("the model answered in prose (stop %s): %q; sending a constructed toolUse turn", first.StopReason, text)
+		use = &types.ToolUseBlock{ToolUseId: aws.String("tooluse_1"), Name: aws.String("get_weather"), Input: document.NewLazyDocument(map[string]any{"city": "Paris"})}
+		reply = types.Message{Role: types.ConversationRoleAssistant, Content: []types.ContentBlock{&types.ContentBlockMemberToolUse{Value: *use}}}
+	}
+	msgs = append(msgs, reply, types.Message{Role: types.ConversationRoleUser, Content: []types.ContentBlock{
+		&types.ContentBlockMemberToolResult{Value: types.ToolResultBlock{
+			ToolUseId: use.ToolUseId,
+			Content:   []types.ToolResultContentBlock{&types.ToolResultContentBlockMemberJson{Value: document.NewLazyDocument(map[string]any{"tempC": 21})}},
+			Status:    types.ToolResultStatusSuccess,
+		}},
+	}})
+	out, err := c.Converse(ctx, &bedrockruntime.ConverseInput{
+		ModelId: aws.String(toolModel), Messages: msgs, ToolConfig: weatherTools(),
+		InferenceConfig: &types.InferenceConfiguration{MaxTokens: maxTokens, Temperature: aws.Float32(0)},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := out.Output.(*types.ConverseOutputMemberMessage).Value
+	if len(final.Content) == 0 {
+		t.Fatal("empty final answer")
+	}
+	tb, ok := final.Content[0].(*types.ContentBlockMemberText)
+	if !ok || tb.Value == "" || (!real && tb.Value != `It is {"tempC":21} in Paris.`) {
+		t.Fatalf("final answer = %+v (stop %s)", final.Content, out.StopReason)
+	}
+	if out.StopReason != types.StopReasonEndTurn && out.StopReason != types.StopReasonMaxTokens {
+		t.Errorf("final stopReason = %q", out.StopReason)
+	}
+	if real {
+		// The second prompt holds the first plus the tool call and its
+		// result: fewer tokens would mean the gateway dropped a turn.
+		if *out.Usage.InputTokens <= *first.Usage.InputTokens {
+			t.Errorf("input tokens %d after the tool result, %d before", *out.Usage.InputTokens, *first.Usage.InputTokens)
+		}
+		t.Logf("final answer (stop %s): %q", out.StopReason, tb.Value)
+	}
+}
 
-	t.Run("CountTokens", func(t *testing.T) {
-		out, err := c.CountTokens(ctx, &bedrockruntime.CountTokensInput{
-			ModelId: aws.String(testModel),
-			Input: &types.CountTokensInputMemberConverse{Value: types.ConverseTokensRequest{
-				Messages: []types.Message{UserText("How many tokens is this sentence?")},
-				System:   []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: "You are terse."}},
-			}},
+// toolUseStream is the ToolUseStream part of SDKSuiteTools.
+func (e *suiteEnv) toolUseStream(t *testing.T) {
+	ctx, url, real, toolModel, toolInference := e.ctx, e.url, e.real, e.toolModel, e.toolInference
+	c := Client(url) // one client per event stream (smithy-go#714)
+	evs := collect[types.ConverseStreamOutput](t, func() (*bedrockruntime.ConverseStreamEventStream, error) {
+		out, err := c.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{
+			ModelId: aws.String(toolModel), Messages: []types.Message{UserText(toolPrompt)}, ToolConfig: weatherTools(), InferenceConfig: toolInference,
 		})
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		if out.InputTokens == nil || *out.InputTokens <= 0 {
-			t.Errorf("inputTokens = %v", out.InputTokens)
-		}
-		body := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":10,"messages":[{"role":"user","content":"hello"}]}`)
-		out, err = c.CountTokens(ctx, &bedrockruntime.CountTokensInput{
-			ModelId: aws.String(testModel),
-			Input:   &types.CountTokensInputMemberInvokeModel{Value: types.InvokeModelTokensRequest{Body: body}},
-		})
-		if err != nil || *out.InputTokens <= 0 {
-			t.Errorf("invokeModel count = %v, %v", out, err)
-		}
+		return out.GetStream(), nil
 	})
-
-	// FMEval's BedrockModelRunner: content_template for Claude 3 and the
-	// output JMESPath content[0].text.
-	anthropicBody := `{"anthropic_version":"bedrock-2023-05-31","max_tokens":24,"messages":[{"role":"user","content":[{"type":"text","text":"What is the capital of France?"}]}]}`
-
-	t.Run("InvokeModel", func(t *testing.T) {
-		out, err := c.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{
-			ModelId: aws.String(testModel), Body: []byte(anthropicBody),
-			ContentType: aws.String("application/json"), Accept: aws.String("application/json"),
-			PerformanceConfigLatency: types.PerformanceConfigLatencyOptimized,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var resp struct {
-			Content []struct{ Type, Text string }
-			Usage   struct {
-				InputTokens  int `json:"input_tokens"`
-				OutputTokens int `json:"output_tokens"`
-			}
-			StopReason string `json:"stop_reason"`
-		}
-		if err := json.Unmarshal(out.Body, &resp); err != nil {
-			t.Fatalf("body %s: %v", out.Body, err)
-		}
-		if len(resp.Content) == 0 || resp.Content[0].Type != "text" || resp.Content[0].Text == "" || resp.Usage.OutputTokens == 0 {
-			t.Errorf("body = %s", out.Body)
-		}
-		if *out.ContentType != "application/json" || out.PerformanceConfigLatency != types.PerformanceConfigLatencyOptimized {
-			t.Errorf("content type %q, latency %q", *out.ContentType, out.PerformanceConfigLatency)
-		}
-	})
-
-	t.Run("InvokeModelWithResponseStream", func(t *testing.T) {
-		c := Client(url) // one client per event stream (smithy-go#714)
-		evs := collect[types.ResponseStream](t, func() (*bedrockruntime.InvokeModelWithResponseStreamEventStream, error) {
-			out, err := c.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{
-				ModelId: aws.String(testModel), Body: []byte(anthropicBody), ContentType: aws.String("application/json"),
-			})
-			if err != nil {
-				return nil, err
-			}
-			return out.GetStream(), nil
-		})
-		var types_ []string
-		var text strings.Builder
-		for _, ev := range evs {
-			chunk, ok := ev.(*types.ResponseStreamMemberChunk)
+	var (
+		input, text strings.Builder
+		start       *types.ToolUseBlockStart
+		stop        types.StopReason
+		meta        *types.ConverseStreamMetadataEvent
+	)
+	for _, ev := range evs {
+		switch v := ev.(type) {
+		case *types.ConverseStreamOutputMemberContentBlockStart:
+			s, ok := v.Value.Start.(*types.ContentBlockStartMemberToolUse)
 			if !ok {
-				t.Fatalf("event %T", ev)
+				t.Errorf("contentBlockStart %T", v.Value.Start)
+			} else if start == nil {
+				start = &s.Value
 			}
-			var a struct {
-				Type  string
-				Delta struct{ Type, Text string }
+		case *types.ConverseStreamOutputMemberContentBlockDelta:
+			switch d := v.Value.Delta.(type) {
+			case *types.ContentBlockDeltaMemberToolUse:
+				if start == nil {
+					t.Error("toolUse delta before its contentBlockStart")
+				}
+				input.WriteString(aws.ToString(d.Value.Input))
+			case *types.ContentBlockDeltaMemberText:
+				text.WriteString(d.Value)
 			}
-			if err := json.Unmarshal(chunk.Value.Bytes, &a); err != nil {
-				t.Fatalf("chunk %q: %v", chunk.Value.Bytes, err)
-			}
-			if len(types_) == 0 || types_[len(types_)-1] != a.Type {
-				types_ = append(types_, a.Type)
-			}
-			if a.Delta.Type == "text_delta" {
-				text.WriteString(a.Delta.Text)
-			}
+		case *types.ConverseStreamOutputMemberMessageStop:
+			stop = v.Value.StopReason
+		case *types.ConverseStreamOutputMemberMetadata:
+			meta = &v.Value
 		}
-		want := "message_start content_block_start content_block_delta content_block_stop message_delta message_stop"
-		if got := strings.Join(types_, " "); got != want || text.Len() == 0 {
-			t.Errorf("events %q (text %q), want %q", got, text.String(), want)
+	}
+	if meta == nil || meta.Usage == nil || *meta.Usage.OutputTokens == 0 {
+		t.Errorf("metadata = %+v", meta)
+	}
+	if start == nil {
+		if !real {
+			t.Fatalf("no toolUse block; text %q, stop %q", text.String(), stop)
 		}
-	})
+		if text.Len() == 0 || (stop != types.StopReasonEndTurn && stop != types.StopReasonMaxTokens) {
+			t.Errorf("no toolUse block, text %q, stop %q", text.String(), stop)
+		}
+		t.Logf("the model answered in prose (stop %s): %q", stop, text.String())
+		return
+	}
+	var in map[string]any
+	if err := json.Unmarshal([]byte(input.String()), &in); err != nil || in == nil {
+		t.Errorf("tool input %q is not a JSON object: %v", input.String(), err)
+	}
+	if aws.ToString(start.Name) != "get_weather" || aws.ToString(start.ToolUseId) == "" || stop != types.StopReasonToolUse {
+		t.Errorf("tool stream: start %+v input %q stop %q", start, input.String(), stop)
+	}
+	if !real && (*start.ToolUseId != "tooluse_1" || input.String() != `{"city":"Paris"}`) {
+		t.Errorf("tool stream: start %+v input %q", start, input.String())
+	}
+	t.Logf("the model called get_weather(%s) (stop %s)", input.String(), stop)
+}
 
-	t.Run("Errors", func(t *testing.T) {
-		_, err := c.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("acme.missing-v1"), Messages: []types.Message{UserText("hi")}})
-		var nf *types.ResourceNotFoundException
-		if !errors.As(err, &nf) {
-			t.Errorf("unknown model: %v, want ResourceNotFoundException", err)
-		}
-		_, err = c.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(testModel), Messages: []types.Message{
-			{Role: types.ConversationRoleAssistant, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "hi"}}},
-		}})
-		var ve *types.ValidationException
-		if !errors.As(err, &ve) {
-			t.Errorf("assistant first: %v, want ValidationException", err)
-		}
-		_, err = c.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(testModel), Body: []byte(`{"prompt":"hi"}`)})
-		if !errors.As(err, &ve) {
-			t.Errorf("non-Anthropic body: %v, want ValidationException", err)
-		}
+// countTokens is the CountTokens part of SDKSuiteTools.
+func (e *suiteEnv) countTokens(t *testing.T) {
+	c, ctx := e.c, e.ctx
+	out, err := c.CountTokens(ctx, &bedrockruntime.CountTokensInput{
+		ModelId: aws.String(testModel),
+		Input: &types.CountTokensInputMemberConverse{Value: types.ConverseTokensRequest{
+			Messages: []types.Message{UserText("How many tokens is this sentence?")},
+			System:   []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: "You are terse."}},
+		}},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.InputTokens == nil || *out.InputTokens <= 0 {
+		t.Errorf("inputTokens = %v", out.InputTokens)
+	}
+	body := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":10,"messages":[{"role":"user","content":"hello"}]}`)
+	out, err = c.CountTokens(ctx, &bedrockruntime.CountTokensInput{
+		ModelId: aws.String(testModel),
+		Input:   &types.CountTokensInputMemberInvokeModel{Value: types.InvokeModelTokensRequest{Body: body}},
+	})
+	if err != nil || *out.InputTokens <= 0 {
+		t.Errorf("invokeModel count = %v, %v", out, err)
+	}
+}
+
+// invokeModel is the InvokeModel part of SDKSuiteTools.
+func (e *suiteEnv) invokeModel(t *testing.T) {
+	c, ctx := e.c, e.ctx
+	out, err := c.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{
+		ModelId: aws.String(testModel), Body: []byte(anthropicBody),
+		ContentType: aws.String("application/json"), Accept: aws.String("application/json"),
+		PerformanceConfigLatency: types.PerformanceConfigLatencyOptimized,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp struct {
+		Content []struct{ Type, Text string }
+		Usage   struct {
+			InputTokens  int `json:"input_tokens"`
+			OutputTokens int `json:"output_tokens"`
+		}
+		StopReason string `json:"stop_reason"`
+	}
+	if err := json.Unmarshal(out.Body, &resp); err != nil {
+		t.Fatalf("body %s: %v", out.Body, err)
+	}
+	if len(resp.Content) == 0 || resp.Content[0].Type != "text" || resp.Content[0].Text == "" || resp.Usage.OutputTokens == 0 {
+		t.Errorf("body = %s", out.Body)
+	}
+	if *out.ContentType != "application/json" || out.PerformanceConfigLatency != types.PerformanceConfigLatencyOptimized {
+		t.Errorf("content type %q, latency %q", *out.ContentType, out.PerformanceConfigLatency)
+	}
+}
+
+// invokeModelWithResponseStream is the InvokeModelWithResponseStream part of SDKSuiteTools.
+func (e *suiteEnv) invokeModelWithResponseStream(t *testing.T) {
+	ctx, url := e.ctx, e.url
+	c := Client(url) // one client per event stream (smithy-go#714)
+	evs := collect[types.ResponseStream](t, func() (*bedrockruntime.InvokeModelWithResponseStreamEventStream, error) {
+		out, err := c.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{
+			ModelId: aws.String(testModel), Body: []byte(anthropicBody), ContentType: aws.String("application/json"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		return out.GetStream(), nil
+	})
+	var types_ []string
+	var text strings.Builder
+	for _, ev := range evs {
+		chunk, ok := ev.(*types.ResponseStreamMemberChunk)
+		if !ok {
+			t.Fatalf("event %T", ev)
+		}
+		var a struct {
+			Type  string
+			Delta struct{ Type, Text string }
+		}
+		if err := json.Unmarshal(chunk.Value.Bytes, &a); err != nil {
+			t.Fatalf("chunk %q: %v", chunk.Value.Bytes, err)
+		}
+		if len(types_) == 0 || types_[len(types_)-1] != a.Type {
+			types_ = append(types_, a.Type)
+		}
+		if a.Delta.Type == "text_delta" {
+			text.WriteString(a.Delta.Text)
+		}
+	}
+	want := "message_start content_block_start content_block_delta content_block_stop message_delta message_stop"
+	if got := strings.Join(types_, " "); got != want || text.Len() == 0 {
+		t.Errorf("events %q (text %q), want %q", got, text.String(), want)
+	}
+}
+
+// errors is the Errors part of SDKSuiteTools.
+func (e *suiteEnv) errors(t *testing.T) {
+	c, ctx := e.c, e.ctx
+	_, err := c.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String("acme.missing-v1"), Messages: []types.Message{UserText("hi")}})
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		t.Errorf("unknown model: %v, want ResourceNotFoundException", err)
+	}
+	_, err = c.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(testModel), Messages: []types.Message{
+		{Role: types.ConversationRoleAssistant, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "hi"}}},
+	}})
+	var ve *types.ValidationException
+	if !errors.As(err, &ve) {
+		t.Errorf("assistant first: %v, want ValidationException", err)
+	}
+	_, err = c.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(testModel), Body: []byte(`{"prompt":"hi"}`)})
+	if !errors.As(err, &ve) {
+		t.Errorf("non-Anthropic body: %v, want ValidationException", err)
+	}
 }
 
 func RepoRoot(t *testing.T) string {
