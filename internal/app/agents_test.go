@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/outcrop/outcrop/internal/sdktest"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ agents:
 	url := "http://" + addr
 	creds := credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", "")
 	ac := bedrockagent.New(bedrockagent.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds})
-	rt := bedrockagentruntime.New(bedrockagentruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds})
+	rt := bedrockagentruntime.New(bedrockagentruntime.Options{HTTPClient: sdktest.HTTPClient(), Region: "us-east-1", BaseEndpoint: aws.String(url), Credentials: creds})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/outcrop/outcrop/internal/sdktest"
 	"io"
 	"log/slog"
 	"net"
@@ -338,7 +339,7 @@ func TestCloudProvidersThroughFrontDoors(t *testing.T) {
 			addr, stop, done := startApp(t, "listen: 127.0.0.1:0\nmodels:\n  - id: cloud\n    deployments:"+fmt.Sprintf(tc.deployment, base)+"\n")
 			defer func() { stop(); <-done }()
 			ctx := context.Background()
-			br := bedrockruntime.New(bedrockruntime.Options{
+			br := bedrockruntime.New(bedrockruntime.Options{HTTPClient: sdktest.HTTPClient(),
 				Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), RetryMaxAttempts: 1,
 				Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
 			})
@@ -567,7 +568,7 @@ func TestEgressRefusesUpstream(t *testing.T) {
 				}
 				addr, stop, done := startApp(t, fmt.Sprintf("listen: 127.0.0.1:0\negress:\n  allow: [%q]\nmodels:\n  - id: cloud\n    deployments:"+tc.deployment+"\n", allow, up.URL))
 				defer func() { stop(); <-done }()
-				br := bedrockruntime.New(bedrockruntime.Options{
+				br := bedrockruntime.New(bedrockruntime.Options{HTTPClient: sdktest.HTTPClient(),
 					Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), RetryMaxAttempts: 1,
 					Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
 				})
@@ -631,7 +632,7 @@ models:
 `, ant.URL, strings.TrimSuffix(bed.URL, "/v1")))
 	defer func() { stop(); <-done }()
 	ctx := context.Background()
-	br := bedrockruntime.New(bedrockruntime.Options{
+	br := bedrockruntime.New(bedrockruntime.Options{HTTPClient: sdktest.HTTPClient(),
 		Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
 	})
@@ -756,7 +757,7 @@ models:
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()
 	defer func() { cancel(); <-done }()
-	br := bedrockruntime.New(bedrockruntime.Options{
+	br := bedrockruntime.New(bedrockruntime.Options{HTTPClient: sdktest.HTTPClient(),
 		Region: "us-east-1", BaseEndpoint: aws.String("http://" + ln.Addr().String()), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
 	})
@@ -823,7 +824,7 @@ func TestBedrockUpstreamGuardrail(t *testing.T) {
 		"\n  - id: mixed\n    deployments:" + dep("c", true) + dep("d", false) + "\n"
 	addr, stop, done := startApp(t, cfg)
 	defer func() { stop(); <-done }()
-	br := bedrockruntime.New(bedrockruntime.Options{
+	br := bedrockruntime.New(bedrockruntime.Options{HTTPClient: sdktest.HTTPClient(),
 		Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/outcrop/outcrop/internal/sdktest"
 	"net/http"
 	"os"
 	"strings"
@@ -77,7 +78,7 @@ models:
 	if code := post(t, url+"/flows/"+created.ID+"/", ``, nil); code != 202 {
 		t.Fatalf("PrepareFlow = %d", code)
 	}
-	rt := bedrockagentruntime.New(bedrockagentruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
+	rt := bedrockagentruntime.New(bedrockagentruntime.Options{HTTPClient: sdktest.HTTPClient(), Region: "us-east-1", BaseEndpoint: aws.String(url),
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", "")})
 	invoke := func(execID string, in rttypes.FlowInput) (reason, output, question, id string) {
 		req := &bedrockagentruntime.InvokeFlowInput{FlowIdentifier: aws.String(created.ID), FlowAliasIdentifier: aws.String("TSTALIASID"), Inputs: []rttypes.FlowInput{in}}

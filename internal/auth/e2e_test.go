@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"github.com/outcrop/outcrop/internal/sdktest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -193,7 +194,7 @@ func (headerBearer) SignWithBearerToken(ctx context.Context, tok bearer.Token, m
 }
 
 func bearerClient(url, token string) *bedrockruntime.Client {
-	return bedrockruntime.New(bedrockruntime.Options{
+	return bedrockruntime.New(bedrockruntime.Options{HTTPClient: sdktest.HTTPClient(),
 		Region:                  "us-east-1",
 		BaseEndpoint:            aws.String(url),
 		BearerAuthTokenProvider: bearer.StaticTokenProvider{Token: bearer.Token{Value: token}},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/outcrop/outcrop/internal/sdktest"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -87,7 +88,7 @@ func newE2E(t *testing.T, b cache.Backend) *e2e {
 }
 
 func client(url string) *bedrockruntime.Client {
-	return bedrockruntime.New(bedrockruntime.Options{
+	return bedrockruntime.New(bedrockruntime.Options{HTTPClient: sdktest.HTTPClient(),
 		Region: "us-east-1", BaseEndpoint: aws.String(url), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
 	})

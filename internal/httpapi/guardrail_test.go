@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/outcrop/outcrop/internal/sdktest"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -92,7 +93,7 @@ func controlClient(ts *httptest.Server) *bedrock.Client {
 }
 
 func runtimeClient(ts *httptest.Server) *bedrockruntime.Client {
-	return bedrockruntime.New(bedrockruntime.Options{
+	return bedrockruntime.New(bedrockruntime.Options{HTTPClient: sdktest.HTTPClient(),
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(ts.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),

@@ -3,6 +3,7 @@ package kb_test
 import (
 	"context"
 	"errors"
+	"github.com/outcrop/outcrop/internal/sdktest"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -106,7 +107,7 @@ func newEnvWith(t *testing.T, start bool) *env {
 	return &env{
 		queue: q, svc: svc, url: srv.URL, root: svc.Root,
 		agent: bedrockagent.New(bedrockagent.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: creds}),
-		rt:    bedrockagentruntime.New(bedrockagentruntime.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: creds}),
+		rt:    bedrockagentruntime.New(bedrockagentruntime.Options{HTTPClient: sdktest.HTTPClient(), Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: creds}),
 	}
 }
 

@@ -3,6 +3,7 @@ package semantictest
 import (
 	"context"
 	"fmt"
+	"github.com/outcrop/outcrop/internal/sdktest"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -56,7 +57,7 @@ func TestSemanticSDK(t *testing.T) {
 	srv := httpapi.New(httpapi.Deps{Gateway: gw, Router: router, Middleware: []func(http.Handler) http.Handler{cache.Middleware}})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	c := bedrockruntime.New(bedrockruntime.Options{
+	c := bedrockruntime.New(bedrockruntime.Options{HTTPClient: sdktest.HTTPClient(),
 		Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
 	})

@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/outcrop/outcrop/internal/sdktest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,7 +50,7 @@ const testModel = Model
 // Client returns an unmodified aws-sdk-go-v2 Bedrock Runtime client for
 // the server at url.
 func Client(url string) *bedrockruntime.Client {
-	return bedrockruntime.New(bedrockruntime.Options{
+	return bedrockruntime.New(bedrockruntime.Options{HTTPClient: sdktest.HTTPClient(),
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(url),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),

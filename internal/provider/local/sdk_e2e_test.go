@@ -3,6 +3,7 @@ package local_test
 import (
 	"context"
 	"errors"
+	"github.com/outcrop/outcrop/internal/sdktest"
 	"log/slog"
 	"net"
 	"os"
@@ -57,7 +58,7 @@ func serveZeroConfig(t *testing.T) string {
 
 // bedrockClient is the unmodified AWS Go SDK's Bedrock runtime client for addr.
 func bedrockClient(addr string) *bedrockruntime.Client {
-	return bedrockruntime.New(bedrockruntime.Options{
+	return bedrockruntime.New(bedrockruntime.Options{HTTPClient: sdktest.HTTPClient(),
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String("http://" + addr),
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "SECRET", ""),
