@@ -78,6 +78,18 @@ describe('Markdown parsing', () => {
     expect(parseInline('\\*not em\\*')).toEqual([{ t: 'text', v: '*not em*' }]);
   });
 
+  it('does not make __ inside a word strong', () => {
+    for (const src of ['call foo__bar__baz now', 'a__b__', 'x__y__ z']) {
+      expect(parseInline(src), src).toEqual([{ t: 'text', v: src }]);
+    }
+    expect(parseInline('__bold__ and x**y**z')).toEqual([
+      { t: 'strong', c: [{ t: 'text', v: 'bold' }] },
+      { t: 'text', v: ' and x' },
+      { t: 'strong', c: [{ t: 'text', v: 'y' }] },
+      { t: 'text', v: 'z' },
+    ]);
+  });
+
   it('renders an unterminated code fence to the end (streaming answers)', () => {
     expect(parse('```py\nprint(1)')).toEqual([{ t: 'code', lang: 'py', text: 'print(1)' }]);
   });

@@ -103,8 +103,11 @@ export function parseInline(s: string, depth = 0): Inline[] {
     }
     if ((ch === '*' || ch === '_') && s[i + 1] === ch) {
       const delim = ch + ch;
-      const end = findClose(s, i + 2, delim);
-      if (end > i + 2 && s[i + 2] !== ' ') {
+      // "__" inside a word (foo__bar__baz) is not
+      // strong emphasis, as in CommonMark; "**" may be.
+      const wordBefore = ch === '_' && i > 0 && /\w/.test(s[i - 1]);
+      const end = wordBefore ? -1 : findClose(s, i + 2, delim);
+      if (end > i + 2 && s[i + 2] !== ' ' && !(ch === '_' && /\w/.test(s[end + 2] ?? ''))) {
         flush();
         out.push({ t: 'strong', c: parseInline(s.slice(i + 2, end), depth + 1) });
         i = end + 2;
