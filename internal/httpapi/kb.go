@@ -269,20 +269,27 @@ func (k *KnowledgeBases) Routes(mux *http.ServeMux, a *Adapter) {
 		}
 		return WriteJSON(w, http.StatusOK, map[string]any{"retrievalResults": out})
 	}))
-	mux.Handle("POST /retrieveAndGenerate", h("bedrock:RetrieveAndGenerate", func(w http.ResponseWriter, r *http.Request) error {
-		var in kb.RAGInput
-		if err := read(r, &in); err != nil {
+	// readRAG reads a RetrieveAndGenerate(Stream) body and checks that the
+	// caller may also retrieve from the knowledge base it names.
+	readRAG := func(r *http.Request, in *kb.RAGInput) error {
+		if err := read(r, in); err != nil {
 			return err
 		}
-		if c := in.RetrieveAndGenerateConfiguration.KnowledgeBaseConfiguration; c != nil {
-			scope := k.Service.Store.Scope()
-			res := c.KnowledgeBaseID
-			if !strings.HasPrefix(res, "arn:") {
-				res = scope.ARN(resource.Account(r.Context(), scope), "knowledge-base", res)
-			}
-			if err := a.Authorize(r, "bedrock:Retrieve", res); err != nil {
-				return err
-			}
+		c := in.RetrieveAndGenerateConfiguration.KnowledgeBaseConfiguration
+		if c == nil {
+			return nil
+		}
+		scope := k.Service.Store.Scope()
+		res := c.KnowledgeBaseID
+		if !strings.HasPrefix(res, "arn:") {
+			res = scope.ARN(resource.Account(r.Context(), scope), "knowledge-base", res)
+		}
+		return a.Authorize(r, "bedrock:Retrieve", res)
+	}
+	mux.Handle("POST /retrieveAndGenerate", h("bedrock:RetrieveAndGenerate", func(w http.ResponseWriter, r *http.Request) error {
+		var in kb.RAGInput
+		if err := readRAG(r, &in); err != nil {
+			return err
 		}
 		out, err := k.Service.RetrieveAndGenerate(r.Context(), &in)
 		if err != nil {
@@ -292,18 +299,8 @@ func (k *KnowledgeBases) Routes(mux *http.ServeMux, a *Adapter) {
 	}))
 	mux.Handle("POST /retrieveAndGenerateStream", h("bedrock:RetrieveAndGenerate", func(w http.ResponseWriter, r *http.Request) error {
 		var in kb.RAGInput
-		if err := read(r, &in); err != nil {
+		if err := readRAG(r, &in); err != nil {
 			return err
-		}
-		if c := in.RetrieveAndGenerateConfiguration.KnowledgeBaseConfiguration; c != nil {
-			scope := k.Service.Store.Scope()
-			res := c.KnowledgeBaseID
-			if !strings.HasPrefix(res, "arn:") {
-				res = scope.ARN(resource.Account(r.Context(), scope), "knowledge-base", res)
-			}
-			if err := a.Authorize(r, "bedrock:Retrieve", res); err != nil {
-				return err
-			}
 		}
 		st, err := k.Service.RetrieveAndGenerateStream(r.Context(), &in)
 		if err != nil {
