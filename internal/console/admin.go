@@ -72,16 +72,24 @@ func (g *Admin) Routes(mux *http.ServeMux, a *httpapi.Adapter) {
 	h("GET /admin/v1/principals/{name}/access-keys", p.listAccessKeys)
 	h("POST /admin/v1/principals/{name}/access-keys", p.createAccessKey)
 	h("PUT /admin/v1/principals/{name}/access-keys/{id}", p.updateAccessKey)
-	h("DELETE /admin/v1/principals/{name}/access-keys/{id}", p.deleteAccessKey)
+	h("DELETE /admin/v1/principals/{name}/access-keys/{id}", p.removal("outcrop:DeleteAccessKey", "id", func(ctx context.Context, name, id string) error {
+		return p.store().DeleteAccessKey(ctx, name, id)
+	}))
 	h("GET /admin/v1/principals/{name}/api-keys", p.listAPIKeys)
 	h("POST /admin/v1/principals/{name}/api-keys", p.createAPIKey)
-	h("DELETE /admin/v1/principals/{name}/api-keys/{id}", p.revokeAPIKey)
+	h("DELETE /admin/v1/principals/{name}/api-keys/{id}", p.removal("outcrop:RevokeAPIKey", "id", func(ctx context.Context, name, id string) error {
+		return p.store().RevokeAPIKey(ctx, name, id)
+	}))
 	h("GET /admin/v1/principals/{name}/policies", p.listPolicies)
 	h("GET /admin/v1/principals/{name}/policies/{policy}", p.getPolicy)
 	h("PUT /admin/v1/principals/{name}/policies/{policy}", p.putPolicy)
-	h("DELETE /admin/v1/principals/{name}/policies/{policy}", p.deletePolicy)
+	h("DELETE /admin/v1/principals/{name}/policies/{policy}", p.removal("outcrop:DeletePrincipalPolicy", "policy", func(ctx context.Context, name, policy string) error {
+		return p.store().DetachPolicy(ctx, name, policy)
+	}))
 	h("GET /admin/v1/principals/{name}/sessions", p.listSessions)
-	h("DELETE /admin/v1/principals/{name}/sessions/{id}", p.revokeSession)
+	h("DELETE /admin/v1/principals/{name}/sessions/{id}", p.removal("outcrop:RevokeSession", "id", func(ctx context.Context, name, id string) error {
+		return p.g.Sessions.Revoke(ctx, name, id)
+	}))
 	h("POST /admin/v1/policies/validate", p.validatePolicy)
 
 	l := &logRoutes{g: g, authorize: authz}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -47,6 +48,23 @@ type policyJSON struct {
 func (p *principalRoutes) arn(name string) string { return auth.UserARN(p.g.AccountID, name) }
 
 func (p *principalRoutes) store() *auth.Store { return p.g.Auth.Store() }
+
+// removal is a handler that authorizes action on the principal named in
+// the path, runs remove on it and the path's item (the path value named
+// item: a key or session id, a policy name) and answers 204.
+func (p *principalRoutes) removal(action, item string, remove func(ctx context.Context, principal, item string) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		name, err := p.principal(r, action)
+		if err != nil {
+			return err
+		}
+		if err := remove(r.Context(), name, r.PathValue(item)); err != nil {
+			return mapStoreError(err)
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
 
 // principal authorizes action on the principal named in the path and
 // returns its name.
@@ -254,18 +272,6 @@ func (p *principalRoutes) updateAccessKey(w http.ResponseWriter, r *http.Request
 	return nil
 }
 
-func (p *principalRoutes) deleteAccessKey(w http.ResponseWriter, r *http.Request) error {
-	name, err := p.principal(r, "outcrop:DeleteAccessKey")
-	if err != nil {
-		return err
-	}
-	if err := p.store().DeleteAccessKey(r.Context(), name, r.PathValue("id")); err != nil {
-		return mapStoreError(err)
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
 func (p *principalRoutes) listAPIKeys(w http.ResponseWriter, r *http.Request) error {
 	name, err := p.principal(r, "outcrop:ListAPIKeys")
 	if err != nil {
@@ -298,18 +304,6 @@ func (p *principalRoutes) createAPIKey(w http.ResponseWriter, r *http.Request) e
 	}
 	writeJSON(w, http.StatusCreated, apiKeyJSON{APIKeyID: info.APIKeyID, APIKey: key, Status: info.Status,
 		CreatedAt: timeOrNil(info.Created), ExpiresAt: timeOrNil(info.Expires)})
-	return nil
-}
-
-func (p *principalRoutes) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
-	name, err := p.principal(r, "outcrop:RevokeAPIKey")
-	if err != nil {
-		return err
-	}
-	if err := p.store().RevokeAPIKey(r.Context(), name, r.PathValue("id")); err != nil {
-		return mapStoreError(err)
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -373,18 +367,6 @@ func (p *principalRoutes) putPolicy(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-func (p *principalRoutes) deletePolicy(w http.ResponseWriter, r *http.Request) error {
-	name, err := p.principal(r, "outcrop:DeletePrincipalPolicy")
-	if err != nil {
-		return err
-	}
-	if err := p.store().DetachPolicy(r.Context(), name, r.PathValue("policy")); err != nil {
-		return mapStoreError(err)
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
 // validatePolicy checks a policy document without attaching it: 200
 // {"valid":true}, or 400 with the validator's message. It needs no
 // permission beyond being signed in.
@@ -416,17 +398,5 @@ func (p *principalRoutes) listSessions(w http.ResponseWriter, r *http.Request) e
 		return mapStoreError(err)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": ss})
-	return nil
-}
-
-func (p *principalRoutes) revokeSession(w http.ResponseWriter, r *http.Request) error {
-	name, err := p.principal(r, "outcrop:RevokeSession")
-	if err != nil {
-		return err
-	}
-	if err := p.g.Sessions.Revoke(r.Context(), name, r.PathValue("id")); err != nil {
-		return mapStoreError(err)
-	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
